@@ -1,0 +1,369 @@
+"""Virtual blob codec v1 (storage.md §4, BLOB-1…BLOB-8).
+
+The blob is untrusted client input: its length is checked before base64 decoding, it is
+inflated incrementally under a hard output limit (never `gzip.decompress`), its JSON depth is
+bounded, and its documents are validated structurally before anything reaches a database.
+Encoding is deterministic (gzip mtime 0, stable document order) so an unchanged database
+always exports to the same bytes (BLOB-7). Key order inside documents is preserved, not sorted:
+it is meaningful in stored pipelines (`$sort` specs) and mongomock keeps it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import io
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+from db.blob_checks import validate_collections
+from db.indexes import VIRTUAL_COLLECTIONS, unique_indexes
+from engine.errors import InvalidVirtualDb, VirtualDbTooLarge
+from engine.jsonutil import canonical_json
+
+Doc = dict[str, Any]
+FORMAT = "workflow-engine-virtual-db"
+VERSION = 1
+MAX_DOCUMENTS = 100_000
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_INPUT_STEP = 256 * 1024
+_OUTPUT_STEP = 256 * 1024
+_UTC = timezone.utc
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_TAGS = ("$date", "$esc")
+_JSON_ENCODER = msgspec.json.Encoder()
+_ANY_DECODER = msgspec.json.Decoder()
+_RAW_MAP = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_DOC_DECODER = msgspec.json.Decoder(dict[str, Any])
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+# A datetime as msgspec writes it, or an object whose first key is a tag: walk those exactly.
+_NEEDS_WALK = re.compile(rb'\{"\$(?:date|esc)":|"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d')
+_OPENERS = (0x7B, 0x5B)  # "{", "["
+
+
+class BlobLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """README §5 `WFE_VIRTUAL_DB_*` limits; the servers build this from their settings."""
+
+    max_encoded_bytes: int = 16_777_216
+    max_decompressed_bytes: int = 67_108_864
+    max_depth: int = 100
+
+
+def invalid(reason: str, message: str | None = None) -> InvalidVirtualDb:
+    return InvalidVirtualDb(message or f"invalid virtual_db: {reason}", details={"reason": reason})
+
+
+# ---- encoding (BLOB-1, BLOB-2)
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(_UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="milliseconds") + "Z"
+
+
+def _enc_value(value: Any) -> Any:
+    t = type(value)
+    if t in _SCALARS:
+        return value
+    if t is dict:
+        return _enc_dict(value)
+    if t is list:
+        return [v if type(v) in _SCALARS else _enc_value(v) for v in value]
+    if isinstance(value, datetime):
+        return {"$date": _iso(value)}
+    if isinstance(value, dict):
+        return _enc_dict(dict(value))
+    if isinstance(value, (list, tuple)):
+        return [_enc_value(v) for v in value]
+    if isinstance(value, (str, int, float)):
+        return value
+    raise TypeError(f"value of type {type(value).__name__} cannot be exported to a blob")
+
+
+def _enc_dict(doc: Doc) -> Doc:
+    if len(doc) == 1:
+        key = next(iter(doc))
+        if key == "$date" or key == "$esc":
+            return {"$esc": {key: _enc_value(doc[key])}}
+    return {k: v if type(v) in _SCALARS else _enc_value(v) for k, v in doc.items()}
+
+
+def encode_document(doc: Doc, fast: bool = True) -> Doc:
+    """One top-level document in blob form, without `_id` (ST-2).
+
+    With `fast`, a sub-document that provably holds no datetime and no tag-like object is
+    embedded as msgspec-encoded `Raw` JSON instead of being walked in Python; anything that
+    merely looks like a datetime or a tag takes the exact walk. Same bytes either way.
+    """
+    out: Doc = {}
+    for key, value in doc.items():
+        if key == "_id":
+            continue
+        t = type(value)
+        if t in _SCALARS:
+            out[key] = value
+        elif fast and (t is dict or t is list):
+            try:
+                data: bytes | None = _JSON_ENCODER.encode(value)
+            except (TypeError, msgspec.EncodeError, OverflowError):
+                data = None
+            if data is not None and not _NEEDS_WALK.search(data):
+                out[key] = msgspec.Raw(data)
+            else:
+                out[key] = _enc_value(value)
+        else:
+            out[key] = _enc_value(value)
+    return out
+
+
+def _rank(value: Any) -> tuple[int, Any]:
+    """Total order over key components that may be null or of mixed types."""
+    if value is None:
+        return (0, "")
+    if isinstance(value, bool):
+        return (1, int(value))
+    if isinstance(value, (int, float)):
+        return (2, value)
+    if isinstance(value, str):
+        return (3, value)
+    return (4, canonical_json(value))
+
+
+def _sort_fields(collection: str) -> tuple[str, ...] | None:
+    """BLOB-1: events by (run, sequence); else the id field, else the first unique key."""
+    if collection == "events":
+        return ("workflow_run_id", "sequence")
+    uniques = unique_indexes(collection)
+    return uniques[0].fields if uniques else None
+
+
+def sort_documents(collection: str, docs: list[Doc]) -> list[Doc]:
+    fields = _sort_fields(collection)
+    if fields is None:
+        return sorted(docs, key=canonical_json)
+    if len(fields) == 1:
+        f = fields[0]
+        if all(type(d.get(f)) is str for d in docs):
+            return sorted(docs, key=lambda d: d[f])
+    # The fields form a unique key, so there are no ties to break.
+    return sorted(docs, key=lambda d: tuple(_rank(d.get(f)) for f in fields))
+
+
+def encode_json(collections: dict[str, Iterable[Doc]]) -> bytes:
+    """The JSON text `J` of BLOB-1 from raw store documents (datetimes aware or naive UTC)."""
+    out: dict[str, list[Doc]] = {}
+    for name in sorted(collections):
+        if name not in VIRTUAL_COLLECTIONS:
+            continue
+        fast = _sort_fields(name) is not None  # canonical-JSON sorting needs plain values
+        docs = [encode_document(d, fast) for d in collections[name]]
+        if docs:
+            out[name] = sort_documents(name, docs)
+    return msgspec.json.encode({"format": FORMAT, "version": VERSION, "collections": out})
+
+
+def compress(data: bytes, gzip_level: int = 4) -> str:
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=gzip_level, mtime=0) as gz:
+        gz.write(data)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def encode_blob(collections: dict[str, Iterable[Doc]], gzip_level: int = 4) -> str:
+    return compress(encode_json(collections), gzip_level)
+
+
+# ---- decoding (BLOB-3…BLOB-6)
+
+def _b64(text: str | bytes) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid("invalid_base64", "virtual_db is not valid base64") from None
+
+
+def _chunks(raw: bytes) -> Iterator[bytes]:
+    view = memoryview(raw)
+    for start in range(0, len(raw), _INPUT_STEP):
+        yield bytes(view[start:start + _INPUT_STEP])
+
+
+def inflate(raw: bytes, max_bytes: int) -> bytes:
+    """Bounded single-member gzip inflate (BLOB-5): abort as soon as output exceeds `max_bytes`."""
+    d = zlib.decompressobj(wbits=31)
+    parts: list[bytes] = []
+    total = 0
+    try:
+        for chunk in _chunks(raw):
+            if d.eof:
+                raise invalid("trailing_data", "virtual_db has data after the gzip member")
+            pending = chunk
+            while pending:
+                out = d.decompress(pending, min(_OUTPUT_STEP, max_bytes - total + 1))
+                total += len(out)
+                if total > max_bytes:
+                    raise VirtualDbTooLarge("virtual_db exceeds the decompressed size limit",
+                                            details={"limit": max_bytes})
+                parts.append(out)
+                pending = d.unconsumed_tail
+                if d.eof:
+                    break
+    except zlib.error as exc:
+        raise invalid("corrupt_gzip", f"virtual_db gzip stream is corrupt: {exc}") from None
+    if not d.eof:
+        raise invalid("truncated_gzip", "virtual_db gzip stream is truncated")
+    if d.unused_data:
+        raise invalid("trailing_data", "virtual_db has data after the gzip member")
+    return b"".join(parts)
+
+
+class _TagDecoder:
+    """One pass over the parsed tree: depth bound, NUL keys, `$date`/`$esc` reversal, in place."""
+
+    def __init__(self, max_depth: int, aware: bool) -> None:
+        self.max_depth = max_depth
+        self.aware = aware
+
+    def date(self, text: Any) -> datetime:
+        if type(text) is not str or len(text) != 24 or text[-1] != "Z" or text[19] != "." \
+                or text[10] != "T":
+            raise invalid("bad_date", "virtual_db contains a malformed $date")
+        try:
+            value = datetime.fromisoformat(text[:-1])
+        except ValueError:
+            value = None
+        if value is None or value.tzinfo is not None or _iso(value) != text:
+            raise invalid("bad_date", "virtual_db contains a malformed $date")
+        return value.replace(tzinfo=_UTC) if self.aware else value
+
+    def value(self, v: Any, depth: int) -> Any:
+        t = type(v)
+        if t is dict:
+            return self.dict_(v, depth)
+        if t is list:
+            return self.list_(v, depth)
+        return v
+
+    def dict_(self, d: Doc, depth: int) -> Any:
+        if depth > self.max_depth:
+            raise invalid("too_deep", "virtual_db JSON is nested too deeply")
+        if len(d) == 1:
+            if "$date" in d:
+                return self.date(d["$date"])
+            if "$esc" in d:
+                inner = d["$esc"]
+                if type(inner) is not dict or len(inner) != 1 or next(iter(inner)) not in _TAGS:
+                    raise invalid("bad_escape", "virtual_db contains a malformed $esc")
+                if depth + 1 > self.max_depth:
+                    raise invalid("too_deep", "virtual_db JSON is nested too deeply")
+                key = next(iter(inner))
+                return {key: self.value(inner[key], depth + 2)}
+        for k, v in d.items():
+            if "\x00" in k:
+                raise invalid("nul_in_key", "virtual_db contains a field name with NUL")
+            t = type(v)
+            if t is dict:
+                d[k] = self.dict_(v, depth + 1)
+            elif t is list:
+                d[k] = self.list_(v, depth + 1)
+        return d
+
+    def list_(self, items: list[Any], depth: int) -> list[Any]:
+        if depth > self.max_depth:
+            raise invalid("too_deep", "virtual_db JSON is nested too deeply")
+        for i, v in enumerate(items):
+            t = type(v)
+            if t is dict:
+                items[i] = self.dict_(v, depth + 1)
+            elif t is list:
+                items[i] = self.list_(v, depth + 1)
+        return items
+
+
+def _parse(decoder: msgspec.json.Decoder, raw: Any, reason: str, message: str) -> Any:
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError:
+        raise invalid(reason, message) from None
+    except (msgspec.DecodeError, RecursionError):
+        raise invalid("invalid_json", "virtual_db is not valid JSON") from None
+
+
+def _top_level(data: bytes) -> dict[str, Any]:
+    top = _parse(_RAW_MAP, data, "bad_top_level", "virtual_db must be a JSON object")
+    if set(top) != {"format", "version", "collections"}:
+        raise invalid("bad_top_level", "virtual_db must have exactly format, version, collections")
+    fmt = _parse(_ANY_DECODER, top["format"], "bad_format_version", "bad format")
+    version = _parse(_ANY_DECODER, top["version"], "bad_format_version", "bad version")
+    if fmt != FORMAT or type(version) is not int or version != VERSION:
+        raise invalid("bad_format_version", "virtual_db format or version is not supported")
+    collections = _parse(_RAW_MAP, top["collections"], "bad_collections",
+                         "virtual_db collections must be an object")
+    for name in collections:
+        if name not in VIRTUAL_COLLECTIONS:
+            raise invalid("unknown_collection", f"virtual_db collection '{name}' is not allowed")
+    return collections
+
+
+def _decode_document(raw: Any, decoder: _TagDecoder) -> Doc:
+    """One document: msgspec decoding plus, when provably enough, only top-level `$date`s.
+
+    The exact walk runs whenever the bytes hold more `"$` than top-level tags, any `\\u`
+    escape (a `$` or NUL could hide there), or more brackets than the depth budget.
+    """
+    data = memoryview(raw).tobytes()
+    doc = _parse(_DOC_DECODER, data, "bad_document", "virtual_db documents must be objects")
+    tags = 0
+    for key, value in doc.items():
+        if key[:1] == "$":
+            raise invalid("dollar_top_level_key",
+                          "virtual_db document field names may not start with $")
+        if type(value) is dict and len(value) == 1 and ("$date" in value or "$esc" in value):
+            tags += 1
+    if (data.count(b'"$') != tags or b"\\u" in data
+            or data.count(b"{") + data.count(b"[") > decoder.max_depth - 3):
+        return decoder.dict_(doc, 4)
+    for key, value in doc.items():
+        if type(value) is dict and len(value) == 1 and "$date" in value:
+            doc[key] = decoder.date(value["$date"])
+    return doc
+
+
+def decode_json(data: bytes, *, max_depth: int = 100, aware: bool = True) -> dict[str, list[Doc]]:
+    """Parse and validate `J` (BLOB-6); datetimes are aware UTC unless `aware` is False."""
+    if max_depth < 4:
+        raise invalid("too_deep", "virtual_db JSON is nested too deeply")
+    decoder = _TagDecoder(max_depth, aware)
+    out: dict[str, list[Doc]] = {}
+    for name, raw_docs in _top_level(data).items():
+        docs = _parse(_RAW_LIST, raw_docs, "bad_collection",
+                      f"virtual_db collection '{name}' must be an array")
+        if len(docs) > MAX_DOCUMENTS:
+            raise invalid("too_many_documents", f"virtual_db collection '{name}' is too large")
+        out[name] = [_decode_document(raw, decoder) for raw in docs]
+    validate_collections(out)
+    return out
+
+
+def decode_blob(text: str | bytes, *, max_encoded_bytes: int, max_decompressed_bytes: int,
+                max_depth: int = 100, aware: bool = True) -> dict[str, list[Doc]]:
+    """Untrusted blob text → validated collections, or InvalidVirtualDb / VirtualDbTooLarge."""
+    if len(text) > max_encoded_bytes:
+        raise VirtualDbTooLarge("virtual_db exceeds the encoded size limit",
+                                details={"encoded_bytes": len(text), "limit": max_encoded_bytes})
+    raw = _b64(text)
+    if raw[:2] == GZIP_MAGIC:
+        data = inflate(raw, max_decompressed_bytes)
+    elif raw[:4] == ZSTD_MAGIC:
+        raise invalid("unsupported_format", "unsupported blob format (zstd is reserved)")
+    else:
+        raise invalid("unrecognised_format", "unrecognised blob format")
+    del raw
+    return decode_json(data, max_depth=max_depth, aware=aware)

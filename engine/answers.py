@@ -1,0 +1,346 @@
+"""Answering an interaction: intent, validation, persistence and the response half (engine.md §9).
+
+Everything that can reject an answer runs before the first write (ENG-5): a rejected answer
+leaves no event, no answer record and no run update behind.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from engine import cursor as cur
+from engine.autorespond import generate_answer
+from engine.errors import (
+    Cancelled,
+    EngineError,
+    InvalidTarget,
+    ModuleNotFound,
+    ModuleNotRegistered,
+    StepNotFound,
+)
+from engine.execution import ModuleCancelled, Stop
+from engine.jsonutil import sha256_tag
+from engine.modules.base import InteractiveModule
+from engine.navigation import check_retry_scope, do_jump, do_retry, jump_scope_ok
+from engine.provider_types import ProviderCancelled
+from engine.validation import evaluate_option_validations
+from engine.wire import InteractionResponseData, ValidationErrorItem
+from engine.workflow_index import ModuleRef
+
+if TYPE_CHECKING:
+    from engine.execution import Runner
+
+
+def response_builtins(response: InteractionResponseData) -> dict[str, Any]:
+    return msgspec.to_builtins(response)
+
+
+def response_hash(response: InteractionResponseData) -> str:
+    return sha256_tag(response_builtins(response))
+
+
+class Answer:
+    """A validated answer ready to persist: the module, its intent and resolved targets."""
+
+    def __init__(self, ref: ModuleRef, module: InteractiveModule, request_event: dict[str, Any],
+                 response: InteractionResponseData, intent: str, option: dict[str, Any] | None,
+                 jump_ref: ModuleRef | None, retry_ref: ModuleRef | None, feedback: str) -> None:
+        self.ref = ref
+        self.module = module
+        self.request_event = request_event
+        self.response = response
+        self.intent = intent
+        self.option = option
+        self.jump_ref = jump_ref
+        self.retry_ref = retry_ref
+        self.feedback = feedback
+
+
+def _options(ref: ModuleRef) -> list[dict[str, Any]]:
+    retryable = ref.config.get("retryable") or {}
+    return [o for o in (retryable.get("options") or []) if isinstance(o, dict)]
+
+
+def _option_by_id(ref: ModuleRef, option_id: str | None) -> dict[str, Any] | None:
+    if option_id is None:
+        return None
+    for option in _options(ref):
+        if option.get("id") == option_id:
+            return option
+    return None
+
+
+def prepare(runner: "Runner", interaction_id: str,
+            response: InteractionResponseData) -> Answer | Stop:
+    """Steps 3–6 of §9.2: lookups, cancel, intent, targets and validation. Writes nothing."""
+    s = runner.s
+    request_event = s.latest_request_event(interaction_id)
+    if request_event is None:
+        raise AssertionError("pending interaction without a request event")
+    step_id = str(request_event["step_id"])
+    module_name = str(request_event["module_name"])
+    ref = s.index.find(step_id, module_name)
+    if ref is None:
+        if not s.index.has_step(step_id):
+            return _error(StepNotFound(f"Step '{step_id}' not found in workflow",
+                                       details={"step_id": step_id}))
+        return _error(ModuleNotFound(f"Module '{module_name}' not found in step '{step_id}'",
+                                     details={"step_id": step_id, "module_name": module_name}))
+    module_id = str((s.request_event(interaction_id) or request_event)["data"].get("module_id")
+                    or ref.module_id)
+    try:
+        module = runner.eng.registry.get(module_id)
+    except ModuleNotRegistered as exc:
+        return _error(exc)
+    if not isinstance(module, InteractiveModule):
+        return _error(ModuleNotRegistered(f"Module '{module_id}' is not interactive"))
+    if response.cancelled:
+        return _error(Cancelled("Interaction cancelled by user"))
+
+    action = _option_by_id(ref, response.action_id)
+    intent, option, jump_ref, retry_ref, feedback = "continue", None, None, None, ""
+    if response.jump_back_requested or (action and action.get("mode") == "jump"):
+        intent = "jump"
+        found = _resolve_jump(runner, ref, response)
+        if isinstance(found, Stop):
+            return found
+        option, jump_ref = found
+    elif response.retry_requested or (action and str(action.get("mode", "")).startswith("retry")):
+        intent = "retry"
+        found_retry = _resolve_retry(runner, ref, response, action)
+        if isinstance(found_retry, Stop):
+            return found_retry
+        option, retry_ref, feedback = found_retry
+
+    errors: list[ValidationErrorItem] = []
+    warnings: list[ValidationErrorItem] = []
+    if action is not None:
+        errors, warnings = evaluate_option_validations(list(action.get("validations") or []),
+                                                       response)
+    if intent == "continue":
+        data = request_event["data"]
+        request = msgspec.convert(data["request"], type=_request_type())
+        for item in module.validate_response(request, data.get("resolved_inputs") or {},
+                                             response, data.get("module_state") or {}):
+            (warnings if item.severity == "warning" else errors).append(item)
+        warnings = [w for w in warnings if w.id not in set(response.confirmed_warnings)]
+    if errors or warnings:
+        return Stop("validation_failed", ref, validation_errors=errors,
+                    validation_warnings=warnings, interaction_id=interaction_id)
+    return Answer(ref, module, request_event, response, intent, option, jump_ref, retry_ref,
+                  feedback)
+
+
+def _request_type() -> type:
+    from engine.wire import InteractionRequest
+
+    return InteractionRequest
+
+
+def _error(exc: EngineError) -> Stop:
+    return Stop("error", None, exc.error_type, exc.message, dict(exc.details))
+
+
+def _resolve_jump(runner: "Runner", ref: ModuleRef, response: InteractionResponseData
+                  ) -> tuple[dict[str, Any], ModuleRef] | Stop:
+    x = response.jump_back_target
+    chosen: dict[str, Any] | None = None
+    for option in _options(ref):
+        if option.get("mode") != "jump":
+            continue
+        if x and (option.get("id") == x or option.get("target_module") == x):
+            chosen = option
+            break
+    if chosen is None and not x:
+        action = _option_by_id(ref, response.action_id)
+        if action is not None and action.get("mode") == "jump":
+            chosen = action
+    if chosen is None:
+        return _error(ModuleNotFound(f"Jump target '{x}' not found", details={"target": x}))
+    index = runner.s.index
+    module_name = str(chosen.get("target_module") or "")
+    step_id = chosen.get("target_step")
+    if not step_id:
+        found = index.by_name(module_name)
+        if found is None:
+            return _error(ModuleNotFound(f"Jump target '{module_name}' not found",
+                                         details={"target_module": module_name}))
+        step_id = found.step_id
+    try:
+        target = index.require_target(str(step_id), module_name)
+    except EngineError as exc:
+        return _error(exc)
+    if not jump_scope_ok(runner.s, target):
+        return _error(InvalidTarget("Jump target is after the current position",
+                                    details={"target_step": step_id, "target_module": module_name}))
+    return chosen, target
+
+
+def _resolve_retry(runner: "Runner", ref: ModuleRef, response: InteractionResponseData,
+                   action: dict[str, Any] | None) -> tuple[dict[str, Any], ModuleRef, str] | Stop:
+    option = action if action and str(action.get("mode", "")).startswith("retry") else None
+    if option is None:
+        for mode in ("retry", "retry_all", "retry_selected"):
+            option = next((o for o in _options(ref) if o.get("mode") == mode), None)
+            if option is not None:
+                break
+    if option is None:
+        return _error(InvalidTarget(f"Module '{ref.module_name}' has no retry option",
+                                    details={"module_name": ref.module_name}))
+    name = str(option.get("target_module") or ref.module_name)
+    target = runner.s.index.find(ref.step_id, name) or runner.s.index.by_name(name)
+    if target is None:
+        return _error(ModuleNotFound(f"Retry target '{name}' not found",
+                                     details={"target_module": name}))
+    try:
+        check_retry_scope(runner.s, target)
+    except EngineError as exc:
+        return _error(exc)
+    feedback = response.retry_feedback or str((option.get("feedback") or {}).get(
+        "default_message") or "")
+    return option, target, feedback
+
+
+def persist_and_act(runner: "Runner", answer: Answer, *, auto: bool) -> Stop | None:
+    """Steps 7–8 of §9.2: write the response and the answer record, then act on the intent."""
+    s = runner.s
+    interaction_id = str(answer.request_event["data"]["interaction_id"])
+    provenance = "mock" if (auto or runner.mock) else "live"
+    response_event = s.append("interaction_response", answer.ref.step_id, answer.ref.module_name, {
+        "interaction_id": interaction_id, "module_id": answer.ref.module_id,
+        "response": response_builtins(answer.response), "response_hash": response_hash(answer.response),
+        "intent": answer.intent, "action_id": answer.response.action_id, "auto": auto,
+    }, provenance=provenance)
+    record_answer(runner, interaction_id, response_event)
+    if answer.intent == "continue":
+        return response_half(runner, answer.ref, answer.module, answer.request_event,
+                             answer.response, provenance)
+    if answer.intent == "retry":
+        assert answer.retry_ref is not None
+        do_retry(runner, answer.retry_ref, answer.feedback, list(answer.response.retry_groups),
+                 "response", interaction_id, answer.option.get("id") if answer.option else None)
+        return None
+    assert answer.jump_ref is not None
+    do_jump(runner, answer.jump_ref, "response")
+    return None
+
+
+def record_answer(runner: "Runner", interaction_id: str, response_event: dict[str, Any]) -> None:
+    from engine.session import PendingAnswer
+
+    s = runner.s
+    now = runner.eng.clock.now()
+    s.store.insert_answer({
+        "workflow_run_id": s.run_id, "interaction_id": interaction_id,
+        "branch_id": response_event["branch_id"],
+        "response_hash": response_event["data"]["response_hash"],
+        "sequence": response_event["sequence"], "outcome": None,
+        "created_at": now, "updated_at": now,
+    })
+    s.answers.append(PendingAnswer(interaction_id, response_event["branch_id"]))
+
+
+def response_half(runner: "Runner", ref: ModuleRef, module: InteractiveModule,
+                  request_event: dict[str, Any], response: InteractionResponseData,
+                  provenance: str | None) -> Stop | None:
+    """Run `execute_with_response` with the stored inputs and module state (§9.5, ENG-4)."""
+    data = request_event["data"]
+    state = runner.s.state_snapshot()
+    sequence = _latest_started_sequence(runner, ref)
+    context = runner.context(ref, state, sequence)
+    try:
+        outputs = module.execute_with_response(dict(data.get("resolved_inputs") or {}), context,
+                                               response, dict(data.get("module_state") or {}))
+    except (ModuleCancelled, ProviderCancelled, Cancelled):
+        return Stop("cancelled", ref)
+    except Exception as exc:  # noqa: BLE001 - module failures are results
+        return runner.fail(ref, "response", runner.wrap(module, exc))
+    return runner.complete(ref, outputs, provenance=provenance)
+
+
+def _latest_started_sequence(runner: "Runner", ref: ModuleRef) -> int:
+    for event in reversed(runner.s.events):
+        if event["event_type"] == "module_started" and event.get("module_name") == ref.module_name:
+            return int(event["sequence"])
+    return 0
+
+
+def finish_interrupted_response(runner: "Runner") -> Stop | None:
+    """Resume after an `interaction_response` whose effect was not written (§7.2)."""
+    s = runner.s
+    c = s.cursor
+    interaction_id = c.interaction_id or ""
+    response_event = s.response_event(interaction_id)
+    request_event = s.latest_request_event(interaction_id)
+    if response_event is None or request_event is None:
+        raise AssertionError("response_received without its events")
+    ref = s.index.require_position(c.step_id, c.module_name)
+    response = msgspec.convert(response_event["data"]["response"], InteractionResponseData)
+    intent = c.intent or "continue"
+    if intent == "continue":
+        module = runner.eng.registry.get(str(request_event["data"].get("module_id") or ref.module_id))
+        assert isinstance(module, InteractiveModule)
+        provenance = "mock" if (response_event["data"].get("auto") or runner.mock) else "live"
+        return response_half(runner, ref, module, request_event, response, provenance)
+    prepared = prepare_targets_only(runner, ref, response, intent)
+    if isinstance(prepared, Stop):
+        return prepared
+    if intent == "retry":
+        option, target, feedback = prepared
+        do_retry(runner, target, feedback, list(response.retry_groups), "response",
+                 interaction_id, option.get("id"))
+    else:
+        _option, target = prepared
+        do_jump(runner, target, "response")
+    return None
+
+
+def prepare_targets_only(runner: "Runner", ref: ModuleRef, response: InteractionResponseData,
+                         intent: str) -> Any:
+    if intent == "retry":
+        return _resolve_retry(runner, ref, response, _option_by_id(ref, response.action_id))
+    return _resolve_jump(runner, ref, response)
+
+
+def auto_answer(runner: "Runner", ref: ModuleRef, interaction_id: str) -> Stop | None:
+    """Answer an upstream interaction automatically (engine.md §14.3); None means continue."""
+    config = runner.opts.auto_respond
+    assert config is not None
+    pending = Stop("awaiting", ref, interaction_id=interaction_id)
+    if len(runner.auto_responses) >= runner.eng.settings.max_auto_responses:
+        return pending
+    request_event = runner.s.latest_request_event(interaction_id)
+    if request_event is None:
+        return pending
+    scripted = config.answers.get(ref.module_name)
+    if scripted is not None:
+        response = scripted
+    else:
+        request = msgspec.convert(request_event["data"]["request"], _request_type())
+        generated = generate_answer(request, seed=config.seed, mock=runner.mock,
+                                    retryable=ref.config.get("retryable"), step_id=ref.step_id,
+                                    module_name=ref.module_name, new_hex=runner.eng.ids.new_hex)
+        if generated is None:
+            return pending
+        response = generated
+    entry: dict[str, Any] = {"step_id": ref.step_id, "module_name": ref.module_name,
+                             "interaction_id": interaction_id,
+                             "response": response_builtins(response), "accepted": False,
+                             "validation_errors": []}
+    runner.auto_responses.append(entry)
+    prepared = prepare(runner, interaction_id, response)
+    if isinstance(prepared, Stop):
+        if prepared.kind == "validation_failed":
+            entry["validation_errors"] = [msgspec.to_builtins(e) for e in
+                                          prepared.validation_errors + prepared.validation_warnings]
+            return pending
+        return prepared
+    entry["accepted"] = True
+    return persist_and_act(runner, prepared, auto=True)
+
+
+def is_pending(runner: "Runner", interaction_id: str) -> bool:
+    c = runner.s.cursor
+    return c.phase == cur.AWAITING and c.interaction_id == interaction_id

@@ -1,0 +1,104 @@
+"""The position of a run, folded from its lineage events (engine.md §7.1).
+
+The fold never counts events, so duplicates or repeated executions cannot shift the position.
+It also tracks a pending retry so that the retried module gets its transient retry keys even
+when the operation is resumed after a crash (engine.md §10 step 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+START = "start"
+BEFORE = "before_module"
+RUNNING = "running"
+AWAITING = "awaiting_input"
+RESPONSE = "response_received"
+AFTER_MODULE = "after_module"
+AFTER_STEP = "after_step"
+FAILED = "failed"
+COMPLETED = "completed"
+
+
+@dataclass
+class Cursor:
+    phase: str = START
+    step_id: str | None = None
+    module_name: str | None = None
+    interaction_id: str | None = None
+    intent: str | None = None
+    started_steps: set[str] = field(default_factory=set)
+    #: (step_id, module_name, feedback) of a retry whose target has not started yet
+    retry: tuple[str, str, str] | None = None
+    #: sequence of the latest interaction_requested / interaction_refreshed per interaction id
+    error: dict[str, Any] | None = None
+
+    def copy(self) -> "Cursor":
+        return Cursor(self.phase, self.step_id, self.module_name, self.interaction_id,
+                      self.intent, set(self.started_steps), self.retry, self.error)
+
+
+def apply(cursor: Cursor, event: dict[str, Any]) -> None:
+    """Advance `cursor` in place by one lineage event (the table of engine.md §7.1)."""
+    kind = event["event_type"]
+    step_id = event.get("step_id")
+    module_name = event.get("module_name")
+    data = event.get("data") or {}
+    if kind == "workflow_created":
+        cursor.phase, cursor.step_id, cursor.module_name = START, None, None
+        cursor.interaction_id = cursor.intent = None
+        cursor.started_steps = set()
+        cursor.retry = cursor.error = None
+    elif kind == "step_started":
+        cursor.started_steps.add(step_id)
+    elif kind == "module_started":
+        _set(cursor, RUNNING, step_id, module_name)
+        if cursor.retry is not None and cursor.retry[:2] != (step_id, module_name):
+            cursor.retry = None
+    elif kind == "interaction_requested":
+        _set(cursor, AWAITING, step_id, module_name, data.get("interaction_id"))
+    elif kind == "interaction_response":
+        _set(cursor, RESPONSE, step_id, module_name, data.get("interaction_id"))
+        cursor.intent = data.get("intent")
+    elif kind == "module_completed":
+        _set(cursor, AFTER_MODULE, step_id, module_name)
+        cursor.retry = None
+    elif kind == "module_error":
+        _set(cursor, FAILED, step_id, module_name)
+        cursor.error = {"error_type": data.get("error_type"), "error": data.get("error")}
+    elif kind == "step_completed":
+        _set(cursor, AFTER_STEP, step_id, None)
+        cursor.started_steps.discard(step_id)
+    elif kind == "workflow_completed":
+        _set(cursor, COMPLETED, None, None)
+    elif kind == "retry_requested":
+        _set(cursor, BEFORE, step_id, module_name)
+        cursor.retry = (step_id, module_name, data.get("feedback") or "")
+    elif kind == "jump_requested":
+        if data.get("source") == "interaction":
+            _set(cursor, AWAITING, step_id, module_name, data.get("interaction_id"))
+            cursor.started_steps = {step_id}
+        else:
+            _set(cursor, BEFORE, step_id, module_name)
+            cursor.started_steps = {step_id} if data.get("step_started") else set()
+        cursor.retry = None
+    # interaction_refreshed and sub_action_* leave the position unchanged
+
+
+def _set(cursor: Cursor, phase: str, step_id: str | None, module_name: str | None,
+         interaction_id: str | None = None) -> None:
+    cursor.phase = phase
+    cursor.step_id = step_id
+    cursor.module_name = module_name
+    cursor.interaction_id = interaction_id
+    cursor.intent = None
+    if phase != FAILED:
+        cursor.error = None
+
+
+def fold(events: list[dict[str, Any]]) -> Cursor:
+    cursor = Cursor()
+    for event in events:
+        apply(cursor, event)
+    return cursor

@@ -1,0 +1,1 @@
+"""Selection addons (modules.md §6)."""

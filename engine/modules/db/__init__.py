@@ -1,0 +1,1 @@
+"""db modules (modules.md §7)."""

@@ -1,0 +1,1 @@
+"""io modules (modules.md §7)."""

@@ -1,0 +1,1 @@
+"""prompt modules (modules.md §7)."""

@@ -1,0 +1,1 @@
+"""transform modules (modules.md §7)."""

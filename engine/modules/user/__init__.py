@@ -1,0 +1,1 @@
+"""user modules (modules.md §7)."""

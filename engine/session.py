@@ -1,0 +1,165 @@
+"""One operation's view of a run: its lineage, position, state and the event writer.
+
+A `RunSession` is created under the run's lock, reads the lineage once and then keeps the
+cursor and the flat state up to date in memory as it appends events, so an operation never
+re-reads what it has just written (engine.md §5, §6, §7, ENG-51).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine import cursor as cur
+from engine.errors import ConcurrentModification
+from engine.jsonutil import canonical_json
+from engine.ports import Clock, IdGenerator, Store
+from engine.workflow_index import WorkflowIndex
+
+
+@dataclass
+class PendingAnswer:
+    interaction_id: str
+    branch_id: str
+
+
+@dataclass
+class RunSession:
+    store: Store
+    clock: Clock
+    ids: IdGenerator
+    run: dict[str, Any]
+    branch: dict[str, Any]
+    events: list[dict[str, Any]]
+    version: dict[str, Any]
+    index: WorkflowIndex
+    next_sequence: int
+    mock: bool
+    cursor: cur.Cursor = field(default_factory=cur.Cursor)
+    state: dict[str, Any] = field(default_factory=dict)
+    writes: int = 0
+    answers: list[PendingAnswer] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.cursor = cur.Cursor()
+        self.state = {}
+        for event in self.events:
+            cur.apply(self.cursor, event)
+            apply_state(self.state, event)
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def run_id(self) -> str:
+        return str(self.run["workflow_run_id"])
+
+    @property
+    def branch_id(self) -> str:
+        return str(self.branch["branch_id"])
+
+    @property
+    def lineage(self) -> list[dict[str, Any]]:
+        return list(self.branch["lineage"])
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, event_type: str, step_id: str | None, module_name: str | None,
+               data: dict[str, Any], *, provenance: str | None = None,
+               branch_id: str | None = None) -> dict[str, Any]:
+        """Insert one event at the next sequence and fold it into cursor and state.
+
+        A duplicate sequence means another writer advanced the run first (ENG-51).
+        """
+        doc = {
+            "event_id": self.ids.new_id("evt_"),
+            "workflow_run_id": self.run_id,
+            "branch_id": branch_id or self.branch_id,
+            "sequence": self.next_sequence,
+            "workflow_version_id": self.run["current_workflow_version_id"],
+            "event_type": event_type,
+            "timestamp": self.clock.now(),
+            "provenance": provenance or ("mock" if self.mock else "live"),
+            "step_id": step_id,
+            "module_name": module_name,
+            "data": data,
+        }
+        try:
+            self.store.append_event(doc)
+        except ConcurrentModification:
+            raise ConcurrentModification(
+                "Another operation modified this run first; reload and try again",
+                details={"workflow_run_id": self.run_id}) from None
+        self.next_sequence += 1
+        self.writes += 1
+        if doc["branch_id"] == self.branch_id:
+            self.events.append(doc)
+            cur.apply(self.cursor, doc)
+            apply_state(self.state, doc)
+        return doc
+
+    def switch_branch(self, branch: dict[str, Any], kept_events: list[dict[str, Any]]) -> None:
+        """Adopt a new branch whose lineage is `kept_events` (plus what is appended next)."""
+        self.branch = branch
+        self.events = list(kept_events)
+        self.cursor = cur.fold(self.events)
+        self.state = {}
+        for event in self.events:
+            apply_state(self.state, event)
+
+    # ------------------------------------------------------------------ reading helpers
+
+    def latest_request_event(self, interaction_id: str) -> dict[str, Any] | None:
+        """The latest `interaction_requested` or `interaction_refreshed` of an id (§9.1)."""
+        for event in reversed(self.events):
+            if event["event_type"] in ("interaction_requested", "interaction_refreshed") and \
+                    (event.get("data") or {}).get("interaction_id") == interaction_id:
+                return event
+        return None
+
+    def request_event(self, interaction_id: str) -> dict[str, Any] | None:
+        for event in reversed(self.events):
+            if event["event_type"] == "interaction_requested" and \
+                    (event.get("data") or {}).get("interaction_id") == interaction_id:
+                return event
+        return None
+
+    def response_event(self, interaction_id: str) -> dict[str, Any] | None:
+        for event in reversed(self.events):
+            if event["event_type"] == "interaction_response" and \
+                    (event.get("data") or {}).get("interaction_id") == interaction_id:
+                return event
+        return None
+
+    def pending_interaction_id(self) -> str | None:
+        return self.cursor.interaction_id if self.cursor.phase == cur.AWAITING else None
+
+    def state_snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy(self.state)
+
+    def is_mock_tainted(self) -> bool:
+        return any(e.get("provenance") == "mock" for e in self.events)
+
+
+def apply_state(state: dict[str, Any], event: dict[str, Any]) -> None:
+    """Fold one event into the flat state (ENG-18)."""
+    kind = event["event_type"]
+    if kind == "module_completed":
+        data = event["data"]
+        state[event["module_name"]] = data.get("outputs")
+        for key, value in (data.get("state_mapped") or {}).items():
+            state[key] = value
+    elif kind == "sub_action_completed":
+        for key, value in (event["data"].get("state_mapped") or {}).items():
+            state[key] = value
+
+
+def flat_state(events: list[dict[str, Any]]) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for event in events:
+        apply_state(state, event)
+    return state
+
+
+def event_size(data: dict[str, Any]) -> int:
+    return len(canonical_json(data))

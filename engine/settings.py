@@ -1,0 +1,22 @@
+"""EngineSettings: the engine-relevant limits of spec README §5, immutable, built by each server."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
+    template_max_source_bytes: int = 65536
+    template_max_output_bytes: int = 1048576
+    template_max_iterations: int = 100000
+    template_max_ms: int = 2000
+    workflow_max_bytes: int = 8388608
+    max_event_bytes: int = 4194304
+    max_json_depth: int = 64
+    max_auto_responses: int = 50
+    llm_stream_chunk_timeout_s: float = 180.0
+    cancel_check_interval_s: float = 0.1
+    progress_interval_s: float = 0.5
+    llm_max_attempts: int = 3
+    provider_timeout_s: float = 300.0
+    media_base_path: str = "./media"

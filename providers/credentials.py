@@ -1,0 +1,64 @@
+"""Per-call credentials (providers.md PRV-1…3, engine.md ENG-10).
+
+Keys come from the request's `ai_config` first, then from server settings; they are handed to the
+engine with each call and never written to the environment or stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+#: server setting name -> credential name (PRV-2 source 2)
+SETTINGS_TO_CREDENTIAL: dict[str, str] = {
+    "OPENAI_API_KEY": "openai_api_key",
+    "ANTHROPIC_API_KEY": "anthropic_api_key",
+    "LEONARDO_API_KEY": "leonardo_api_key",
+    "MIDAPI_API_KEY": "midapi_api_key",
+    "ELEVENLABS_API_KEY": "elevenlabs_api_key",
+    "SD_FORGE_API_URL": "sd_forge_api_url",
+}
+
+#: credential names accepted from `ai_config` (PRV-2 source 1)
+AI_CONFIG_KEYS: tuple[str, ...] = (
+    "openai_api_key", "anthropic_api_key", "leonardo_api_key", "midapi_api_key",
+    "elevenlabs_api_key",
+)
+
+
+def _present(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def build_credentials(settings_keys: Mapping[str, str],
+                      ai_config: dict[str, Any] | None) -> dict[str, str]:
+    """Merge settings and `ai_config` keys; `ai_config` wins (PRV-2).
+
+    `settings_keys` may use setting names (`OPENAI_API_KEY`) or credential names
+    (`openai_api_key`). `ai_config.api_key` is kept under `api_key`: it belongs to whichever LLM
+    provider the module selects, which only the LLM helper knows.
+    """
+    credentials: dict[str, str] = {}
+    for name, value in (settings_keys or {}).items():
+        key = SETTINGS_TO_CREDENTIAL.get(name, name.lower())
+        if _present(value):
+            credentials[key] = value
+    config = ai_config or {}
+    for key in AI_CONFIG_KEYS:
+        if _present(config.get(key)):
+            credentials[key] = config[key]
+    if _present(config.get("api_key")):
+        credentials["api_key"] = config["api_key"]
+    return credentials
+
+
+def _is_key_name(name: Any) -> bool:
+    return isinstance(name, str) and (name == "api_key" or name.endswith("_api_key"))
+
+
+def strip_keys(ai_config: Any) -> Any:
+    """ENG-10: a copy without any key named `api_key` or ending in `_api_key`, at any depth."""
+    if isinstance(ai_config, dict):
+        return {k: strip_keys(v) for k, v in ai_config.items() if not _is_key_name(k)}
+    if isinstance(ai_config, list):
+        return [strip_keys(item) for item in ai_config]
+    return ai_config

@@ -1,0 +1,54 @@
+"""Shared fixtures: the real cuddle_crew workflow and engines wired like the servers wire them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from db.pipeline_eval import MongomockPipelineEvaluator
+from db.virtual_store import VirtualStore
+from engine.clock import FixedClock
+from engine.ids import SequentialIds
+from engine.modules.registry import default_registry
+from engine.processor import WorkflowEngine
+from engine.settings import EngineSettings
+from engine.upload import load_workflow_folder
+from providers.provider_set import DefaultProviderSet
+
+ROOT = Path(__file__).resolve().parents[1]
+CUDDLE_DIR = ROOT.parent / "shared" / "workflows" / "cuddle_crew"
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _live_forbidden(*_args: Any) -> Any:
+    raise AssertionError("a live provider was constructed in a mock scenario")
+
+
+def mock_only_providers() -> DefaultProviderSet:
+    """A provider set whose live constructors raise (PRV-4): any live call fails the test."""
+    return DefaultProviderSet(llm_factory=_live_forbidden, media_factory=_live_forbidden,
+                              fetcher_factory=_live_forbidden)
+
+
+@pytest.fixture(scope="session")
+def cuddle_workflow() -> dict[str, Any]:
+    return load_workflow_folder(CUDDLE_DIR, "workflow_v3.json")
+
+
+def make_engine(*, mode: str = "production", store: Any = None, providers: Any = None,
+                tick: timedelta = timedelta(milliseconds=1),
+                settings: EngineSettings | None = None) -> WorkflowEngine:
+    clock = FixedClock(T0, tick=tick)
+    return WorkflowEngine(store=store if store is not None else VirtualStore.fresh(T0),
+                          providers=providers or mock_only_providers(),
+                          registry=default_registry(), pipeline=MongomockPipelineEvaluator(),
+                          clock=clock, ids=SequentialIds(), settings=settings or EngineSettings(),
+                          mode=mode)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def engine_factory() -> Callable[..., WorkflowEngine]:
+    return make_engine
