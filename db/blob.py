@@ -14,7 +14,7 @@ import base64
 import binascii
 import gzip
 import io
-import re
+import itertools
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -33,7 +33,7 @@ VERSION = 1
 MAX_DOCUMENTS = 100_000
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-_INPUT_STEP = 256 * 1024
+_INPUT_STEP = 64 * 1024  # base64 characters per slice (a multiple of 4)
 _OUTPUT_STEP = 256 * 1024
 _UTC = timezone.utc
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -43,9 +43,8 @@ _ANY_DECODER = msgspec.json.Decoder()
 _RAW_MAP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _DOC_DECODER = msgspec.json.Decoder(dict[str, Any])
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
-# A datetime as msgspec writes it, or an object whose first key is a tag: walk those exactly.
-_NEEDS_WALK = re.compile(rb'\{"\$(?:date|esc)":|"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d')
-_OPENERS = (0x7B, 0x5B)  # "{", "["
+# Outside strings JSON never has a digit next to ":", so "digit:digit" marks possible time text.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
 class BlobLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,6 +60,12 @@ def invalid(reason: str, message: str | None = None) -> InvalidVirtualDb:
 
 
 # ---- encoding (BLOB-1, BLOB-2)
+
+def _needs_walk(data: bytes) -> bool:
+    """True when encoded JSON may hold a datetime (msgspec writes `"…HH:MM:SS…"`) or a tag."""
+    return (b'{"$date"' in data or b'{"$esc"' in data
+            or b"0:0" in data.translate(_DIGITS_TO_ZERO))
+
 
 def _iso(value: datetime) -> str:
     if value.tzinfo is not None:
@@ -112,9 +117,9 @@ def encode_document(doc: Doc, fast: bool = True) -> Doc:
         elif fast and (t is dict or t is list):
             try:
                 data: bytes | None = _JSON_ENCODER.encode(value)
-            except (TypeError, msgspec.EncodeError, OverflowError):
+            except (TypeError, ValueError, msgspec.EncodeError, OverflowError):
                 data = None
-            if data is not None and not _NEEDS_WALK.search(data):
+            if data is not None and not _needs_walk(data):
                 out[key] = msgspec.Raw(data)
             else:
                 out[key] = _enc_value(value)
@@ -182,30 +187,32 @@ def encode_blob(collections: dict[str, Iterable[Doc]], gzip_level: int = 4) -> s
 
 # ---- decoding (BLOB-3…BLOB-6)
 
-def _b64(text: str | bytes) -> bytes:
+def _b64_chunks(text: str | bytes) -> Iterator[bytes]:
+    """Strict base64 (BLOB-4), decoded in slices so the whole binary is never held at once."""
     try:
-        return base64.b64decode(text, validate=True)
+        for start in range(0, len(text), _INPUT_STEP):
+            yield binascii.a2b_base64(text[start:start + _INPUT_STEP], strict_mode=True)
     except (binascii.Error, ValueError):
         raise invalid("invalid_base64", "virtual_db is not valid base64") from None
 
 
-def _chunks(raw: bytes) -> Iterator[bytes]:
-    view = memoryview(raw)
-    for start in range(0, len(raw), _INPUT_STEP):
-        yield bytes(view[start:start + _INPUT_STEP])
+def inflate(chunks: Iterable[bytes], max_bytes: int) -> bytes:
+    """Bounded single-member gzip inflate (BLOB-5): abort as soon as output exceeds `max_bytes`.
 
-
-def inflate(raw: bytes, max_bytes: int) -> bytes:
-    """Bounded single-member gzip inflate (BLOB-5): abort as soon as output exceeds `max_bytes`."""
+    Input is fed in slices and output drawn in steps of at most `_OUTPUT_STEP`, so memory stays
+    near `max_bytes` however large the stream claims to be.
+    """
     d = zlib.decompressobj(wbits=31)
     parts: list[bytes] = []
     total = 0
     try:
-        for chunk in _chunks(raw):
+        for chunk in chunks:
             if d.eof:
-                raise invalid("trailing_data", "virtual_db has data after the gzip member")
+                if chunk:
+                    raise invalid("trailing_data", "virtual_db has data after the gzip member")
+                continue
             pending = chunk
-            while pending:
+            while pending and not d.eof:
                 out = d.decompress(pending, min(_OUTPUT_STEP, max_bytes - total + 1))
                 total += len(out)
                 if total > max_bytes:
@@ -213,14 +220,12 @@ def inflate(raw: bytes, max_bytes: int) -> bytes:
                                             details={"limit": max_bytes})
                 parts.append(out)
                 pending = d.unconsumed_tail
-                if d.eof:
-                    break
+            if d.eof and (pending or d.unused_data):
+                raise invalid("trailing_data", "virtual_db has data after the gzip member")
     except zlib.error as exc:
         raise invalid("corrupt_gzip", f"virtual_db gzip stream is corrupt: {exc}") from None
     if not d.eof:
         raise invalid("truncated_gzip", "virtual_db gzip stream is truncated")
-    if d.unused_data:
-        raise invalid("trailing_data", "virtual_db has data after the gzip member")
     return b"".join(parts)
 
 
@@ -358,12 +363,12 @@ def decode_blob(text: str | bytes, *, max_encoded_bytes: int, max_decompressed_b
     if len(text) > max_encoded_bytes:
         raise VirtualDbTooLarge("virtual_db exceeds the encoded size limit",
                                 details={"encoded_bytes": len(text), "limit": max_encoded_bytes})
-    raw = _b64(text)
-    if raw[:2] == GZIP_MAGIC:
-        data = inflate(raw, max_decompressed_bytes)
-    elif raw[:4] == ZSTD_MAGIC:
+    chunks = _b64_chunks(text)
+    head = next(chunks, b"")
+    if head[:2] == GZIP_MAGIC:
+        data = inflate(itertools.chain((head,), chunks), max_decompressed_bytes)
+    elif head[:4] == ZSTD_MAGIC:
         raise invalid("unsupported_format", "unsupported blob format (zstd is reserved)")
     else:
         raise invalid("unrecognised_format", "unrecognised blob format")
-    del raw
     return decode_json(data, max_depth=max_depth, aware=aware)

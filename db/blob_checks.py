@@ -141,14 +141,19 @@ def _hashable(value: Any) -> Any:
 
 def _check_unique(name: str, docs: list[Doc], index: IndexSpec) -> None:
     fields = index.fields
-    seen: set[Any] = set()
-    for doc in docs:
-        if index.sparse and all(f not in doc for f in fields):
-            continue
-        key = tuple(_hashable(doc.get(f)) for f in fields)
-        if key in seen:
-            raise _fail("duplicate_key", f"duplicate {name} key {index.name}")
-        seen.add(key)
+    if index.sparse:
+        docs = [doc for doc in docs if any(f in doc for f in fields)]
+    if len(fields) == 1:
+        field = fields[0]
+        keys: list[Any] = [doc.get(field) for doc in docs]
+    else:
+        keys = [tuple([doc.get(f) for f in fields]) for doc in docs]
+    try:
+        distinct = len(set(keys))
+    except TypeError:  # a dict or list where a scalar key belongs
+        distinct = len({tuple(_hashable(doc.get(f)) for f in fields) for doc in docs})
+    if distinct != len(keys):
+        raise _fail("duplicate_key", f"duplicate {name} key {index.name}")
 
 
 def validate_collections(collections: dict[str, list[Doc]]) -> None:

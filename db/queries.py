@@ -38,7 +38,8 @@ RUN_UPDATABLE_FIELDS: frozenset[str] = frozenset({
     "current_workflow_version_id", "ai_config", "visible_in_ui", "execution_id",
 })
 
-NOT_COMPLETED: Doc = {"$ne": "completed"}
+# "status != completed" spelled with `$in` over the stored statuses (ENG-9), within ST-15's set.
+NOT_COMPLETED: Doc = {"$in": ["created", "processing", "awaiting_input", "error"]}
 
 
 def run_filter(run_id: str) -> Doc:
@@ -267,13 +268,14 @@ def keyword_upsert(template_id: str, scope: str, keyword: str, inc: float | None
                    set_fields: Doc, set_on_insert: Doc) -> Doc:
     """MOD-wk-3: `$inc` weight when accumulating, else `$set` it; operators never overlap."""
     key = set(KEYWORD_KEY_FIELDS)
-    set_part = _plain_fields(set_fields, key | ({"weight"} if inc is not None else set()))
+    incremented = {"weight"} if inc is not None else set()
+    set_part = _plain_fields(set_fields, key | incremented)
     update: Doc = {}
     if set_part:
         update["$set"] = set_part
     if inc is not None:
         update["$inc"] = {"weight": inc}
-    insert_part = _plain_fields(set_on_insert, key | set(set_part) | ({"weight"} if inc is not None else set()))
+    insert_part = _plain_fields(set_on_insert, key | set(set_part) | incremented)
     if insert_part or not update:
         update["$setOnInsert"] = insert_part or {"keyword": keyword}
     return update

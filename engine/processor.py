@@ -362,6 +362,31 @@ class WorkflowEngine:
 
         return production_start(self, cmd)
 
+    # ---- virtual server entry points (wire-api.md §5): locate the run in the blob's store,
+    # store the submitted workflow, point the run at it, then run to the target.
+
+    def virtual_start(self, *, workflow: dict[str, Any], has_blob: bool, run_id: str | None,
+                      target: Target, capabilities: list[str],
+                      opts: ExecOptions) -> WorkflowResponse:
+        from engine.starts import virtual_start
+
+        return virtual_start(self, workflow=workflow, has_blob=has_blob, run_id=run_id,
+                             target=target, capabilities=capabilities, opts=opts)
+
+    def virtual_respond(self, *, workflow: dict[str, Any], run_id: str | None, interaction_id: str,
+                        response: InteractionResponseData, target: Target,
+                        capabilities: list[str], opts: ExecOptions) -> WorkflowResponse:
+        from engine.starts import virtual_respond
+
+        return virtual_respond(self, workflow=workflow, run_id=run_id,
+                               interaction_id=interaction_id, response=response, target=target,
+                               capabilities=capabilities, opts=opts)
+
+    def locate_virtual_run(self, workflow: dict[str, Any] | None, run_id: str | None) -> str:
+        from engine.starts import locate_virtual_run
+
+        return locate_virtual_run(self, workflow, run_id)
+
     def reset(self, user_id: str, run_id: str) -> WorkflowResponse:
         from engine.starts import reset_run
 

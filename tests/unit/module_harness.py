@@ -134,10 +134,7 @@ def make_store() -> Any:
         store = VirtualStore()
         load = getattr(store, "load", None)
         if load is not None:
-            try:
-                load({})
-            except TypeError:
-                load({}, START)
+            load({}, now=START)
         return store
     except Exception:  # noqa: BLE001 - the virtual store's constructor changed; stay usable
         return MiniStore()

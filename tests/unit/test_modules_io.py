@@ -74,7 +74,7 @@ def test_load_json_placement_and_missing_mod_io_1():
 def test_load_json_newest_lineage_visible_mod_io_1():
     ctx = make_context(sequence=3)
     IoSaveJsonModule().execute({"data": "1", "file_path": "f.json", "target_path": "outputs"}, ctx)
-    later = make_context(sequence=8, store=ctx.store)
+    later = make_context(sequence=8, store=ctx.store, new_id=ctx.new_id)
     IoSaveJsonModule().execute({"data": "2", "file_path": "f.json", "target_path": "outputs"}, later)
     assert load(later, "f.json")["data"] == 2
     cut = make_context(store=ctx.store, lineage=[{"branch_id": "br_test", "cutoff_sequence": 5,
