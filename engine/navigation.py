@@ -18,13 +18,9 @@ if TYPE_CHECKING:
     from engine.execution import Runner
 
 
-def fork(s: RunSession, keep_through: int, reason: str, first_event: tuple[str, str | None,
-         str | None, dict[str, Any]], ids_new_branch: str, now: Any) -> dict[str, Any]:
-    """Create a branch keeping lineage events with sequence ≤ `keep_through` (§5.1).
-
-    The first event on the new branch is written before the branch document and the run
-    pointer, so the unique sequence key arbitrates concurrent forks.
-    """
+def fork_lineage(s: RunSession, keep_through: int, new_branch_id: str
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The lineage of a branch cut after `keep_through`, and the lineage events it keeps."""
     kept = [e for e in s.events if e["sequence"] <= keep_through]
     last_by_branch: dict[str, dict[str, Any]] = {}
     for event in kept:
@@ -38,9 +34,25 @@ def fork(s: RunSession, keep_through: int, reason: str, first_event: tuple[str, 
         new_cut = keep_through if cut is None else min(int(cut), keep_through)
         lineage.append({"branch_id": entry["branch_id"], "cutoff_sequence": new_cut,
                         "cutoff_event_id": last["event_id"]})
-    lineage.append({"branch_id": ids_new_branch, "cutoff_sequence": None, "cutoff_event_id": None})
-    branch = {"branch_id": ids_new_branch, "workflow_run_id": s.run_id, "lineage": lineage,
-              "parent_branch_id": s.branch_id, "fork_reason": reason, "created_at": now}
+    lineage.append({"branch_id": new_branch_id, "cutoff_sequence": None, "cutoff_event_id": None})
+    return lineage, kept
+
+
+def _branch_doc(s: RunSession, branch_id: str, lineage: list[dict[str, Any]], reason: str,
+                now: Any) -> dict[str, Any]:
+    return {"branch_id": branch_id, "workflow_run_id": s.run_id, "lineage": lineage,
+            "parent_branch_id": s.branch_id, "fork_reason": reason, "created_at": now}
+
+
+def fork(s: RunSession, keep_through: int, reason: str, first_event: tuple[str, str | None,
+         str | None, dict[str, Any]], ids_new_branch: str, now: Any) -> dict[str, Any]:
+    """Create a branch keeping lineage events with sequence ≤ `keep_through` (§5.1).
+
+    The first event on the new branch is written before the branch document and the run
+    pointer, so the unique sequence key arbitrates concurrent forks.
+    """
+    lineage, kept = fork_lineage(s, keep_through, ids_new_branch)
+    branch = _branch_doc(s, ids_new_branch, lineage, reason, now)
     s.switch_branch(branch, kept)
     event_type, step_id, module_name, data = first_event
     s.append(event_type, step_id, module_name, data)
@@ -48,6 +60,60 @@ def fork(s: RunSession, keep_through: int, reason: str, first_event: tuple[str, 
     s.store.update_run(s.run_id, {"current_branch_id": ids_new_branch})
     s.run["current_branch_id"] = ids_new_branch
     return branch
+
+
+def fork_point(s: RunSession, target: ModuleRef) -> dict[str, Any] | None:
+    """`E` of §11 step 4: the target's last start, else the first start of a later module."""
+    for event in reversed(s.events):
+        if event["event_type"] == "module_started" and event.get("module_name") == target.module_name \
+                and event.get("step_id") == target.step_id:
+            return event
+    for event in s.events:
+        if event["event_type"] != "module_started":
+            continue
+        ref = s.index.find(str(event.get("step_id")), str(event.get("module_name")))
+        if ref is not None and ref.flat_index > target.flat_index:
+            return event
+    return None
+
+
+def repair_interrupted_fork(s: RunSession, clock: Any) -> bool:
+    """Finish a fork whose `jump_requested` was written but not its branch or run pointer.
+
+    A crash between the writes of §5.1 leaves the event behind; every reader completes steps
+    4–5 from it before doing anything else.
+    """
+    last_seq = s.events[-1]["sequence"] if s.events else 0
+    if s.next_sequence - 1 <= last_seq:
+        return False
+    docs, _total = s.store.find_events(s.run_id, None, "jump_requested", None, last_seq, 50)
+    for doc in docs:
+        data = doc.get("data") or {}
+        new_branch = data.get("new_branch_id")
+        if data.get("from_branch_id") != s.branch_id or new_branch in (None, s.branch_id) \
+                or doc["branch_id"] != new_branch:
+            continue
+        if data.get("source") == "interaction":
+            answered = s.response_event(str(data.get("interaction_id")))
+            keep = int(answered["sequence"]) - 1 if answered else None
+            reason = "jump_to_interaction"
+        else:
+            target = s.index.find(str(data.get("target_step")), str(data.get("target_module")))
+            point = fork_point(s, target) if target is not None else None
+            keep = int(point["sequence"]) - 1 if point else None
+            reason = "target" if data.get("source") == "target" else "jump"
+        if keep is None:
+            continue
+        lineage, kept = fork_lineage(s, keep, str(new_branch))
+        branch = s.store.get_branch(str(new_branch))
+        if branch is None:
+            branch = _branch_doc(s, str(new_branch), lineage, reason, clock.now())
+            s.store.insert_branch(branch)
+        s.store.update_run(s.run_id, {"current_branch_id": new_branch})
+        s.run["current_branch_id"] = new_branch
+        s.switch_branch(branch, kept + [doc])
+        return True
+    return False
 
 
 def cursor_module_index(s: RunSession) -> tuple[str | None, int]:
@@ -104,20 +170,7 @@ def _step_started_in(events: list[dict[str, Any]], step_id: str) -> bool:
 def do_jump(runner: "Runner", target: ModuleRef, source: str) -> None:
     """Fork before the target's last start and write `jump_requested` (§11 steps 4–5)."""
     s = runner.s
-    fork_event: dict[str, Any] | None = None
-    for event in reversed(s.events):
-        if event["event_type"] == "module_started" and event.get("module_name") == target.module_name \
-                and event.get("step_id") == target.step_id:
-            fork_event = event
-            break
-    if fork_event is None:
-        for event in s.events:
-            if event["event_type"] != "module_started":
-                continue
-            ref = s.index.find(str(event.get("step_id")), str(event.get("module_name")))
-            if ref is not None and ref.flat_index > target.flat_index:
-                fork_event = event
-                break
+    fork_event = fork_point(s, target)
     reason = "target" if source == "target" else "jump"
     data = {"target_step": target.step_id, "target_module": target.module_name,
             "from_branch_id": s.branch_id, "new_branch_id": s.branch_id, "source": source,

@@ -27,6 +27,7 @@ from engine.errors import (
 from engine.execution import ExecOptions, Runner, Stop
 from engine.llm_call import LLMHelper
 from engine.modules.registry import ModuleRegistry
+from engine.navigation import repair_interrupted_fork
 from engine.navigation import approach_target, do_jump, do_retry, check_retry_scope, jump_scope_ok, \
     jump_to_interaction as fork_to_interaction
 from engine.ports import Clock, IdGenerator, PipelineEvaluator, ProviderSet, Store
@@ -129,10 +130,12 @@ class WorkflowEngine:
             raise NotFound("Workflow version not found", details={"workflow_run_id": run_id})
         index = index_for(str(version["workflow_version_id"]), version["resolved_workflow"])
         effective_mock = bool(run.get("mock")) if (mock is None or self.mode == "production") else mock
-        return RunSession(store=self.store, clock=self.clock, ids=self.ids, run=run,
-                          branch=branch, events=events, version=version, index=index,
-                          next_sequence=self.store.max_sequence(run_id) + 1,
-                          mock=effective_mock)
+        session = RunSession(store=self.store, clock=self.clock, ids=self.ids, run=run,
+                             branch=branch, events=events, version=version, index=index,
+                             next_sequence=self.store.max_sequence(run_id) + 1,
+                             mock=effective_mock)
+        repair_interrupted_fork(session, self.clock)
+        return session
 
     def _runner(self, session: RunSession, opts: ExecOptions) -> Runner:
         if opts.ai_config is not None:
