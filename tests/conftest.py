@@ -40,15 +40,19 @@ def cuddle_workflow() -> dict[str, Any]:
 
 def make_engine(*, mode: str = "production", store: Any = None, providers: Any = None,
                 tick: timedelta = timedelta(milliseconds=1),
-                settings: EngineSettings | None = None) -> WorkflowEngine:
+                settings: EngineSettings | None = None, ids: Any = None) -> WorkflowEngine:
     clock = FixedClock(T0, tick=tick)
     return WorkflowEngine(store=store if store is not None else VirtualStore.fresh(T0),
                           providers=providers or mock_only_providers(),
                           registry=default_registry(), pipeline=MongomockPipelineEvaluator(),
-                          clock=clock, ids=SequentialIds(), settings=settings or EngineSettings(),
+                          clock=clock, ids=ids if ids is not None else SequentialIds(), settings=settings or EngineSettings(),
                           mode=mode)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def engine_factory() -> Callable[..., WorkflowEngine]:
     return make_engine
+
+
+# Session fixtures `secantus_uri` (a real MongoDB wire-protocol server) and `loop_thread`.
+from tests.contract.secantus_server import loop_thread, secantus_uri  # noqa: E402,F401

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from db.indexes import INDEXES, VIRTUAL_COLLECTIONS, IndexSpec
+from db.indexes import VIRTUAL_COLLECTIONS
 from db.pipeline_eval import MongomockPipelineEvaluator
 from engine.errors import ConcurrentModification, ExecutionFailed
 
@@ -424,27 +424,6 @@ def test_pipeline_evaluator_matches_direct_aggregation(store: Any, roundtrip: An
     roundtrip(store, lambda s: s.aggregate_keywords(load_pipeline(src)))
 
 
-# ---- ST-7: every unique key of §3.1 rejects a duplicate
-
-UNIQUE = [ix for ix in INDEXES if ix.unique and ix.collection in VIRTUAL_COLLECTIONS]
-
-
-def _doc_for(collection: str, tag: str) -> dict[str, Any]:
-    fields = {f for ix in INDEXES if ix.collection == collection and ix.unique for f in ix.fields}
-    return {f: f"{f}-{tag}" for f in sorted(fields)} | {"payload": tag}
-
-
-@pytest.mark.parametrize("index", UNIQUE, ids=lambda ix: f"{ix.collection}:{ix.name}")
-def test_unique_key_rejects_duplicate_st7(store: Any, index: IndexSpec) -> None:
-    first, second = _doc_for(index.collection, "1"), _doc_for(index.collection, "2")
-    store.executor.insert_one(index.collection, first)
-    store.executor.insert_one(index.collection, second)
-    clash = _doc_for(index.collection, "3") | {f: first[f] for f in index.fields}
-    with pytest.raises(ConcurrentModification):
-        store.executor.insert_one(index.collection, clash)
-    assert store.executor.count_documents(index.collection, {"payload": "3"}) == 0
-
-
 # ---- the remaining port operations
 
 def test_runs_templates_and_misc_operations(store: Any, roundtrip: Any) -> None:
@@ -496,3 +475,4 @@ def test_runs_templates_and_misc_operations(store: Any, roundtrip: Any) -> None:
     assert store.get_generated_content("gc_1")["url"] == "u1"
     roundtrip(store, lambda s: (s.list_runs("usr_1", False, True, 10, 0),
                                 s.list_generations(RUN, "media_1"), s.list_templates("usr_1")))
+

@@ -1,0 +1,268 @@
+"""`ProductionStore`: the engine's sync `Store` port over the async adapter (ST-10…ST-13).
+
+The engine runs in an engine-pool thread; every sync executor call submits the adapter's
+coroutine to the server's event loop and waits for it (ST-11). All query logic stays in
+`QueryStore` and db/queries.py, so this store differs from the virtual one only in its executor
+(ST-1). Read-only routes may await `AsyncReads` (the same query shapes) on the loop directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import Coroutine
+from datetime import datetime, timezone
+from typing import Any, Protocol, TypeVar
+
+from db import queries as q
+from db.indexes import INDEXES
+from db.memory_adapter import MemoryAdapter
+from db.mongo_adapter import MongoAdapter
+from db.store_impl import QueryStore
+from engine.errors import ConcurrentModification, StoreUnavailable
+
+Doc = dict[str, Any]
+Sort = list[tuple[str, int]]
+Lineage = list[dict[str, Any]]
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class StoreAdapter(Protocol):
+    """What `MongoAdapter` and `MemoryAdapter` both offer (ST-10)."""
+
+    driver: str
+    database_name: str
+
+    async def insert_one(self, coll: str, doc: Doc) -> None: ...
+    async def insert_many(self, coll: str, docs: list[Doc]) -> None: ...
+    async def update_one(self, coll: str, filter: Doc, update: Doc, *,
+                         upsert: bool = False) -> None: ...
+    async def find_one_and_update(self, coll: str, filter: Doc, update: Doc, *,
+                                  upsert: bool = False, return_after: bool = True,
+                                  projection: Doc | None = None) -> Doc | None: ...
+    async def delete_many(self, coll: str, filter: Doc) -> int: ...
+    async def find(self, coll: str, filter: Doc, *, projection: Doc | None = None,
+                   sort: Sort | None = None, skip: int = 0, limit: int = 0) -> list[Doc]: ...
+    async def find_one(self, coll: str, filter: Doc, *, projection: Doc | None = None,
+                       sort: Sort | None = None) -> Doc | None: ...
+    async def aggregate(self, coll: str, pipeline: list[Doc]) -> list[Doc]: ...
+    async def count_documents(self, coll: str, filter: Doc) -> int: ...
+    async def create_index(self, coll: str, keys: Sort, *, unique: bool = False,
+                           sparse: bool = False, expire_after_seconds: int | None = None,
+                           name: str | None = None) -> None: ...
+    async def ping(self) -> bool: ...
+    async def drop_database(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+def open_adapter(uri: str | None, database: str = "workflow_engine", *, driver: str = "motor",
+                 write_concern: str | int = "majority", **options: Any) -> StoreAdapter:
+    """`WFE_MONGODB_URI` set → a driver client; unset → the embedded in-memory backend.
+
+    Call it on the event loop that will run the adapter's coroutines (drivers bind to a loop).
+    """
+    if not uri:
+        log.warning("WFE_MONGODB_URI is not set: using an in-memory database; "
+                    "NOTHING IS PERSISTED and all data is lost when the server stops")
+        return MemoryAdapter(database)
+    return MongoAdapter.connect(uri, database, driver=driver, write_concern=write_concern,
+                                **options)
+
+
+class BridgeDeadlock(RuntimeError):
+    """A sync store method was called on the event-loop thread it would have to wait for."""
+
+
+class BridgeExecutor:
+    """`CollectionExecutor` whose sync calls run the adapter's coroutines on `loop` (ST-11)."""
+
+    def __init__(self, adapter: StoreAdapter, loop: asyncio.AbstractEventLoop,
+                 call_timeout_s: float) -> None:
+        self.adapter = adapter
+        self.loop = loop
+        self.call_timeout_s = call_timeout_s
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            coro.close()
+            raise BridgeDeadlock("sync store call on the event-loop thread would deadlock; "
+                                 "run the engine in the worker pool or use AsyncReads")
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        except RuntimeError as exc:  # loop closed
+            coro.close()
+            raise StoreUnavailable("database bridge is closed") from exc
+        try:
+            return future.result(timeout=self.call_timeout_s)
+        except concurrent.futures.TimeoutError:
+            if not future.done():
+                future.cancel()
+                raise StoreUnavailable(
+                    f"database call exceeded {self.call_timeout_s} s",
+                    details={"timeout_s": self.call_timeout_s}) from None
+            raise
+        except concurrent.futures.CancelledError as exc:
+            raise StoreUnavailable("database call was cancelled") from exc
+
+    def insert_one(self, coll: str, doc: Doc) -> None:
+        self._run(self.adapter.insert_one(coll, doc))
+
+    def insert_many(self, coll: str, docs: list[Doc]) -> None:
+        self._run(self.adapter.insert_many(coll, docs))
+
+    def find(self, coll: str, filter: Doc, *, projection: Doc | None = None,
+             sort: Sort | None = None, skip: int = 0, limit: int = 0) -> list[Doc]:
+        return self._run(self.adapter.find(coll, filter, projection=projection, sort=sort,
+                                           skip=skip, limit=limit))
+
+    def find_one(self, coll: str, filter: Doc, *, projection: Doc | None = None,
+                 sort: Sort | None = None) -> Doc | None:
+        return self._run(self.adapter.find_one(coll, filter, projection=projection, sort=sort))
+
+    def update_one(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False) -> None:
+        self._run(self.adapter.update_one(coll, filter, update, upsert=upsert))
+
+    def find_one_and_update(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False,
+                            return_after: bool = True,
+                            projection: Doc | None = None) -> Doc | None:
+        return self._run(self.adapter.find_one_and_update(
+            coll, filter, update, upsert=upsert, return_after=return_after,
+            projection=projection))
+
+    def aggregate(self, coll: str, pipeline: list[Doc]) -> list[Doc]:
+        return self._run(self.adapter.aggregate(coll, pipeline))
+
+    def delete_many(self, coll: str, filter: Doc) -> int:
+        return self._run(self.adapter.delete_many(coll, filter))
+
+    def count_documents(self, coll: str, filter: Doc) -> int:
+        return self._run(self.adapter.count_documents(coll, filter))
+
+    def create_index(self, coll: str, keys: Sort, *, unique: bool = False, sparse: bool = False,
+                     expire_after_seconds: int | None = None, name: str | None = None) -> None:
+        self._run(self.adapter.create_index(coll, keys, unique=unique, sparse=sparse,
+                                            expire_after_seconds=expire_after_seconds,
+                                            name=name))
+
+
+class ProductionStore(QueryStore):
+    """The engine's `Store` for the production server: call it from worker threads only."""
+
+    def __init__(self, adapter: StoreAdapter, loop: asyncio.AbstractEventLoop,
+                 call_timeout_s: float = 30.0) -> None:
+        super().__init__(BridgeExecutor(adapter, loop, call_timeout_s))
+        self.adapter = adapter
+        self.loop = loop
+        self.reads = AsyncReads(adapter)
+
+
+# ---- start-up migrations (ST-13)
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("m_0001_initial_indexes", "Create every index of storage.md §3.1"),
+)
+
+
+async def ensure_indexes(adapter: StoreAdapter, now: datetime | None = None) -> list[str]:
+    """Create every §3.1 index (idempotent) and record the migrations; returns new records."""
+    for ix in INDEXES:
+        await adapter.create_index(ix.collection, list(ix.keys), unique=ix.unique,
+                                   sparse=ix.sparse, expire_after_seconds=ix.expire_after_seconds,
+                                   name=ix.name)
+    applied_at = now or datetime.now(timezone.utc)
+    applied_at = applied_at.replace(microsecond=applied_at.microsecond // 1000 * 1000)
+    recorded: list[str] = []
+    for migration_id, description in MIGRATIONS:
+        if await adapter.find_one("schema_migrations", {"migration_id": migration_id}):
+            continue
+        try:  # two servers starting together: the unique key lets exactly one record it
+            await adapter.insert_one("schema_migrations", {
+                "migration_id": migration_id, "description": description,
+                "applied_at": applied_at})
+        except ConcurrentModification:
+            continue
+        recorded.append(migration_id)
+    return recorded
+
+
+class AsyncReads:
+    """Read-only port operations awaited on the event loop (wire-api read routes, ST-10).
+
+    Same shapes as `QueryStore` (db/queries.py), so both paths return the same documents.
+    """
+
+    def __init__(self, adapter: StoreAdapter) -> None:
+        self.adapter = adapter
+
+    async def _find(self, spec: q.QuerySpec) -> list[Doc]:
+        return await self.adapter.find(spec.collection, spec.filter, projection=spec.projection,
+                                       sort=spec.sort, skip=spec.skip, limit=spec.limit)
+
+    async def get_run(self, run_id: str) -> Doc | None:
+        return await self.adapter.find_one("workflow_runs", q.run_filter(run_id))
+
+    async def list_runs(self, user_id: str, active_only: bool, include_mock: bool, limit: int,
+                        offset: int) -> list[Doc]:
+        if limit <= 0:
+            return []
+        return await self._find(q.list_runs_query(user_id, active_only, include_mock, limit,
+                                                  offset))
+
+    async def list_child_runs(self, parent_run_id: str) -> list[Doc]:
+        return await self._find(q.child_runs_query([parent_run_id]))
+
+    async def get_branch(self, branch_id: str) -> Doc | None:
+        return await self.adapter.find_one("branches", q.branch_filter(branch_id))
+
+    async def lineage_events(self, run_id: str, lineage: Lineage,
+                             event_types: list[str] | None = None) -> list[Doc]:
+        if not lineage or event_types == []:
+            return []
+        return await self._find(q.lineage_events_query(run_id, lineage, event_types))
+
+    async def find_events(self, run_id: str, branch_ids: list[str] | None,
+                          event_type: str | None, module_name: str | None,
+                          after_sequence: int | None, limit: int) -> tuple[list[Doc], int]:
+        flt = q.events_filter(run_id, branch_ids, event_type, module_name, after_sequence)
+        total = await self.adapter.count_documents("events", flt)
+        if limit <= 0 or total == 0:
+            return [], total
+        return await self.adapter.find("events", flt, sort=q.BY_SEQUENCE, limit=limit), total
+
+    async def max_sequence(self, run_id: str) -> int:
+        found = await self._find(q.max_sequence_query(run_id))
+        return int(found[0]["sequence"]) if found and found[0].get("sequence") is not None else 0
+
+    async def find_answers(self, run_id: str, interaction_id: str) -> list[Doc]:
+        return await self._find(q.answers_query(run_id, interaction_id))
+
+    async def get_template(self, template_id: str) -> Doc | None:
+        return await self.adapter.find_one("workflow_templates",
+                                           {"workflow_template_id": template_id})
+
+    async def list_templates(self, user_id: str) -> list[Doc]:
+        return await self._find(q.templates_query(user_id))
+
+    async def get_version(self, version_id: str) -> Doc | None:
+        return await self.adapter.find_one("workflow_versions",
+                                           {"workflow_version_id": version_id})
+
+    async def list_versions(self, template_id: str, version_types: list[str],
+                            limit: int) -> list[Doc]:
+        if limit <= 0 or not version_types:
+            return []
+        return await self._find(q.versions_query(template_id, version_types, limit))
+
+    async def list_files(self, run_id: str, lineage: Lineage) -> list[Doc]:
+        if not lineage:
+            return []
+        return await self._find(q.list_files_query(run_id, lineage))
+
+    async def list_token_usage(self, run_id: str) -> list[Doc]:
+        return await self._find(q.token_usage_query(run_id))
