@@ -1,0 +1,95 @@
+"""Operator command line (wire-api.md §6.1): bootstrap a deployment without touching the database.
+
+    python -m production_server.admin create-invitation --code C --max-uses N --expires-days D
+    python -m production_server.admin create-user --username U --password-stdin [--admin] [--email E]
+
+Both work against the configured database (`WFE_MONGODB_URI`, `WFE_MONGODB_DATABASE`). The async
+helpers `create_invitation` and `create_user` are what tests call with an adapter of their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Any, Sequence
+
+from db.production_store import StoreAdapter, ensure_indexes, open_adapter
+from engine.errors import ConcurrentModification
+from engine.ids import MonotonicIds
+from engine.ports import IdGenerator
+from production_server.auth.repo import AuthRepo, check_credentials_shape
+from production_server.errors import ApiError
+from production_server.settings import SettingsError, load_settings
+
+
+async def create_invitation(adapter: StoreAdapter, code: str, max_uses: int,
+                            expires_days: float | None, ids: IdGenerator | None = None) -> dict[str, Any]:
+    if not code.strip() or max_uses < 1:
+        raise ValueError("an invitation needs a code and max-uses >= 1")
+    return await AuthRepo(adapter, ids or MonotonicIds()).create_invitation(code.strip(), max_uses,
+                                                                           expires_days)
+
+
+async def create_user(adapter: StoreAdapter, username: str, password: str, *, admin: bool = False,
+                      email: str | None = None, ids: IdGenerator | None = None) -> dict[str, Any]:
+    check_credentials_shape(username, password)
+    return await AuthRepo(adapter, ids or MonotonicIds()).create_user(
+        username, password, email=email, role="admin" if admin else "user")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m production_server.admin")
+    sub = parser.add_subparsers(dest="command", required=True)
+    inv = sub.add_parser("create-invitation", help="create an invitation code")
+    inv.add_argument("--code", required=True)
+    inv.add_argument("--max-uses", type=int, required=True)
+    inv.add_argument("--expires-days", type=float, default=None)
+    usr = sub.add_parser("create-user", help="create a user; the password is read from stdin")
+    usr.add_argument("--username", required=True)
+    usr.add_argument("--password-stdin", action="store_true", required=True)
+    usr.add_argument("--email", default=None)
+    usr.add_argument("--admin", action="store_true")
+    return parser
+
+
+async def _run(args: argparse.Namespace, env: dict[str, str]) -> str:
+    settings = load_settings(env)
+    if not settings.mongodb_uri:
+        print("warning: WFE_MONGODB_URI is not set; writing to a throw-away in-memory database",
+              file=sys.stderr)
+    adapter = open_adapter(settings.mongodb_uri, settings.mongodb_database,
+                           driver=settings.mongo_driver,
+                           write_concern=settings.mongo_write_concern)
+    try:
+        await ensure_indexes(adapter)
+        if args.command == "create-invitation":
+            doc = await create_invitation(adapter, args.code, args.max_uses, args.expires_days)
+            return f"invitation {doc['code']} created ({doc['max_uses']} uses)"
+        password = sys.stdin.readline().rstrip("\r\n")
+        doc = await create_user(adapter, args.username, password, admin=args.admin,
+                                email=args.email)
+        return f"user {doc['username']} created ({doc['user_id']}, role {doc['role']})"
+    finally:
+        await adapter.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        print(asyncio.run(_run(args, dict(os.environ))))
+    except (SettingsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ApiError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except ConcurrentModification:
+        print("error: that invitation code already exists", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""`create_app(settings, *, clock=None, ids=None, providers=None)` (GEN-11): the production app.
+
+The database client, the engine store bridge and the engine are built at startup on the serving
+loop (`Services.start`), which also creates every index (ST-13). With no `WFE_MONGODB_URI` the
+embedded in-memory backend is used and a loud warning says nothing is persisted.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+
+from engine.clock import SystemClock
+from engine.ids import MonotonicIds
+from engine.ports import Clock, IdGenerator, ProviderSet
+from production_server.auth.routes import AUTH_ROUTES
+from production_server.errors import EXCEPTION_HANDLERS
+from production_server.routes.execution import EXECUTION_ROUTES
+from production_server.routes.listing import LISTING_ROUTES
+from production_server.routes.misc import MISC_ROUTES
+from production_server.routes.state import STATE_ROUTES
+from production_server.routes.streaming import STREAMING_ROUTES
+from production_server.services import Services
+from production_server.settings import ProductionSettings
+from providers.provider_set import DefaultProviderSet
+
+log = logging.getLogger("production_server")
+ROUTES = [*AUTH_ROUTES, *EXECUTION_ROUTES, *STREAMING_ROUTES, *STATE_ROUTES, *LISTING_ROUTES,
+          *MISC_ROUTES]
+
+
+def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
+               ids: IdGenerator | None = None, providers: ProviderSet | None = None,
+               adapter_factory: Callable[[], Any] | None = None) -> Litestar:
+    """Build the app; `adapter_factory` lets tests supply a database adapter of their own."""
+    services = Services(settings=settings, clock=clock or SystemClock(), ids=ids or MonotonicIds(),
+                        providers=providers or DefaultProviderSet(),
+                        adapter_factory=adapter_factory)
+    cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True,
+                      allow_methods=["*"],
+                      allow_headers=["Content-Type", "Authorization", "X-Access-Key"]) \
+        if settings.cors_origins else None
+    return Litestar(
+        route_handlers=ROUTES,
+        on_startup=[services.start],
+        on_shutdown=[services.stop],
+        exception_handlers=EXCEPTION_HANDLERS,
+        state=State({"services": services}),
+        cors_config=cors,
+        openapi_config=OpenAPIConfig(title="Workflow Engine — production server",
+                                     version="1.0.0", path="/schema"),
+        request_max_body_size=None,
+        debug=False,
+    )

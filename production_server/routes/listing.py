@@ -1,0 +1,123 @@
+"""Listing routes (wire-api.md §6.5): templates, versions and active runs.
+
+Read-only, so they await the adapter directly (the same query shapes as the store, ST-1) and
+never take an engine-pool slot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.params import FromPath, FromQuery
+from litestar import Request, get
+
+from engine.clock import iso_z
+from production_server.auth.identity import CurrentUser, User, services_of
+from production_server.errors import bad_request, not_found
+from production_server.routes.common import USER
+from production_server.services import Services
+
+SOURCE_TYPES = ["raw", "unresolved"]
+ALL_VERSIONS = 10_000
+
+
+def _version_summary(v: dict[str, Any]) -> dict[str, Any]:
+    return {"workflow_version_id": v["workflow_version_id"], "created_at": iso_z(v.get("created_at")),
+            "content_hash": v.get("content_hash"), "source_type": v.get("source_type"),
+            "version_type": v.get("version_type")}
+
+
+def _template_head(t: dict[str, Any]) -> dict[str, Any]:
+    return {"template_id": t["workflow_template_id"],
+            "template_name": t["workflow_template_name"], "name": t.get("name"),
+            "scope": t.get("scope", "user"), "visibility": t.get("visibility", "visible")}
+
+
+async def _owned_template(services: Services, user: User, template_id: str) -> dict[str, Any]:
+    assert services.reads is not None
+    template = await services.reads.get_template(template_id)
+    if template is None or template.get("user_id") != user.user_id:
+        raise not_found()
+    return template
+
+
+@get("/workflow-templates", dependencies=USER)
+async def list_templates(request: Request[Any, Any, Any], user: CurrentUser,
+                         version_limit: FromQuery[int] = 20) -> dict[str, Any]:
+    if not 1 <= version_limit <= 100:
+        raise bad_request("version_limit must be between 1 and 100", version_limit=version_limit)
+    services = services_of(request)
+    assert services.reads is not None
+    templates = await services.reads.list_templates(user.user_id)
+    out = []
+    for t in templates:
+        versions = await services.reads.list_versions(t["workflow_template_id"], SOURCE_TYPES,
+                                                      version_limit)
+        out.append({**_template_head(t), "created_at": iso_z(t.get("created_at")),
+                    "updated_at": iso_z(t.get("updated_at")),
+                    "versions": [_version_summary(v) for v in versions]})
+    return {"templates": out, "count": len(out)}
+
+
+@get("/workflow-templates/{template_id:str}", dependencies=USER)
+async def get_template(request: Request[Any, Any, Any], user: CurrentUser,
+                       template_id: FromPath[str]) -> dict[str, Any]:
+    services = services_of(request)
+    template = await _owned_template(services, user, template_id)
+    assert services.reads is not None
+    versions = await services.reads.list_versions(template_id, SOURCE_TYPES, ALL_VERSIONS)
+    return {**_template_head(template), "versions": [_version_summary(v) for v in versions],
+            "is_owner": True, "can_edit": True}
+
+
+def _version_detail(template: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
+    return {"template_id": template["workflow_template_id"],
+            "template_name": template["workflow_template_name"],
+            **_version_summary(version), "definition": version.get("resolved_workflow")}
+
+
+@get("/workflow-templates/{template_id:str}/versions/latest", dependencies=USER)
+async def latest_version(request: Request[Any, Any, Any], user: CurrentUser,
+                         template_id: FromPath[str]) -> dict[str, Any]:
+    services = services_of(request)
+    template = await _owned_template(services, user, template_id)
+    assert services.reads is not None
+    versions = await services.reads.list_versions(template_id, SOURCE_TYPES, 1)
+    if not versions:
+        raise not_found()
+    return _version_detail(template, versions[0])
+
+
+@get("/workflow-templates/{template_id:str}/versions/{workflow_version_id:str}",
+     dependencies=USER)
+async def get_version(request: Request[Any, Any, Any], user: CurrentUser, template_id: FromPath[str],
+                      workflow_version_id: FromPath[str]) -> dict[str, Any]:
+    services = services_of(request)
+    template = await _owned_template(services, user, template_id)
+    assert services.reads is not None
+    version = await services.reads.get_version(workflow_version_id)
+    if version is None or version.get("workflow_template_id") != template_id:
+        raise not_found()
+    return _version_detail(template, version)
+
+
+@get("/workflows/active", dependencies=USER)
+async def active_runs(request: Request[Any, Any, Any], user: CurrentUser,
+                      include_mock: FromQuery[bool] = False) -> dict[str, Any]:
+    services = services_of(request)
+    assert services.reads is not None
+    runs = await services.reads.list_runs(user.user_id, True, include_mock, 1000, 0)
+    out = [{
+        "workflow_run_id": r["workflow_run_id"], "project_name": r.get("project_name"),
+        "workflow_template_name": r.get("workflow_template_name"),
+        "workflow_template_id": r.get("workflow_template_id"), "status": r.get("status"),
+        "current_step": r.get("current_step"), "current_step_name": r.get("current_step_name"),
+        "current_module": r.get("current_module"),
+        "completed_steps": list(r.get("completed_steps") or []), "mock": bool(r.get("mock")),
+        "created_at": iso_z(r.get("created_at")), "updated_at": iso_z(r.get("updated_at")),
+        "completed_at": iso_z(r.get("completed_at")),
+        "current_workflow_version_id": r.get("current_workflow_version_id")} for r in runs]
+    return {"workflows": out, "count": len(out)}
+
+
+LISTING_ROUTES = [list_templates, get_template, latest_version, get_version, active_runs]

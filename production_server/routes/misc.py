@@ -1,0 +1,30 @@
+"""Miscellaneous routes (wire-api.md §6.6): models and health. Neither uses the engine pool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+
+from production_server.auth.identity import services_of
+from providers.llm.models import models_listing
+
+SERVICE = "production-server"
+
+
+@get("/models")
+async def models() -> dict[str, Any]:
+    return models_listing()
+
+
+@get("/health")
+async def health(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Healthy when the database answers a ping within 2 s."""
+    services = services_of(request)
+    if await services.ping(2.0):
+        return Response({"status": "healthy", "service": SERVICE, "database": "connected"})
+    return Response({"status": "unhealthy", "service": SERVICE, "database": "not connected"},
+                    status_code=503)
+
+
+MISC_ROUTES = [models, health]

@@ -1,0 +1,114 @@
+"""Everything a request needs, built once per app: settings, pool, engine, store, auth pieces.
+
+The database client and the engine's store bridge bind to the event loop, so they are created at
+startup (on the loop that serves requests) rather than in `create_app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+from db.pipeline_eval import MongomockPipelineEvaluator
+from db.production_store import AsyncReads, ProductionStore, StoreAdapter, ensure_indexes, \
+    open_adapter
+from engine.errors import StoreUnavailable
+from engine.modules.registry import default_registry
+from engine.pool import EnginePool
+from engine.ports import Clock, IdGenerator, ProviderSet
+from engine.processor import WorkflowEngine
+from production_server.auth.ratelimit import LoginLimiter
+from production_server.auth.repo import AuthRepo
+from production_server.auth.tokens import TokenService
+from production_server.cancellation import CancelRegistry, StreamCounter
+from production_server.settings import ProductionSettings
+from providers.credentials import build_credentials
+
+log = logging.getLogger("production_server")
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    settings: ProductionSettings
+    clock: Clock
+    ids: IdGenerator
+    providers: ProviderSet
+    adapter_factory: Callable[[], StoreAdapter] | None = None
+    pool: EnginePool = field(init=False)
+    tokens: TokenService = field(init=False)
+    limiter: LoginLimiter = field(init=False)
+    registry: CancelRegistry = field(default_factory=CancelRegistry)
+    streams: StreamCounter = field(init=False)
+    adapter: Any = None
+    store: ProductionStore | None = None
+    engine: WorkflowEngine | None = None
+    reads: AsyncReads | None = None
+    auth: AuthRepo | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.pool = EnginePool(s.engine_threads, s.engine_queue)
+        self.tokens = TokenService(s.jwt_secret, s.access_token_ttl_s, s.refresh_token_ttl_s)
+        self.limiter = LoginLimiter(s.login_max_failures, s.login_window_s)
+        self.streams = StreamCounter(s.sse_max_per_user)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        s = self.settings
+        self.loop = asyncio.get_running_loop()
+        if self.adapter_factory is not None:
+            self.adapter = self.adapter_factory()
+        else:
+            self.adapter = open_adapter(s.mongodb_uri, s.mongodb_database, driver=s.mongo_driver,
+                                        write_concern=s.mongo_write_concern)
+        if not s.mongodb_uri:
+            log.warning("*** EMBEDDED IN-MEMORY DATABASE: nothing is persisted; set "
+                        "WFE_MONGODB_URI for real use ***")
+        if s.jwt_secret_generated:
+            log.warning("WFE_JWT_SECRET is not set: generated a random secret for this process "
+                        "(tokens stop working on restart)")
+        await ensure_indexes(self.adapter)
+        self.store = ProductionStore(self.adapter, self.loop, s.db_call_timeout_s)
+        self.reads = self.store.reads
+        self.auth = AuthRepo(self.adapter, self.ids)
+        self.engine = WorkflowEngine(
+            store=self.store, providers=self.providers, registry=default_registry(),
+            pipeline=MongomockPipelineEvaluator(), clock=self.clock, ids=self.ids,
+            settings=s.engine_settings(), mode="production")
+
+    async def stop(self) -> None:
+        self.registry.cancel_all("server_shutdown")
+        deadline = time.monotonic() + 5.0
+        while self.pool.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        self.pool.shutdown(wait=False)
+        if self.adapter is not None:
+            try:
+                await self.adapter.close()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                log.exception("closing the database client failed")
+
+    # ------------------------------------------------------------------ helpers
+
+    def eng(self) -> WorkflowEngine:
+        assert self.engine is not None, "services not started"
+        return self.engine
+
+    def credentials(self, ai_config: dict[str, Any] | None) -> dict[str, str]:
+        """Per-call keys: request `ai_config` first, then server settings (PRV-2); never stored."""
+        return build_credentials(self.settings.provider_keys, ai_config)
+
+    async def ping(self, timeout_s: float = 2.0) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self.adapter.ping(), timeout_s))
+        except (asyncio.TimeoutError, StoreUnavailable, OSError):
+            return False
+        except Exception:  # noqa: BLE001 - health never fails with a 500
+            log.exception("database ping failed")
+            return False

@@ -1,0 +1,51 @@
+"""The operator command line against the configured database (wire-api.md §6.1)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+from pymongo import MongoClient
+
+from production_server.auth.passwords import verify_password
+
+SECRET = "cli-secret-0123456789abcdef0123456789"
+
+
+def _run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "production_server.admin", *args], input=stdin,
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+
+
+def test_admin_cli_creates_invitation_and_user(secantus_uri: str) -> None:
+    database = "cli_" + uuid.uuid4().hex[:12]
+    env = {"WFE_MONGODB_URI": secantus_uri, "WFE_MONGODB_DATABASE": database,
+           "WFE_JWT_SECRET": SECRET}
+    client: MongoClient[dict[str, Any]] = MongoClient(secantus_uri)
+    try:
+        made = _run(["create-invitation", "--code", "BOOT", "--max-uses", "3",
+                     "--expires-days", "2"], env)
+        assert made.returncode == 0, made.stderr
+        invitation = client[database].invitation_codes.find_one({"code": "BOOT"})
+        assert invitation["remaining_uses"] == 3 and invitation["expires_at"] is not None
+        again = _run(["create-invitation", "--code", "BOOT", "--max-uses", "3"], env)
+        assert again.returncode == 1
+        user = _run(["create-user", "--username", "root_admin", "--password-stdin", "--admin"],
+                    env, stdin="a-long-password\n")
+        assert user.returncode == 0, user.stderr
+        doc = client[database].users.find_one({"username": "root_admin"})
+        assert doc["role"] == "admin" and doc["is_active"] is True
+        assert verify_password("a-long-password", doc["password_hash"])
+        assert client[database].schema_migrations.count_documents({}) == 1
+        short = _run(["create-user", "--username", "x", "--password-stdin"], env, stdin="pw\n")
+        assert short.returncode != 0
+        no_secret = _run(["create-invitation", "--code", "Z", "--max-uses", "1"],
+                         {**env, "WFE_JWT_SECRET": ""})
+        assert no_secret.returncode == 2 and "WFE_JWT_SECRET" in no_secret.stderr
+    finally:
+        client.drop_database(database)
+        client.close()

@@ -1,0 +1,120 @@
+"""GEN-10 / GEN-9: production settings — defaults, parsing, rejection of invalid values."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from production_server.settings import ProductionSettings, SettingsError, load_settings
+
+SECRET = "s" * 32
+
+DEFAULTS = {
+    "engine_threads": 4, "engine_queue": 8, "max_json_depth": 64,
+    "template_max_source_bytes": 65536, "template_max_output_bytes": 1048576,
+    "template_max_iterations": 100000, "template_max_ms": 2000, "workflow_max_bytes": 8388608,
+    "max_event_bytes": 4194304, "llm_stream_chunk_timeout_s": 180.0,
+    "cancel_check_interval_s": 0.1, "progress_interval_s": 0.5, "sse_heartbeat_s": 15.0,
+    "sse_send_timeout_s": 10.0, "llm_max_attempts": 3, "provider_timeout_s": 300.0,
+    "media_base_path": "./media", "cors_origins": (), "host": "0.0.0.0", "port": 9000,
+    "mongodb_uri": None, "mongodb_database": "workflow_engine", "mongo_driver": "motor",
+    "mongo_write_concern": "majority", "db_call_timeout_s": 30.0, "max_body_bytes": 1048576,
+    "upload_max_body_bytes": 12582912, "allow_mock_runs": False, "access_token_ttl_s": 3600,
+    "refresh_token_ttl_s": 1209600, "refresh_rotation_grace_s": 60, "cookie_secure": True,
+    "cookie_samesite": "lax", "cookie_domain": None, "login_max_failures": 10,
+    "login_window_s": 900, "sse_max_per_user": 8,
+}
+
+PARSED = [
+    ("WFE_ENGINE_THREADS", "2", "engine_threads", 2),
+    ("WFE_ENGINE_QUEUE", "0", "engine_queue", 0),
+    ("WFE_MAX_JSON_DEPTH", "10", "max_json_depth", 10),
+    ("WFE_TEMPLATE_MAX_SOURCE_BYTES", "100", "template_max_source_bytes", 100),
+    ("WFE_TEMPLATE_MAX_OUTPUT_BYTES", "100", "template_max_output_bytes", 100),
+    ("WFE_TEMPLATE_MAX_ITERATIONS", "5", "template_max_iterations", 5),
+    ("WFE_TEMPLATE_MAX_MS", "50", "template_max_ms", 50),
+    ("WFE_WORKFLOW_MAX_BYTES", "1000", "workflow_max_bytes", 1000),
+    ("WFE_MAX_EVENT_BYTES", "1000", "max_event_bytes", 1000),
+    ("WFE_LLM_STREAM_CHUNK_TIMEOUT_S", "1.5", "llm_stream_chunk_timeout_s", 1.5),
+    ("WFE_CANCEL_CHECK_INTERVAL_S", "0.2", "cancel_check_interval_s", 0.2),
+    ("WFE_PROGRESS_INTERVAL_S", "0.25", "progress_interval_s", 0.25),
+    ("WFE_SSE_HEARTBEAT_S", "3", "sse_heartbeat_s", 3.0),
+    ("WFE_SSE_SEND_TIMEOUT_S", "2", "sse_send_timeout_s", 2.0),
+    ("WFE_LLM_MAX_ATTEMPTS", "5", "llm_max_attempts", 5),
+    ("WFE_PROVIDER_TIMEOUT_S", "9", "provider_timeout_s", 9.0),
+    ("WFE_MEDIA_BASE_PATH", "/srv/media", "media_base_path", "/srv/media"),
+    ("WFE_CORS_ORIGINS", "https://a.example, https://b.example", "cors_origins",
+     ("https://a.example", "https://b.example")),
+    ("WFE_HOST", "127.0.0.1", "host", "127.0.0.1"),
+    ("WFE_PORT", "9100", "port", 9100),
+    ("WFE_MONGODB_DATABASE", "wfe", "mongodb_database", "wfe"),
+    ("WFE_MONGO_DRIVER", "pymongo_async", "mongo_driver", "pymongo_async"),
+    ("WFE_MONGO_WRITE_CONCERN", "1", "mongo_write_concern", "1"),
+    ("WFE_DB_CALL_TIMEOUT_S", "5", "db_call_timeout_s", 5.0),
+    ("WFE_MAX_BODY_BYTES", "2048", "max_body_bytes", 2048),
+    ("WFE_UPLOAD_MAX_BODY_BYTES", "4096", "upload_max_body_bytes", 4096),
+    ("WFE_ALLOW_MOCK_RUNS", "true", "allow_mock_runs", True),
+    ("WFE_ACCESS_TOKEN_TTL_S", "60", "access_token_ttl_s", 60),
+    ("WFE_REFRESH_TOKEN_TTL_S", "120", "refresh_token_ttl_s", 120),
+    ("WFE_REFRESH_ROTATION_GRACE_S", "0", "refresh_rotation_grace_s", 0),
+    ("WFE_COOKIE_SECURE", "false", "cookie_secure", False),
+    ("WFE_COOKIE_SAMESITE", "Strict", "cookie_samesite", "strict"),
+    ("WFE_COOKIE_DOMAIN", "example.com", "cookie_domain", "example.com"),
+    ("WFE_LOGIN_MAX_FAILURES", "3", "login_max_failures", 3),
+    ("WFE_LOGIN_WINDOW_S", "30", "login_window_s", 30),
+    ("WFE_SSE_MAX_PER_USER", "2", "sse_max_per_user", 2),
+]
+
+INVALID = [
+    ("WFE_ENGINE_THREADS", "0"), ("WFE_ENGINE_QUEUE", "-1"), ("WFE_PORT", "70000"),
+    ("WFE_PORT", "http"), ("WFE_MONGO_DRIVER", "mysql"), ("WFE_ALLOW_MOCK_RUNS", "sometimes"),
+    ("WFE_COOKIE_SAMESITE", "loose"), ("WFE_PROGRESS_INTERVAL_S", "0"),
+    ("WFE_SSE_HEARTBEAT_S", "-1"), ("WFE_MAX_BODY_BYTES", "0"), ("WFE_DB_CALL_TIMEOUT_S", "x"),
+]
+
+
+def test_defaults() -> None:
+    """[GEN-10] every §5.1/§5.2 setting has its documented default."""
+    settings = load_settings({"WFE_JWT_SECRET": SECRET})
+    for field, value in DEFAULTS.items():
+        assert getattr(settings, field) == value, field
+    assert settings.jwt_secret == SECRET and not settings.jwt_secret_generated
+
+
+@pytest.mark.parametrize(("var", "raw", "field", "value"), PARSED, ids=[p[0] for p in PARSED])
+def test_parsing(var: str, raw: str, field: str, value: object) -> None:
+    """[GEN-10] each variable is read into its field."""
+    settings = load_settings({"WFE_JWT_SECRET": SECRET, var: raw})
+    assert getattr(settings, field) == value
+
+
+@pytest.mark.parametrize(("var", "raw"), INVALID, ids=[f"{v}={r}" for v, r in INVALID])
+def test_invalid_values_fail_with_the_variable_name(var: str, raw: str) -> None:
+    with pytest.raises(SettingsError, match=var):
+        load_settings({"WFE_JWT_SECRET": SECRET, var: raw})
+
+
+def test_jwt_secret_rules() -> None:
+    """[GEN-10] / [AUTH-2] a short secret is refused; a deployment (URI set) needs one; the
+    embedded default generates a random one so `python -m production_server` runs out of the box."""
+    with pytest.raises(SettingsError, match="32 bytes"):
+        load_settings({"WFE_JWT_SECRET": "short"})
+    with pytest.raises(SettingsError, match="WFE_JWT_SECRET"):
+        load_settings({"WFE_MONGODB_URI": "mongodb://db:27017"})
+    a = load_settings({})
+    b = load_settings({})
+    assert a.jwt_secret_generated and len(a.jwt_secret) >= 32 and a.jwt_secret != b.jwt_secret
+    with pytest.raises(SettingsError):
+        ProductionSettings(jwt_secret="x" * 31)
+
+
+def test_provider_keys_and_no_environment_writes() -> None:
+    """[GEN-9] settings are read from the mapping given and nothing is written to os.environ."""
+    before = dict(os.environ)
+    settings = load_settings({"WFE_JWT_SECRET": SECRET, "OPENAI_API_KEY": "sk-x",
+                              "ANTHROPIC_API_KEY": ""})
+    assert settings.provider_keys == {"OPENAI_API_KEY": "sk-x"}
+    assert dict(os.environ) == before
+    engine = settings.engine_settings()
+    assert engine.max_json_depth == 64 and engine.progress_interval_s == 0.5
