@@ -13,6 +13,7 @@ import msgspec
 from engine import cursor as cur
 from engine.autorespond import generate_answer
 from engine.errors import (
+    RequestError,
     Cancelled,
     EngineError,
     InvalidTarget,
@@ -253,6 +254,8 @@ def response_half(runner: "Runner", ref: ModuleRef, module: InteractiveModule,
     try:
         outputs = module.execute_with_response(dict(data.get("resolved_inputs") or {}), context,
                                                response, dict(data.get("module_state") or {}))
+    except RequestError:
+        raise  # a store outage or a lost race is not a module failure (ENG-54)
     except (ModuleCancelled, ProviderCancelled, Cancelled):
         return Stop("cancelled", ref)
     except Exception as exc:  # noqa: BLE001 - module failures are results

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import cursor as cur
 from engine.errors import (
+    RequestError,
     Cancelled,
     EngineError,
     ExecutionFailed,
@@ -213,6 +214,8 @@ class Runner:
             return self.request_interaction(ref, module, inputs, context)
         try:
             outputs = module.execute(inputs, context)  # type: ignore[attr-defined]
+        except RequestError:
+            raise  # a store outage or a lost race is not a module failure (ENG-54)
         except (ModuleCancelled, ProviderCancelled, Cancelled):
             return Stop("cancelled", ref)
         except Exception as exc:  # noqa: BLE001 - module failures are results (ENG-54)
@@ -230,6 +233,8 @@ class Runner:
                             inputs: dict[str, Any], context: ExecutionContext) -> Stop | None:
         try:
             result = module.get_interaction_request(inputs, context)
+        except RequestError:
+            raise  # a store outage or a lost race is not a module failure (ENG-54)
         except (ModuleCancelled, ProviderCancelled, Cancelled):
             return Stop("cancelled", ref)
         except Exception as exc:  # noqa: BLE001

@@ -20,6 +20,7 @@ from engine.errors import (
     InteractionNotFound,
     InteractionNotPending,
     ModuleNotFound,
+    RequestError,
     UnsupportedModuleType,
 )
 from engine.execution import ExecOptions, ModuleCancelled, Runner
@@ -107,6 +108,8 @@ def run_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction
                                                parent_state, mock, opts,
                                                lambda m: progress(m, execution_id=execution_id))
         result = normalize(result)
+    except RequestError:
+        raise  # store outages and lost races propagate (ENG-54)
     except (ModuleCancelled, ProviderCancelled) as exc:
         return _write_failure(eng, user_id, run_id, ref, outcome, execution_id, sub_action_id,
                               interaction_id, kind, child_run_id,
