@@ -84,6 +84,8 @@ class Runner:
         self.executed = 0
         self.started_at = time.monotonic()
         self.ai_config = dict(session.run.get("ai_config") or {})
+        #: a changed run-level AI config to store with the projection (ENG-10)
+        self.new_ai_config: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ progress
 

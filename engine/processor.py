@@ -138,12 +138,20 @@ class WorkflowEngine:
         return session
 
     def _runner(self, session: RunSession, opts: ExecOptions) -> Runner:
-        if opts.ai_config is not None:
-            cleaned = strip_keys(opts.ai_config)
-            if cleaned != session.run.get("ai_config"):
-                session.run["ai_config"] = cleaned
-                session.store.update_run(session.run_id, {"ai_config": cleaned})
-        return Runner(self, session, opts)
+        runner = Runner(self, session, opts)
+        self._store_ai_config(runner)
+        return runner
+
+    @staticmethod
+    def _store_ai_config(runner: Runner) -> None:
+        """Adopt the call's AI config without keys (ENG-10); `finish` writes it after the
+        operation's events, so the first write stays an event insert (ENG-6)."""
+        if runner.opts.ai_config is None:
+            return
+        cleaned = strip_keys(runner.opts.ai_config)
+        runner.ai_config = dict(cleaned)
+        if cleaned != runner.s.run.get("ai_config"):
+            runner.new_ai_config = cleaned
 
     def finish(self, runner: Runner, stop: Stop) -> WorkflowResponse:
         """Rewrite the projection, record answer outcomes and build the response."""
@@ -151,6 +159,9 @@ class WorkflowEngine:
         response = response_for_stop(runner, stop)
         projection = run_projection(s.index, s.cursor, s.events, self.clock.now())
         changed = any(s.run.get(k) != projection[k] for k in PROJECTION_KEYS)
+        if runner.new_ai_config is not None:
+            projection["ai_config"] = runner.new_ai_config
+            changed = True
         if s.writes or changed:
             self.store.update_run(s.run_id, projection)
             s.run.update(projection)
@@ -195,7 +206,7 @@ class WorkflowEngine:
         opts = opts or ExecOptions()
         with self.locks.hold(run_id):
             session = self.load(user_id, run_id, opts.mock)
-            runner = self._runner(session, opts)
+            runner = Runner(self, session, opts)  # ai_config is stored only once accepted (ENG-5)
             if not is_pending(runner, interaction_id):
                 replay = self._replay_or_conflict(runner, interaction_id, response)
                 return replay
@@ -207,6 +218,7 @@ class WorkflowEngine:
                 prepared = prepare(runner, interaction_id, response)
                 if isinstance(prepared, Stop):
                     return self.finish(runner, prepared)
+                self._store_ai_config(runner)
                 stop = persist_and_act(runner, prepared, auto=False)
                 if stop is None:
                     if target_ref is not None and runner.target_done is None \
