@@ -126,6 +126,9 @@ class MongomockExecutor:
     def __init__(self, database: mongomock.Database) -> None:
         self._db = database
         self._uniques: dict[str, list[_UniqueKey] | None] = {}
+        # Successful writes that changed something: lets the virtual server return the input
+        # blob byte for byte when an operation wrote nothing (VS-3, VS-5).
+        self.writes = 0
 
     @classmethod
     def fresh(cls, name: str = "virtual") -> MongomockExecutor:
@@ -145,6 +148,7 @@ class MongomockExecutor:
                 self._db[coll].insert_one(dict(doc))
             except _DUPLICATE as exc:
                 raise _duplicate(coll, exc) from None
+            self.writes += 1
             return
         data = dict(doc)
         if not all(isinstance(k, str) for k in data):
@@ -165,6 +169,7 @@ class MongomockExecutor:
         for unique, key in zip(uniques, keys):
             if key is not None:
                 unique.seen.add(key)
+        self.writes += 1
 
     def _unique_keys(self, coll: str) -> list[_UniqueKey] | None:
         """Key sets of the collection's unique indexes, rebuilt after any other kind of write."""
@@ -194,6 +199,7 @@ class MongomockExecutor:
             self._db[coll].insert_many([dict(d) for d in docs])
         except _DUPLICATE as exc:
             raise _duplicate(coll, exc) from None
+        self.writes += 1
 
     def find(self, coll: str, filter: Doc, *, projection: Doc | None = None,
              sort: Sort | None = None, skip: int = 0, limit: int = 0) -> list[Doc]:
@@ -227,19 +233,25 @@ class MongomockExecutor:
     def update_one(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False) -> None:
         self._uniques.pop(coll, None)
         try:
-            self._db[coll].update_one(filter, update, upsert=upsert)
+            result = self._db[coll].update_one(filter, update, upsert=upsert)
         except _DUPLICATE as exc:
             raise _duplicate(coll, exc) from None
+        if result.modified_count or result.upserted_id is not None:
+            self.writes += 1
 
     def find_one_and_update(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False,
                             return_after: bool = True, projection: Doc | None = None) -> Doc | None:
         self._uniques.pop(coll, None)
+        before = self._db[coll].find_one(filter)
         try:
             doc = self._db[coll].find_one_and_update(
                 filter, update, projection=projection or {"_id": 0}, upsert=upsert,
                 return_document=return_after)
         except _DUPLICATE as exc:
             raise _duplicate(coll, exc) from None
+        after = self._db[coll].find_one(filter) if before is not None or upsert else None
+        if after is not None and (before is None or before != after):
+            self.writes += 1
         return _out(doc)
 
     def aggregate(self, coll: str, pipeline: list[Doc]) -> list[Doc]:
@@ -250,7 +262,10 @@ class MongomockExecutor:
 
     def delete_many(self, coll: str, filter: Doc) -> int:
         self._uniques.pop(coll, None)
-        return int(self._db[coll].delete_many(filter).deleted_count)
+        deleted = int(self._db[coll].delete_many(filter).deleted_count)
+        if deleted:
+            self.writes += 1
+        return deleted
 
     def count_documents(self, coll: str, filter: Doc) -> int:
         return int(self._db[coll].count_documents(filter))

@@ -33,7 +33,13 @@ def virtual_user(now: datetime) -> Doc:
 class VirtualStore(QueryStore):
     def __init__(self) -> None:
         self._mm = MongomockExecutor.fresh()
+        self._writes_at_load = 0
         super().__init__(self._mm)
+
+    @property
+    def writes(self) -> int:
+        """Writes since loading finished: 0 means the input blob is still exact (VS-3, VS-5)."""
+        return self._mm.writes - self._writes_at_load
 
     # ---- loading (ST-14)
 
@@ -63,6 +69,7 @@ class VirtualStore(QueryStore):
                                    details={"reason": "duplicate_key"}) from None
         if self._mm.find_one("users", {"user_id": VIRTUAL_USER_ID}) is None:
             self._mm.insert_one("users", virtual_user(now))
+        self._writes_at_load = self._mm.writes
 
     @classmethod
     def fresh(cls, now: datetime) -> VirtualStore:

@@ -4,6 +4,7 @@
 gives a fresh, empty store with every §3.1 index in place:
 
 - `virtual`: the mongomock virtual store;
+- `virtual-fast`: the virtual server's `FastVirtualStore` (db/memory_executor.py);
 - `production-wire-motor` / `production-wire-pymongo`: `ProductionStore` on a real MongoDB
   wire-protocol server (secantusdb, session fixture `secantus_uri`) through motor and PyMongo's
   AsyncMongoClient, one fresh database per store;
@@ -25,6 +26,7 @@ import pytest
 from db.blob import BlobLimits
 from db.mongo_adapter import MongoAdapter
 from db.production_store import ProductionStore, StoreAdapter, ensure_indexes
+from db.fast_store import FastVirtualStore
 from db.virtual_store import VirtualStore
 from tests.contract.secantus_server import LoopThread
 
@@ -34,7 +36,9 @@ CALL_TIMEOUT_S = 20.0
 
 StoreFactory = Callable[[], Any]
 
-STORE_KINDS = ["virtual", "production-wire-motor", "production-wire-pymongo", "production-fast"]
+STORE_KINDS = ["virtual", "virtual-fast", "production-wire-motor", "production-wire-pymongo",
+               "production-fast"]
+VIRTUAL_KINDS: dict[str, Any] = {"virtual": VirtualStore, "virtual-fast": FastVirtualStore}
 WIRE_DRIVERS = {"production-wire-motor": "motor", "production-wire-pymongo": "pymongo_async"}
 
 
@@ -75,8 +79,9 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def store_factory(store_kind: str, request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
     """`make_store() -> Store`: fresh and empty on every call."""
-    if store_kind == "virtual":
-        yield lambda: VirtualStore.fresh(NOW)
+    if store_kind in VIRTUAL_KINDS:
+        store_class = VIRTUAL_KINDS[store_kind]
+        yield lambda: store_class.fresh(NOW)
         return
     loop: LoopThread = request.getfixturevalue("loop_thread")
     if store_kind in WIRE_DRIVERS:
@@ -105,10 +110,10 @@ def roundtrip(store_kind: str) -> Callable[[Any, Callable[[Any], Any]], None]:
     """
 
     def check(store: Any, read: Callable[[Any], Any]) -> None:
-        if store_kind != "virtual":
+        if store_kind not in VIRTUAL_KINDS:
             return
         first = store.to_blob()
-        again = VirtualStore.from_blob(first, LIMITS, NOW)
+        again = VIRTUAL_KINDS[store_kind].from_blob(first, LIMITS, NOW)
         assert again.to_blob() == first
         assert again.export() == store.export()
         assert read(again) == read(store)

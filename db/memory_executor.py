@@ -1,0 +1,443 @@
+"""`MemoryExecutor`: a fast `CollectionExecutor` for the virtual database's collections.
+
+Why: the editor calls the virtual server on every edit, and with mongomock a request at 2,000
+events spends most of its time copying documents in and out of the database. Here each stored
+document is a `_Rec` holding
+
+- `raw`: its exact blob JSON (BLOB-1/2 form) — the input blob's bytes for loaded documents, our
+  own encoding for written ones — so export splices bytes instead of re-encoding;
+- `skel`: its top-level scalar fields (plus extracted nested paths), enough to match, sort and
+  project every query shape of db/queries.py without decoding;
+- `cached`: the decoded document from the blob, handed to the *first* reader (nobody else ever
+  saw it, so no copy is needed); later readers get a fresh decode of `raw`.
+
+The guarantees of db/executor.py hold: results never carry `_id`, datetimes are aware UTC with
+milliseconds, duplicate keys raise `ConcurrentModification`, and every returned document is the
+caller's own. Collections outside the blob's allowed set (user tables of `db.query`, scratch
+collections) are delegated to a mongomock executor, and aggregation always runs on mongomock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import msgspec
+
+from db import memory_query as mq
+from db.blob import _TagDecoder, _decode_document, encode_document
+from db.indexes import VIRTUAL_COLLECTIONS
+from db.mongomock_executor import MongomockExecutor
+from db.pipeline_eval import MongomockPipelineEvaluator
+from engine.errors import ConcurrentModification
+
+Doc = dict[str, Any]
+Sort = list[tuple[str, int]]
+_ENCODER = msgspec.json.Encoder()
+_UTC = timezone.utc
+_DECODER = _TagDecoder(max_depth=100, aware=True)
+# Nested paths copied into the skeleton so the hot queries never decode (ST-9 / §18.1 lookups).
+EXTRACTED: dict[str, tuple[str, ...]] = {"events": ("data.interaction_id",)}
+_KEYED_FAST = frozenset(VIRTUAL_COLLECTIONS)
+
+
+def encode_raw(doc: Doc) -> bytes:
+    """The blob JSON of one document (same bytes as db.blob's encoder)."""
+    return _ENCODER.encode(encode_document(doc, True))
+
+
+def decode_raw(raw: bytes) -> Doc:
+    return _decode_document(raw, _DECODER)
+
+
+class _Rec:
+    __slots__ = ("skel", "nested", "raw", "cached")
+
+    def __init__(self, coll: str, doc: Doc, raw: bytes, cached: Doc | None) -> None:
+        self.raw = raw
+        self.cached = cached
+        self.skel, self.nested = _skeleton(coll, doc)
+
+    def full(self) -> Doc:
+        """The document for internal use (matching); kept as the private cached copy."""
+        if self.cached is None:
+            self.cached = decode_raw(self.raw)
+        return self.cached
+
+    def take(self) -> Doc:
+        """A document the caller may keep and mutate."""
+        doc = self.cached
+        if doc is not None:
+            self.cached = None
+            return doc
+        return decode_raw(self.raw)
+
+
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _skeleton(coll: str, doc: Doc) -> tuple[Doc, frozenset[str]]:
+    skel: Doc = {}
+    nested: list[str] = []
+    for key, value in doc.items():
+        t = type(value)
+        if t in _SCALAR_TYPES:
+            skel[key] = value
+        elif t is datetime:
+            if value.tzinfo is not _UTC or value.microsecond % 1000:
+                value = mq.utc(value)
+            skel[key] = value
+        elif key != "_id":
+            if mq.is_scalar(value):  # subclasses of the scalar types
+                skel[key] = mq.utc(value) if isinstance(value, datetime) else value
+            else:
+                nested.append(key)
+    for path in EXTRACTED.get(coll, ()):
+        found: Any = doc
+        for part in path.split("."):
+            found = found.get(part, mq.MISSING) if isinstance(found, dict) else mq.MISSING
+        if found is mq.MISSING or mq.is_scalar(found):
+            skel[path] = found
+    skel.pop("_id", None)
+    return skel, frozenset(nested)
+
+
+def _key_part(value: Any) -> Any:
+    if value is mq.MISSING or value is None:
+        return None
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, (int, float)):
+        return ("n", value)
+    if isinstance(value, (dict, list)):
+        return ("j", msgspec.json.encode(value, order="sorted"))
+    return (type(value).__name__, value)
+
+
+class _Unique:
+    """A unique index as a set of normalised key tuples (mongomock's sparse semantics).
+
+    The set is built on the first write to the collection: a loaded blob already passed the
+    unique-key checks of BLOB-6, and most collections are never written by a request.
+    """
+
+    def __init__(self, fields: tuple[str, ...], sparse: bool) -> None:
+        self.fields = fields
+        self.sparse = sparse
+        self._keys: set[Any] | None = None
+
+    def key(self, rec: _Rec) -> Any:
+        skel = rec.skel
+        key = tuple(_key_part(skel[f] if f in skel else mq.field_value(rec, f))
+                    for f in self.fields)
+        if self.sparse and all(k is None for k in key):
+            return None
+        return key
+
+    def keys(self, recs: list[_Rec]) -> set[Any]:
+        if self._keys is None:
+            built: set[Any] = set()
+            for rec in recs:
+                key = self.key(rec)
+                if key is not None:
+                    if key in built:
+                        raise ConcurrentModification("duplicate key",
+                                                     details={"fields": list(self.fields)})
+                    built.add(key)
+            self._keys = built
+        return self._keys
+
+
+class _Coll:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.recs: list[_Rec] = []
+        self.uniques: list[_Unique] = []
+
+    def check(self, rec: _Rec, ignore: _Rec | None = None) -> list[Any]:
+        keys = [u.key(rec) for u in self.uniques]
+        for unique, key in zip(self.uniques, keys):
+            if key is not None and key in unique.keys(self.recs) and (
+                    ignore is None or unique.key(ignore) != key):
+                raise ConcurrentModification(f"duplicate key in {self.name}",
+                                             details={"collection": self.name})
+        return keys
+
+    def add_keys(self, keys: list[Any]) -> None:
+        for unique, key in zip(self.uniques, keys):
+            if key is not None:
+                unique.keys(self.recs).add(key)
+
+    def drop_keys(self, rec: _Rec) -> None:
+        for unique in self.uniques:
+            key = unique.key(rec)
+            if key is not None:
+                unique.keys(self.recs).discard(key)
+
+
+def _plain_copy(value: Any) -> Any:
+    """A private copy of a caller's value for an update (datetimes normalised)."""
+    if isinstance(value, dict):
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_copy(v) for v in value]
+    if isinstance(value, datetime):
+        return mq.utc(value)
+    return value
+
+
+def apply_update(doc: Doc, update: Doc, inserting: bool) -> Doc:
+    """`$set`, `$setOnInsert`, `$inc`, `$unset` on top-level fields (the shapes of queries.py)."""
+    new = dict(doc)
+    for op, fields in update.items():
+        if not isinstance(fields, dict):
+            raise ValueError(f"update operator {op} needs an object")
+        if any("." in k or k.startswith("$") or k == "_id" for k in fields):
+            raise ValueError(f"unsupported update path in {op}")
+        if op == "$set" or (op == "$setOnInsert" and inserting):
+            for key, value in fields.items():
+                new[key] = _plain_copy(value)
+        elif op == "$setOnInsert":
+            continue
+        elif op == "$inc":
+            for key, amount in fields.items():
+                current = new.get(key, 0)
+                if isinstance(amount, bool) or not isinstance(amount, (int, float)) \
+                        or isinstance(current, bool) or not isinstance(current, (int, float)):
+                    raise ValueError("$inc needs numbers")
+                new[key] = current + amount
+        elif op == "$unset":
+            for key in fields:
+                new.pop(key, None)
+        else:
+            raise ValueError(f"unsupported update operator {op}")
+    return new
+
+
+def _upsert_base(flt: Doc) -> Doc:
+    """Equality fields of the filter, in order, as mongomock seeds an upserted document."""
+    return {k: _plain_copy(v) for k, v in flt.items()
+            if not k.startswith("$") and "." not in k
+            and not (isinstance(v, dict) and any(str(x).startswith("$") for x in v))}
+
+
+class MemoryExecutor:
+    """Executes db/queries.py shapes in memory; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._colls: dict[str, _Coll] = {}
+        self._other: MongomockExecutor | None = None
+        self.writes = 0
+        # True while indexing a freshly validated blob: its keys are known unique (BLOB-6).
+        self._loading = False
+
+    # ---- plumbing
+
+    def _coll(self, name: str) -> _Coll:
+        coll = self._colls.get(name)
+        if coll is None:
+            coll = self._colls[name] = _Coll(name)
+        return coll
+
+    def _delegate(self, name: str) -> MongomockExecutor | None:
+        if name in VIRTUAL_COLLECTIONS:
+            return None
+        if self._other is None:
+            self._other = MongomockExecutor.fresh("virtual_tables")
+        return self._other
+
+    def _match(self, coll: _Coll, flt: Doc) -> list[_Rec]:
+        if not flt:
+            return list(coll.recs)
+        test = mq.compile_filter(flt)
+        return [rec for rec in coll.recs if test(rec)]
+
+    def _new_rec(self, coll: _Coll, doc: Doc) -> _Rec:
+        if not all(isinstance(k, str) for k in doc):
+            raise ValueError("Document keys must be strings")
+        clean = {k: v for k, v in doc.items() if k != "_id"}
+        return _Rec(coll.name, clean, encode_raw(clean), None)
+
+    # ---- loading (virtual store only)
+
+    def loading_validated(self, on: bool) -> None:
+        """While on, indexes are created without re-checking keys BLOB-6 already checked."""
+        self._loading = on
+
+    def load_decoded(self, name: str, docs: list[Doc], raws: list[bytes]) -> None:
+        """Adopt documents decoded from a blob with their exact JSON (before indexes exist)."""
+        coll = self._coll(name)
+        coll.recs.extend(_Rec(name, doc, raw, doc) for doc, raw in zip(docs, raws))
+
+    # ---- writes
+
+    def insert_one(self, coll: str, doc: Doc) -> None:
+        other = self._delegate(coll)
+        if other is not None:
+            other.insert_one(coll, doc)
+            self.writes += 1
+            return
+        target = self._coll(coll)
+        rec = self._new_rec(target, doc)
+        keys = target.check(rec)
+        target.recs.append(rec)
+        target.add_keys(keys)
+        self.writes += 1
+
+    def insert_many(self, coll: str, docs: list[Doc]) -> None:
+        for doc in docs:
+            self.insert_one(coll, doc)
+
+    def _replace(self, coll: _Coll, rec: _Rec, new: Doc) -> _Rec:
+        fresh = _Rec(coll.name, new, encode_raw(new), None)
+        keys = coll.check(fresh, ignore=rec)
+        coll.drop_keys(rec)
+        coll.recs[coll.recs.index(rec)] = fresh
+        coll.add_keys(keys)
+        return fresh
+
+    def _update(self, coll_name: str, flt: Doc, update: Doc, upsert: bool) -> tuple[_Rec | None, Doc | None]:
+        """Apply to the first match (or upsert); returns (record after, document before)."""
+        coll = self._coll(coll_name)
+        found = self._match(coll, flt)
+        if found:
+            rec = found[0]
+            before = rec.full()
+            new = apply_update(before, update, False)
+            if new == before:
+                return rec, before
+            self.writes += 1
+            return self._replace(coll, rec, new), before
+        if not upsert:
+            return None, None
+        new = apply_update(_upsert_base(flt), update, True)
+        rec = self._new_rec(coll, new)
+        keys = coll.check(rec)
+        coll.recs.append(rec)
+        coll.add_keys(keys)
+        self.writes += 1
+        return rec, None
+
+    def update_one(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False) -> None:
+        other = self._delegate(coll)
+        if other is not None:
+            other.update_one(coll, filter, update, upsert=upsert)
+            self.writes += 1
+            return
+        self._update(coll, filter, update, upsert)
+
+    def find_one_and_update(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False,
+                            return_after: bool = True, projection: Doc | None = None) -> Doc | None:
+        other = self._delegate(coll)
+        if other is not None:
+            self.writes += 1
+            return other.find_one_and_update(coll, filter, update, upsert=upsert,
+                                             return_after=return_after, projection=projection)
+        rec, before = self._update(coll, filter, update, upsert)
+        if not return_after:
+            return None if before is None else self._project(decode_raw(encode_raw(before)),
+                                                            projection)
+        return None if rec is None else self._output(rec, projection)
+
+    def delete_many(self, coll: str, filter: Doc) -> int:
+        other = self._delegate(coll)
+        if other is not None:
+            deleted = other.delete_many(coll, filter)
+            self.writes += 1 if deleted else 0
+            return deleted
+        target = self._coll(coll)
+        gone = self._match(target, filter)
+        if gone:
+            ids = {id(r) for r in gone}
+            for rec in gone:
+                target.drop_keys(rec)
+            target.recs = [r for r in target.recs if id(r) not in ids]
+            self.writes += 1
+        return len(gone)
+
+    def create_index(self, coll: str, keys: Sort, *, unique: bool = False, sparse: bool = False,
+                     expire_after_seconds: int | None = None, name: str | None = None) -> None:
+        other = self._delegate(coll)
+        if other is not None:
+            other.create_index(coll, keys, unique=unique, sparse=sparse,
+                               expire_after_seconds=expire_after_seconds, name=name)
+            return
+        if not unique:
+            return
+        target = self._coll(coll)
+        fields = tuple(f for f, _ in keys)
+        if any(u.fields == fields for u in target.uniques):
+            return
+        index = _Unique(fields, sparse)
+        if target.recs and not self._loading:
+            try:
+                index.keys(target.recs)
+            except ConcurrentModification:
+                raise ConcurrentModification(f"duplicate key in {coll}",
+                                             details={"collection": coll}) from None
+        target.uniques.append(index)
+
+    # ---- reads
+
+    def _project(self, doc: Doc, projection: Doc | None) -> Doc:
+        shape = mq.projection_fields(projection)
+        if shape is None:
+            raise ValueError("unsupported projection")
+        kind, fields = shape
+        if kind == "include":
+            return {k: v for k, v in doc.items() if k in fields}
+        if kind == "exclude":
+            return {k: v for k, v in doc.items() if k not in fields}
+        return doc
+
+    def _output(self, rec: _Rec, projection: Doc | None) -> Doc:
+        shape = mq.projection_fields(projection)
+        if shape is not None and shape[0] == "include" and not (shape[1] & rec.nested):
+            return {k: v for k, v in rec.skel.items()
+                    if k in shape[1] and v is not mq.MISSING}
+        return self._project(rec.take(), projection)
+
+    def find(self, coll: str, filter: Doc, *, projection: Doc | None = None,
+             sort: Sort | None = None, skip: int = 0, limit: int = 0) -> list[Doc]:
+        other = self._delegate(coll)
+        if other is not None:
+            return other.find(coll, filter, projection=projection, sort=sort, skip=skip,
+                              limit=limit)
+        if mq.projection_fields(projection) is None:
+            raise ValueError("unsupported projection")
+        found = self._match(self._coll(coll), filter)
+        if sort:
+            found = mq.sort_records(found, sort)
+        if skip:
+            found = found[skip:]
+        if limit:
+            found = found[:limit]
+        return [self._output(rec, projection) for rec in found]
+
+    def find_one(self, coll: str, filter: Doc, *, projection: Doc | None = None,
+                 sort: Sort | None = None) -> Doc | None:
+        found = self.find(coll, filter, projection=projection, sort=sort, limit=1)
+        return found[0] if found else None
+
+    def count_documents(self, coll: str, filter: Doc) -> int:
+        other = self._delegate(coll)
+        if other is not None:
+            return other.count_documents(coll, filter)
+        return len(self._match(self._coll(coll), filter))
+
+    def aggregate(self, coll: str, pipeline: list[Doc]) -> list[Doc]:
+        other = self._delegate(coll)
+        if other is not None:
+            return other.aggregate(coll, pipeline)
+        docs = [decode_raw(rec.raw) for rec in self._coll(coll).recs]
+        return MongomockPipelineEvaluator().aggregate(docs, pipeline)
+
+    # ---- export (virtual store only)
+
+    def collection_names(self) -> list[str]:
+        return [name for name, coll in self._colls.items() if coll.recs]
+
+    def records(self, coll: str) -> Iterator[tuple[Doc, bytes]]:
+        """(skeleton, raw JSON) of every stored document, for the blob export."""
+        for rec in self._coll(coll).recs:
+            yield rec.skel, rec.raw

@@ -1,0 +1,113 @@
+"""GEN-10 for the virtual server: every setting of README §5.1/§5.3, defaults, parsing, rejection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from virtual_server.settings import SettingsError, describe, load_settings
+
+SECRET = "s" * 32
+BASE = {"WFE_JWT_SECRET": SECRET}
+
+DEFAULTS: dict[str, Any] = {
+    "engine_threads": 4, "engine_queue": 8, "max_json_depth": 64,
+    "template_max_source_bytes": 65536, "template_max_output_bytes": 1048576,
+    "template_max_iterations": 100000, "template_max_ms": 2000, "workflow_max_bytes": 8388608,
+    "max_event_bytes": 4194304, "llm_stream_chunk_timeout_s": 180.0,
+    "cancel_check_interval_s": 0.1, "progress_interval_s": 0.5, "sse_heartbeat_s": 15.0,
+    "sse_send_timeout_s": 10.0, "llm_max_attempts": 3, "provider_timeout_s": 300.0,
+    "media_base_path": "./media", "cors_origins": (), "host": "0.0.0.0", "port": 9001,
+    "auth_required": True, "max_body_bytes": 25165824, "db_max_encoded_bytes": 16777216,
+    "db_max_decompressed_bytes": 67108864, "db_gzip_level": 4,
+    "default_ai_config": {"provider": "openai", "model": "gpt-4o-mini"},
+    "max_auto_responses": 50,
+}
+
+PARSED: list[tuple[str, str, str, Any]] = [
+    ("WFE_ENGINE_THREADS", "2", "engine_threads", 2),
+    ("WFE_ENGINE_QUEUE", "0", "engine_queue", 0),
+    ("WFE_MAX_JSON_DEPTH", "10", "max_json_depth", 10),
+    ("WFE_TEMPLATE_MAX_SOURCE_BYTES", "100", "template_max_source_bytes", 100),
+    ("WFE_TEMPLATE_MAX_OUTPUT_BYTES", "100", "template_max_output_bytes", 100),
+    ("WFE_TEMPLATE_MAX_ITERATIONS", "7", "template_max_iterations", 7),
+    ("WFE_TEMPLATE_MAX_MS", "9", "template_max_ms", 9),
+    ("WFE_WORKFLOW_MAX_BYTES", "1000", "workflow_max_bytes", 1000),
+    ("WFE_MAX_EVENT_BYTES", "1000", "max_event_bytes", 1000),
+    ("WFE_LLM_STREAM_CHUNK_TIMEOUT_S", "1.5", "llm_stream_chunk_timeout_s", 1.5),
+    ("WFE_CANCEL_CHECK_INTERVAL_S", "0.05", "cancel_check_interval_s", 0.05),
+    ("WFE_PROGRESS_INTERVAL_S", "2", "progress_interval_s", 2.0),
+    ("WFE_SSE_HEARTBEAT_S", "1", "sse_heartbeat_s", 1.0),
+    ("WFE_SSE_SEND_TIMEOUT_S", "3", "sse_send_timeout_s", 3.0),
+    ("WFE_LLM_MAX_ATTEMPTS", "5", "llm_max_attempts", 5),
+    ("WFE_PROVIDER_TIMEOUT_S", "30", "provider_timeout_s", 30.0),
+    ("WFE_MEDIA_BASE_PATH", "/tmp/m", "media_base_path", "/tmp/m"),
+    ("WFE_CORS_ORIGINS", "http://a, http://b", "cors_origins", ("http://a", "http://b")),
+    ("WFE_HOST", "127.0.0.1", "host", "127.0.0.1"),
+    ("WFE_PORT", "9100", "port", 9100),
+    ("WFE_VIRTUAL_AUTH_REQUIRED", "false", "auth_required", False),
+    ("WFE_VIRTUAL_MAX_BODY_BYTES", "1024", "max_body_bytes", 1024),
+    ("WFE_VIRTUAL_DB_MAX_ENCODED_BYTES", "2048", "db_max_encoded_bytes", 2048),
+    ("WFE_VIRTUAL_DB_MAX_DECOMPRESSED_BYTES", "4096", "db_max_decompressed_bytes", 4096),
+    ("WFE_VIRTUAL_DB_GZIP_LEVEL", "9", "db_gzip_level", 9),
+    ("WFE_VIRTUAL_DEFAULT_AI_CONFIG", '{"provider": "anthropic", "model": "m"}',
+     "default_ai_config", {"provider": "anthropic", "model": "m"}),
+    ("WFE_MAX_AUTO_RESPONSES", "3", "max_auto_responses", 3),
+]
+
+INVALID: list[tuple[str, str]] = [
+    ("WFE_ENGINE_THREADS", "0"), ("WFE_ENGINE_THREADS", "four"), ("WFE_ENGINE_QUEUE", "-1"),
+    ("WFE_MAX_JSON_DEPTH", "1"), ("WFE_TEMPLATE_MAX_MS", "0"), ("WFE_SSE_HEARTBEAT_S", "0"),
+    ("WFE_SSE_SEND_TIMEOUT_S", "-2"), ("WFE_PROGRESS_INTERVAL_S", "soon"),
+    ("WFE_PORT", "70000"), ("WFE_VIRTUAL_AUTH_REQUIRED", "maybe"),
+    ("WFE_VIRTUAL_MAX_BODY_BYTES", "0"), ("WFE_VIRTUAL_DB_GZIP_LEVEL", "10"),
+    ("WFE_VIRTUAL_DEFAULT_AI_CONFIG", "[1]"), ("WFE_VIRTUAL_DEFAULT_AI_CONFIG", "{not json"),
+    ("WFE_MAX_AUTO_RESPONSES", "-1"), ("WFE_JWT_SECRET", "short"), ("WFE_HOST", "   "),
+]
+
+
+def test_gen10_defaults() -> None:
+    """[GEN-10] Every virtual setting has the default of README §5.1/§5.3."""
+    settings = load_settings(BASE)
+    for field, value in DEFAULTS.items():
+        assert getattr(settings, field) == value, field
+    assert settings.provider_keys == {}
+    assert settings.engine_settings().max_auto_responses == 50
+    assert settings.blob_limits().max_encoded_bytes == 16777216
+
+
+@pytest.mark.parametrize("var,text,field,value", PARSED, ids=[p[0] for p in PARSED])
+def test_gen10_parsing(var: str, text: str, field: str, value: Any) -> None:
+    """[GEN-10] Each variable is parsed into its field."""
+    assert getattr(load_settings({**BASE, var: text}), field) == value
+
+
+@pytest.mark.parametrize("var,text", INVALID, ids=[f"{v}={t}" for v, t in INVALID])
+def test_gen10_invalid_values_fail_startup_naming_the_variable(var: str, text: str) -> None:
+    """[GEN-10] An invalid value is a SettingsError that names the variable."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**BASE, var: text})
+    assert var in str(caught.value)
+
+
+def test_gen10_secret_required_only_with_auth() -> None:
+    """[VS-1][GEN-10] Auth on needs a ≥ 32-byte WFE_JWT_SECRET; auth off does not."""
+    with pytest.raises(SettingsError, match="WFE_JWT_SECRET"):
+        load_settings({})
+    assert load_settings({"WFE_VIRTUAL_AUTH_REQUIRED": "false"}).jwt_secret is None
+
+
+def test_provider_keys_and_describe_hide_secrets() -> None:
+    """[GEN-9] Keys are read once into settings; the startup log line never shows them."""
+    settings = load_settings({**BASE, "OPENAI_API_KEY": "sk-abcdefgh12345678", "OTHER": "x"})
+    assert settings.provider_keys == {"OPENAI_API_KEY": "sk-abcdefgh12345678"}
+    line = describe(settings)
+    assert "sk-abcdefgh" not in line and SECRET not in line and "OPENAI_API_KEY" in line
+
+
+def test_settings_are_immutable() -> None:
+    """[GEN-9] One immutable settings object."""
+    settings = load_settings(BASE)
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]

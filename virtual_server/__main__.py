@@ -1,0 +1,45 @@
+"""`python -m virtual_server --host H --port P --workers N` (GEN-11; default port 9001)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import uvicorn
+
+from virtual_server.settings import SettingsError, describe, load_settings
+
+log = logging.getLogger("virtual_server")
+
+
+def app_factory() -> object:
+    """Used by uvicorn in each worker process: settings come from the environment."""
+    from virtual_server.app import create_app
+
+    return create_app(load_settings(os.environ))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m virtual_server",
+                                     description="Run the virtual (live preview) server.")
+    parser.add_argument("--host", default=None, help="listen address (default WFE_HOST or 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=None, help="listen port (default WFE_PORT or 9001)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as exc:
+        print(f"virtual_server: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    log.info("virtual server settings: %s", describe(settings))
+    uvicorn.run("virtual_server.__main__:app_factory", factory=True,
+                host=args.host or settings.host, port=args.port or settings.port,
+                workers=max(1, args.workers), log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

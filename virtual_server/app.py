@@ -1,0 +1,57 @@
+"""`create_app(settings, *, clock=None, ids=None, providers=None)` (GEN-11) for port 9001.
+
+Wires the routes of wire-api.md §5, the exception mapping (WIRE-7/8), the `before_request`
+guard (auth → body size → depth, VS-3), CORS (WIRE-6), OpenAPI at `/schema` and one
+`EnginePool` for all engine work (WIRE-5). Clock, ids and providers are injectable so tests
+run deterministically and can forbid live provider calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+
+from engine.clock import SystemClock
+from engine.ids import MonotonicIds
+from virtual_server.errors import EXCEPTION_HANDLERS
+from virtual_server.limits import request_guard
+from virtual_server.routes import ROUTES
+from virtual_server.runtime import Runtime
+from virtual_server.service import VirtualService
+from virtual_server.settings import VirtualSettings
+
+
+def _default_providers() -> Any:
+    from providers.provider_set import DefaultProviderSet
+
+    return DefaultProviderSet()
+
+
+def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
+               providers: Any = None, store_kind: str = "fast") -> Litestar:
+    service = VirtualService(settings, clock=clock or SystemClock(), ids=ids or MonotonicIds(),
+                             providers=providers if providers is not None else _default_providers(),
+                             store_kind=store_kind)
+    runtime = Runtime(settings, service)
+    cors = None
+    if settings.cors_origins:
+        cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True,
+                          allow_methods=["*"],
+                          allow_headers=["Content-Type", "Authorization", "X-Access-Key"])
+
+    return Litestar(
+        route_handlers=ROUTES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_request=request_guard(settings),
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=cors,
+        openapi_config=OpenAPIConfig(title="Workflow engine — virtual server", version="1.0.0",
+                                     path="/schema"),
+        state={"runtime": runtime},  # type: ignore[arg-type]
+        on_startup=[runtime.startup],
+        on_shutdown=[runtime.shutdown],
+        debug=False,
+    )

@@ -1,0 +1,95 @@
+"""`POST /workflow/mock-data` (wire-api.md §5.8, VS-11): test data for the editor, no blob.
+
+`generated` mode is the deterministic generator of modules.md §5 with seed
+`f"{seed}:{i}:{context or ''}"` per value; `llm` mode asks the configured LLM provider for
+schema-shaped output and falls back to `generated` (with a warning) when no provider is usable
+or its output does not validate. With an `interaction_request` the answer is the auto-respond
+answer of engine.md §14.3 in mock mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from engine.autorespond import generate_answer
+from engine.mock_data import generate_mock
+from engine.ports import IdGenerator
+from engine.provider_types import ContentPart, LLMRequest, Message
+from engine.validation import validate_schema
+from engine.wire import InteractionResponseData, MockDataRequest
+from providers.credentials import build_credentials
+from virtual_server.errors import bad_request
+
+MAX_COUNT = 100
+_DEFAULTS = msgspec.to_builtins(InteractionResponseData())
+
+
+def check_request(req: MockDataRequest) -> None:
+    """Request-shape rules that msgspec cannot express (400 `bad_request`)."""
+    if (req.schema is None) == (req.interaction_request is None):
+        raise bad_request("Exactly one of schema and interaction_request is required")
+    if not 1 <= req.count <= MAX_COUNT:
+        raise bad_request("count must be between 1 and 100", count=req.count)
+
+
+def answer_body(answer: InteractionResponseData | None) -> dict[str, Any] | None:
+    """The answer without fields left at their defaults (what a client would have typed)."""
+    if answer is None:
+        return None
+    built = msgspec.to_builtins(answer)
+    return {k: v for k, v in built.items() if v != _DEFAULTS.get(k)}
+
+
+def generated(schema: dict[str, Any], count: int, seed: int | None, context: str | None) -> list[Any]:
+    return [generate_mock(schema, f"{seed}:{i}:{context or ''}") for i in range(count)]
+
+
+def _llm_values(req: MockDataRequest, providers: Any, ai_config: dict[str, Any],
+                provider_keys: dict[str, str]) -> list[Any]:
+    """Values from the configured provider, each validated; raises on any problem."""
+    assert req.schema is not None
+    wrapper = {"type": "object", "required": ["items"], "additionalProperties": False,
+               "properties": {"items": {"type": "array", "items": req.schema,
+                                        "minItems": req.count, "maxItems": req.count}}}
+    prompt = (f"Generate {req.count} realistic, varied example values matching the schema"
+              + (f" about: {req.context}" if req.context else "") + ". Answer with JSON only.")
+    provider = providers.for_call(False).llm(str(ai_config.get("provider") or "openai"))
+    model = str(ai_config.get("model") or provider.default_model())
+    result = provider.call(LLMRequest(model=model, output_schema=wrapper, seed=req.seed, messages=[
+        Message(role="user", content=[ContentPart(type="text", value=prompt)])]),
+        build_credentials(provider_keys, None))
+    content = result.content
+    if not isinstance(content, dict) or validate_schema(content, wrapper):
+        raise ValueError("LLM output does not match the schema")
+    return list(content["items"])
+
+
+def mock_data(req: MockDataRequest, *, ids: IdGenerator, providers: Any,
+              ai_config: dict[str, Any], provider_keys: dict[str, str]) -> dict[str, Any]:
+    check_request(req)
+    if req.interaction_request is not None:
+        request = req.interaction_request
+        context = request.context or {}
+        retryable = (request.display_data or {}).get("retryable")
+        answer = generate_answer(request, seed=req.seed, mock=True,
+                                 retryable=retryable if isinstance(retryable, dict) else None,
+                                 step_id=str(context.get("step_id") or ""),
+                                 module_name=str(context.get("module_name") or ""),
+                                 new_hex=ids.new_hex)
+        return {"response": answer_body(answer)}
+    assert req.schema is not None
+    warnings: list[str] = []
+    if req.mode == "llm":
+        try:
+            return {"data": _llm_values(req, providers, ai_config, provider_keys),
+                    "warnings": warnings}
+        except Exception as exc:  # noqa: BLE001 - any provider problem falls back (§5.8)
+            warnings.append(f"LLM generation unavailable ({type(exc).__name__}); "
+                            "used the deterministic generator")
+    try:
+        data = generated(req.schema, req.count, req.seed, req.context)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise bad_request("Cannot generate data for this schema", reason=str(exc)[:200]) from None
+    return {"data": data, "warnings": warnings}

@@ -1,0 +1,25 @@
+"""`POST /workflow/mock-data` (§5.8): generation runs in the engine pool like all engine work."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.params import JSONBody
+
+from engine.wire import MockDataRequest
+from virtual_server.errors import json_response
+from virtual_server.mock_data import check_request, mock_data as generate
+from virtual_server.runtime import runtime
+
+
+@post("/workflow/mock-data", status_code=200, summary="Generate schema-valid test data")
+async def mock_data(request: Request[Any, Any, Any], data: JSONBody[MockDataRequest]) -> Response[dict[str, Any]]:
+    rt = runtime(request)
+    check_request(data)
+    svc = rt.service
+    work = partial(generate, data, ids=svc.ids, providers=svc.providers,
+                   ai_config=dict(rt.settings.default_ai_config),
+                   provider_keys=dict(rt.settings.provider_keys))
+    return json_response(await rt.run(work))

@@ -1,0 +1,243 @@
+"""Virtual operations as synchronous functions run inside the engine pool (VS-3, WIRE-5).
+
+Each call builds a fresh store from the request's blob, a `WorkflowEngine` over it (the
+registry and pipeline evaluator are built once), runs one engine operation and exports the
+blob. Nothing survives the call. Request errors raised by the engine (404/409) are re-raised as
+`ApiError`s that know the run id and carry the *input* blob, because the call's writes, if any,
+are discarded with the store (VS-5).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from db.pipeline_eval import MongomockPipelineEvaluator
+from engine.errors import EngineError, ExecutionError
+from engine.execution import ExecOptions
+from engine.modules.registry import default_registry
+from engine.ports import CancelToken, Clock, IdGenerator
+from engine.processor import WorkflowEngine
+from engine.progress import error_response
+from engine.starts import VIRTUAL_USER, virtual_prepare
+from engine.wire import (
+    SubActionEvent,
+    SubActionOutcome,
+    Target,
+    VirtualGenerationsRequest,
+    VirtualReadRequest,
+    VirtualRespondRequest,
+    VirtualStartRequest,
+    VirtualSubActionRequest,
+    WorkflowResponse,
+    auto_respond_config,
+)
+from providers.credentials import build_credentials
+from virtual_server.blobs import BlobIO, Timings
+from virtual_server.errors import ApiError
+from virtual_server.settings import VirtualSettings
+
+log = logging.getLogger("virtual_server")
+
+
+class VirtualService:
+    """Everything a request needs that is built once per process."""
+
+    def __init__(self, settings: VirtualSettings, *, clock: Clock, ids: IdGenerator,
+                 providers: Any, store_kind: str = "fast") -> None:
+        self.settings = settings
+        self.clock = clock
+        self.ids = ids
+        self.providers = providers
+        self.registry = default_registry()
+        self.pipeline = MongomockPipelineEvaluator()
+        self.engine_settings = settings.engine_settings()
+        self.blobs = BlobIO(settings.blob_limits(), settings.db_gzip_level, store_kind)
+
+    # ------------------------------------------------------------------ building blocks
+
+    def engine(self, store: Any) -> WorkflowEngine:
+        return WorkflowEngine(store=store, providers=self.providers, registry=self.registry,
+                              pipeline=self.pipeline, clock=self.clock, ids=self.ids,
+                              settings=self.engine_settings, mode="virtual")
+
+    def options(self, mock: bool, ai_config: dict[str, Any] | None, *, auto_respond: Any = None,
+                cancel: CancelToken | None = None, progress: Any = None) -> ExecOptions:
+        """VS-2: the run-level config is the request's (keys stripped by the engine) or the default."""
+        config = dict(ai_config) if ai_config is not None else dict(self.settings.default_ai_config)
+        return ExecOptions(mock=mock, ai_config=config, auto_respond=auto_respond_config(auto_respond),
+                           credentials=build_credentials(self.settings.provider_keys, ai_config),
+                           cancel=cancel or CancelToken(), progress=progress)
+
+    def locate(self, eng: WorkflowEngine, workflow: dict[str, Any] | None, run_id: str | None,
+               blob: str) -> str:
+        try:
+            return eng.locate_virtual_run(workflow, run_id)
+        except EngineError as exc:
+            keep = None if exc.error_type == "invalid_virtual_db" else blob
+            raise ApiError.from_engine(exc, run_id="", virtual_db=keep) from None
+
+    def finish(self, store: Any, response: WorkflowResponse, input_blob: str | None,
+               timings: Timings | None) -> WorkflowResponse:
+        """Attach `result.virtual_db` (VS-5) and log execution errors (VS-8)."""
+        blob = self.blobs.export(store, input_blob, response.workflow_run_id, timings)
+        response = self._with_blob(response, blob)
+        if response.status == "error":
+            log.info("virtual execution error %s: %s", (response.result or {}).get("error_type"),
+                     response.error)
+        return response
+
+    def _execute(self, store: Any, run_id: str, blob: str | None, timings: Timings | None,
+                 call: Callable[[], WorkflowResponse]) -> WorkflowResponse:
+        """Run one executing operation; request errors keep the input blob (VS-5).
+
+        An execution error escaping the engine (it should not, ENG-54) is still answered as a
+        200 error result, with the input blob since its partial writes are discarded.
+        """
+        started = time.perf_counter()
+        try:
+            response = call()
+        except ExecutionError as exc:
+            return self._with_blob(error_response(run_id, exc.error_type, exc.message,
+                                                  dict(exc.details)), blob)
+        except EngineError as exc:
+            raise ApiError.from_engine(exc, run_id=run_id, virtual_db=blob) from None
+        finally:
+            if timings is not None:
+                timings["engine"] = timings.get("engine", 0.0) + time.perf_counter() - started
+        return self.finish(store, response, blob, timings)
+
+    @staticmethod
+    def _with_blob(response: WorkflowResponse, blob: str | None) -> WorkflowResponse:
+        response.result = {**(response.result or {}), "virtual_db": blob}
+        return response
+
+    # ------------------------------------------------------------------ operations
+
+    def start(self, req: VirtualStartRequest, timings: Timings | None = None) -> WorkflowResponse:
+        store = self.blobs.open(req.virtual_db, self.clock.now, timings)
+        eng = self.engine(store)
+        run_id = None
+        if req.virtual_db is not None:
+            run_id = self.locate(eng, req.workflow, req.workflow_run_id, req.virtual_db)
+        target = Target(step_id=req.target_step_id, module_name=req.target_module_name)
+        opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond)
+        return self._execute(store, run_id or "", req.virtual_db, timings, lambda: eng.virtual_start(
+            workflow=req.workflow, has_blob=req.virtual_db is not None, run_id=run_id,
+            target=target, capabilities=list(req.capabilities), opts=opts))
+
+    def respond(self, req: VirtualRespondRequest, timings: Timings | None = None) -> WorkflowResponse:
+        store = self.blobs.open(req.virtual_db, self.clock.now, timings)
+        eng = self.engine(store)
+        run_id = self.locate(eng, req.workflow, req.workflow_run_id, req.virtual_db)
+        target = Target(step_id=req.target_step_id, module_name=req.target_module_name)
+        opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond)
+        return self._execute(store, run_id, req.virtual_db, timings, lambda: eng.virtual_respond(
+            workflow=req.workflow, run_id=run_id, interaction_id=req.interaction_id,
+            response=req.response, target=target, capabilities=list(req.capabilities),
+            opts=opts))
+
+    def read(self, req: VirtualReadRequest | VirtualGenerationsRequest, view: str) -> Any:
+        """`/state`, `/interaction-history`, `/generations`: pure reads of the blob."""
+        store = self.blobs.open(req.virtual_db, self.clock.now)
+        eng = self.engine(store)
+        run_id = self.locate(eng, None, req.workflow_run_id, req.virtual_db)
+        try:
+            if view == "state":
+                return eng.get_state_view(VIRTUAL_USER, run_id)
+            if view == "history":
+                return eng.get_interaction_history(VIRTUAL_USER, run_id)
+            assert isinstance(req, VirtualGenerationsRequest)
+            return eng.list_generations(VIRTUAL_USER, run_id, req.interaction_id, req.content_type)
+        except EngineError as exc:
+            raise ApiError.from_engine(exc, run_id=run_id, virtual_db=req.virtual_db) from None
+
+
+# ---------------------------------------------------------------------- sub-actions (§5.4)
+
+class PreparedSubAction:
+    """A sub-action request that passed its pre-stream checks (SSE-4): store, engine, run."""
+
+    def __init__(self, req: VirtualSubActionRequest, store: Any, eng: WorkflowEngine,
+                 run_id: str, failure: ExecutionError | None = None) -> None:
+        self.req = req
+        self.store = store
+        self.eng = eng
+        self.run_id = run_id
+        self.failure = failure  # an execution error found before streaming (stream ends with it)
+
+
+def prepare_sub_action(svc: VirtualService, req: VirtualSubActionRequest) -> PreparedSubAction:
+    """Decode, locate, store an edited workflow, then the 404/409 pending checks."""
+    store = svc.blobs.open(req.virtual_db, svc.clock.now)
+    eng = svc.engine(store)
+    run_id = svc.locate(eng, req.workflow, req.workflow_run_id, req.virtual_db)
+    try:
+        if req.workflow is not None:
+            virtual_prepare(eng, req.workflow, run_id, [])
+    except ExecutionError as exc:  # e.g. an invalid edited workflow: the stream reports it
+        return PreparedSubAction(req, store, eng, run_id, exc)
+    except EngineError as exc:
+        raise ApiError.from_engine(exc, run_id=run_id, virtual_db=req.virtual_db) from None
+    try:
+        eng.check_sub_action(VIRTUAL_USER, run_id, req.interaction_id, req.sub_action_id)
+    except ExecutionError:
+        pass  # e.g. an unknown sub-action id: the engine's own outcome reports it in the stream
+    except EngineError as exc:
+        raise ApiError.from_engine(exc, run_id=run_id, virtual_db=req.virtual_db) from None
+    return PreparedSubAction(req, store, eng, run_id)
+
+
+def progress_data(run_id: str, event: SubActionEvent) -> dict[str, Any]:
+    data: dict[str, Any] = {"workflow_run_id": run_id, "elapsed_ms": event.elapsed_ms,
+                            "message": event.message, "execution_id": event.execution_id}
+    if event.status is not None:
+        data["status"] = event.status
+    if event.progress is not None:
+        data["progress"] = event.progress
+    return data
+
+
+def run_sub_action(svc: VirtualService, p: PreparedSubAction, emit: Callable[[dict[str, Any]], None],
+                   cancel: CancelToken) -> tuple[str, dict[str, Any]]:
+    """Run the sub-action and build its terminal event (`complete`, `error` or `cancelled`)."""
+    req, eng, run_id = p.req, p.eng, p.run_id
+    if p.failure is not None:
+        return sub_action_failure(run_id, req.virtual_db, p.failure)
+    opts = svc.options(req.mock, req.ai_config, cancel=cancel)
+    outcome: SubActionOutcome = eng.run_sub_action(
+        VIRTUAL_USER, run_id, req.interaction_id, req.sub_action_id, dict(req.params),
+        lambda event: emit(progress_data(run_id, event)), opts)
+    if outcome.status == "cancelled":
+        return "cancelled", {"workflow_run_id": run_id, "reason": cancel.reason or "user_cancelled",
+                             "execution_id": outcome.execution_id}
+    blob = svc.blobs.export(p.store, req.virtual_db, run_id)
+    if outcome.status == "completed":
+        state = eng.get_state_view(VIRTUAL_USER, run_id).state
+        return "complete", {
+            "workflow_run_id": run_id, "execution_id": outcome.execution_id,
+            "sub_action_id": outcome.sub_action_id, "interaction_id": outcome.interaction_id,
+            "updated_state": outcome.updated_state, "sub_action_result": outcome.sub_action_result,
+            "applied": outcome.applied, "interaction_refreshed": outcome.interaction_refreshed,
+            "virtual_db": blob, "state": state}
+    log.info("virtual sub-action error %s: %s", outcome.error_type, outcome.message)
+    return "error", {"workflow_run_id": run_id, "execution_id": outcome.execution_id,
+                     "message": outcome.message or "Sub-action failed",
+                     "error_type": outcome.error_type or "execution_failed",
+                     "details": outcome.details, "virtual_db": blob}
+
+
+def sub_action_failure(run_id: str, blob: str, exc: BaseException) -> tuple[str, dict[str, Any]]:
+    """The terminal `error` event for a failure outside the engine's own outcome."""
+    if isinstance(exc, ApiError):
+        error_type, message, details = exc.error_type, exc.message, exc.details
+    elif isinstance(exc, EngineError):
+        error_type, message, details = exc.error_type, exc.message, dict(exc.details)
+    else:
+        log.exception("sub-action stream failed", exc_info=exc)
+        error_type, message, details = "internal_error", "Internal server error", {}
+    if error_type == "cancelled":
+        return "cancelled", {"workflow_run_id": run_id, "reason": "user_cancelled"}
+    return "error", {"workflow_run_id": run_id, "execution_id": None, "message": message,
+                     "error_type": error_type, "details": details, "virtual_db": blob}
