@@ -154,3 +154,9 @@ class VirtualDbTooLarge(RequestError):
 
     http_status = 413
     error_type = "virtual_db_too_large"
+
+
+class SettingsError(EngineError, ValueError):
+    """A server setting is missing or invalid; the message names the variable (GEN-10)."""
+
+    error_type = "invalid_settings"

@@ -1,0 +1,159 @@
+"""Parsing of the settings both servers share (spec README §5.1), written once.
+
+Pure functions over a mapping: the servers pass `os.environ` at their entry points and tests
+pass dicts, so the engine itself never reads the environment (ENG-2, GEN-9). Each parse error
+names the variable, so a bad value fails startup with a clear message (GEN-10).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import msgspec
+
+from engine.errors import SettingsError
+from engine.settings import EngineSettings
+
+Parser = Callable[[str], Any]
+
+PROVIDER_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LEONARDO_API_KEY", "MIDAPI_API_KEY",
+                     "ELEVENLABS_API_KEY", "SD_FORGE_API_URL")
+MIN_SECRET_BYTES = 32
+
+
+def parse_int(name: str, low: int = 0, high: int | None = None) -> Parser:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            upper = high if high is not None else "infinity"
+            raise SettingsError(f"{name} must be between {low} and {upper}")
+        return value
+    return parse
+
+
+def parse_float(name: str) -> Parser:
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {text!r}") from None
+        if not value > 0 or value == float("inf"):
+            raise SettingsError(f"{name} must be a positive number")
+        return value
+    return parse
+
+
+def parse_bool(name: str) -> Parser:
+    def parse(text: str) -> bool:
+        value = text.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name} must be true or false, got {text!r}")
+    return parse
+
+
+def parse_choice(name: str, *choices: str) -> Parser:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {text!r}")
+        return value
+    return parse
+
+
+def parse_text(name: str) -> Parser:
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise SettingsError(f"{name} must not be empty")
+        return text.strip()
+    return parse
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    return tuple(o.strip() for o in text.split(",") if o.strip())
+
+
+def _f(field: str, parser: Parser) -> tuple[str, Parser]:
+    return field, parser
+
+
+#: variable -> (settings field, parser) for every setting of README §5.1 both servers read
+SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
+    "WFE_ENGINE_THREADS": _f("engine_threads", parse_int("WFE_ENGINE_THREADS", 1, 512)),
+    "WFE_ENGINE_QUEUE": _f("engine_queue", parse_int("WFE_ENGINE_QUEUE", 0, 100000)),
+    "WFE_MAX_JSON_DEPTH": _f("max_json_depth", parse_int("WFE_MAX_JSON_DEPTH", 2, 10000)),
+    "WFE_TEMPLATE_MAX_SOURCE_BYTES": _f("template_max_source_bytes",
+                                        parse_int("WFE_TEMPLATE_MAX_SOURCE_BYTES", 1)),
+    "WFE_TEMPLATE_MAX_OUTPUT_BYTES": _f("template_max_output_bytes",
+                                        parse_int("WFE_TEMPLATE_MAX_OUTPUT_BYTES", 1)),
+    "WFE_TEMPLATE_MAX_ITERATIONS": _f("template_max_iterations",
+                                      parse_int("WFE_TEMPLATE_MAX_ITERATIONS", 1)),
+    "WFE_TEMPLATE_MAX_MS": _f("template_max_ms", parse_int("WFE_TEMPLATE_MAX_MS", 1)),
+    "WFE_WORKFLOW_MAX_BYTES": _f("workflow_max_bytes", parse_int("WFE_WORKFLOW_MAX_BYTES", 1)),
+    "WFE_MAX_EVENT_BYTES": _f("max_event_bytes", parse_int("WFE_MAX_EVENT_BYTES", 1)),
+    "WFE_LLM_STREAM_CHUNK_TIMEOUT_S": _f("llm_stream_chunk_timeout_s",
+                                         parse_float("WFE_LLM_STREAM_CHUNK_TIMEOUT_S")),
+    "WFE_CANCEL_CHECK_INTERVAL_S": _f("cancel_check_interval_s",
+                                      parse_float("WFE_CANCEL_CHECK_INTERVAL_S")),
+    "WFE_PROGRESS_INTERVAL_S": _f("progress_interval_s", parse_float("WFE_PROGRESS_INTERVAL_S")),
+    "WFE_SSE_HEARTBEAT_S": _f("sse_heartbeat_s", parse_float("WFE_SSE_HEARTBEAT_S")),
+    "WFE_SSE_SEND_TIMEOUT_S": _f("sse_send_timeout_s", parse_float("WFE_SSE_SEND_TIMEOUT_S")),
+    "WFE_LLM_MAX_ATTEMPTS": _f("llm_max_attempts", parse_int("WFE_LLM_MAX_ATTEMPTS", 1, 100)),
+    "WFE_PROVIDER_TIMEOUT_S": _f("provider_timeout_s", parse_float("WFE_PROVIDER_TIMEOUT_S")),
+    "WFE_MEDIA_BASE_PATH": _f("media_base_path", parse_text("WFE_MEDIA_BASE_PATH")),
+    "WFE_CORS_ORIGINS": _f("cors_origins", parse_origins),
+    "WFE_HOST": _f("host", parse_text("WFE_HOST")),
+    "WFE_PORT": _f("port", parse_int("WFE_PORT", 1, 65535)),
+}
+
+
+class SharedSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Fields of README §5.1, inherited by each server's settings object."""
+
+    engine_threads: int = 4
+    engine_queue: int = 8
+    max_json_depth: int = 64
+    template_max_source_bytes: int = 65536
+    template_max_output_bytes: int = 1048576
+    template_max_iterations: int = 100000
+    template_max_ms: int = 2000
+    workflow_max_bytes: int = 8388608
+    max_event_bytes: int = 4194304
+    llm_stream_chunk_timeout_s: float = 180.0
+    cancel_check_interval_s: float = 0.1
+    progress_interval_s: float = 0.5
+    sse_heartbeat_s: float = 15.0
+    sse_send_timeout_s: float = 10.0
+    llm_max_attempts: int = 3
+    provider_timeout_s: float = 300.0
+    media_base_path: str = "./media"
+    cors_origins: tuple[str, ...] = ()
+    provider_keys: dict[str, str] = {}
+
+    def engine_settings(self) -> EngineSettings:
+        """The engine's limits, taken from the fields of the same names."""
+        names = set(EngineSettings.__struct_fields__)
+        return EngineSettings(**{k: v for k, v in msgspec.structs.asdict(self).items() if k in names})
+
+
+def read_fields(env: Mapping[str, str], fields: Mapping[str, tuple[str, Parser]]) -> dict[str, Any]:
+    """Parse every variable of `fields` present and non-empty in `env`, plus the provider keys."""
+    values: dict[str, Any] = {}
+    for var, (field, parse) in fields.items():
+        raw = env.get(var)
+        if raw is not None and raw != "":
+            values[field] = parse(raw)
+    values["provider_keys"] = {k: env[k] for k in PROVIDER_KEY_VARS if env.get(k)}
+    return values
+
+
+def build(struct: type, values: dict[str, Any]) -> Any:
+    try:
+        return msgspec.convert(values, struct)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(str(exc)) from None
