@@ -64,7 +64,10 @@ PRODUCTION_UNIQUE = [ix for ix in INDEXES if ix.unique and ix.collection not in 
 def test_production_unique_key_rejects_duplicate_st7(store: Any, store_kind: str,
                                                      index: IndexSpec) -> None:
     if store_kind.startswith("virtual"):
-        pytest.skip("production-only collection: not part of the virtual database (BLOB-8)")
+        # BLOB-8: the collection does not exist in the virtual database; a blob carrying it is
+        # refused instead, so no credential-bearing document can ever enter a preview.
+        _assert_blob_refuses(index.collection, _doc_for(index.collection, "1"))
+        return
     first, second = _doc_for(index.collection, "1"), _doc_for(index.collection, "2")
     store.executor.insert_one(index.collection, first)
     store.executor.insert_one(index.collection, second)
@@ -72,3 +75,19 @@ def test_production_unique_key_rejects_duplicate_st7(store: Any, store_kind: str
     with pytest.raises(ConcurrentModification):
         store.executor.insert_one(index.collection, clash)
     assert store.executor.count_documents(index.collection, {"payload": "3"}) == 0
+
+
+def _assert_blob_refuses(collection: str, doc: dict[str, Any]) -> None:
+    import base64
+    import gzip
+
+    import msgspec
+
+    from db.blob import decode_blob
+    from engine.errors import InvalidVirtualDb
+
+    payload = {"format": "workflow-engine-virtual-db", "version": 1,
+               "collections": {collection: [doc]}}
+    text = base64.b64encode(gzip.compress(msgspec.json.encode(payload), mtime=0)).decode()
+    with pytest.raises(InvalidVirtualDb):
+        decode_blob(text, max_encoded_bytes=1 << 20, max_decompressed_bytes=1 << 20)
