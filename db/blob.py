@@ -372,3 +372,17 @@ def decode_blob(text: str | bytes, *, max_encoded_bytes: int, max_decompressed_b
     else:
         raise invalid("unrecognised_format", "unrecognised blob format")
     return decode_json(data, max_depth=max_depth, aware=aware)
+
+
+def blob_within_limits(data: bytes, gzip_level: int, limits: BlobLimits | None) -> str:
+    """Compress exported JSON; over a limit raises VirtualDbTooLarge with the sizes (VS-7)."""
+    if limits is not None and len(data) > limits.max_decompressed_bytes:
+        raise VirtualDbTooLarge("virtual_db would exceed the decompressed size limit",
+                                details={"decompressed_bytes": len(data),
+                                         "limit": limits.max_decompressed_bytes})
+    text = compress(data, gzip_level)
+    if limits is not None and len(text) > limits.max_encoded_bytes:
+        raise VirtualDbTooLarge("virtual_db would exceed the encoded size limit",
+                                details={"encoded_bytes": len(text),
+                                         "limit": limits.max_encoded_bytes})
+    return text

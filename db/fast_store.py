@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from db.blob import (
+    blob_within_limits,
     FORMAT,
     GZIP_MAGIC,
     MAX_DOCUMENTS,
@@ -37,7 +38,6 @@ from db.blob import (
     _sort_fields,
     _TagDecoder,
     _top_level,
-    compress,
     inflate,
     invalid,
 )
@@ -288,14 +288,4 @@ class FastVirtualStore(QueryStore):
         return out
 
     def to_blob(self, gzip_level: int = 4, limits: BlobLimits | None = None) -> str:
-        data = self.to_json()
-        if limits is not None and len(data) > limits.max_decompressed_bytes:
-            raise VirtualDbTooLarge("virtual_db would exceed the decompressed size limit",
-                                    details={"decompressed_bytes": len(data),
-                                             "limit": limits.max_decompressed_bytes})
-        text = compress(data, gzip_level)
-        if limits is not None and len(text) > limits.max_encoded_bytes:
-            raise VirtualDbTooLarge("virtual_db would exceed the encoded size limit",
-                                    details={"encoded_bytes": len(text),
-                                             "limit": limits.max_encoded_bytes})
-        return text
+        return blob_within_limits(self.to_json(), gzip_level, limits)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from db.blob import BlobLimits, compress, decode_blob, encode_json, sort_documents
+from db.blob import BlobLimits, blob_within_limits, decode_blob, encode_json, sort_documents
 from db.indexes import VIRTUAL_COLLECTIONS, create_indexes
 from db.mongomock_executor import MongomockExecutor
 from db.store_impl import QueryStore
-from engine.errors import ConcurrentModification, InvalidVirtualDb, VirtualDbTooLarge
+from engine.errors import ConcurrentModification, InvalidVirtualDb
 
 Doc = dict[str, Any]
 
@@ -104,14 +104,4 @@ class VirtualStore(QueryStore):
 
     def to_blob(self, gzip_level: int = 4, limits: BlobLimits | None = None) -> str:
         """The blob text; with `limits`, an over-limit export raises VirtualDbTooLarge (VS-7)."""
-        data = self.to_json()
-        if limits is not None and len(data) > limits.max_decompressed_bytes:
-            raise VirtualDbTooLarge("virtual_db would exceed the decompressed size limit",
-                                    details={"decompressed_bytes": len(data),
-                                             "limit": limits.max_decompressed_bytes})
-        text = compress(data, gzip_level)
-        if limits is not None and len(text) > limits.max_encoded_bytes:
-            raise VirtualDbTooLarge("virtual_db would exceed the encoded size limit",
-                                    details={"encoded_bytes": len(text),
-                                             "limit": limits.max_encoded_bytes})
-        return text
+        return blob_within_limits(self.to_json(), gzip_level, limits)
