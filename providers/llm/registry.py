@@ -1,12 +1,16 @@
 """Live LLM client registry (PRV-5: explicit list, a new client per call).
 
-Real OpenAI/Anthropic clients are a later milestone. Until then each registered id gets a
-placeholder that fails with `ProviderUnavailable` before any network activity (PRV-9).
+`LLMClientSettings` carries what the clients need from server settings: vendor base URLs
+(configurable so tests and deployments behind a gateway can point elsewhere) and the three
+time limits of spec README §5.1. Servers build it once at startup and hand
+`llm_factory(settings)` to `DefaultProviderSet`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable, Mapping
 
 from engine.provider_types import (
     Credentials,
@@ -17,11 +21,39 @@ from engine.provider_types import (
     ProviderError,
     ProviderUnavailable,
 )
-from providers.llm import models
+from providers.llm import anthropic, models, openai
+
+
+@dataclass(frozen=True)
+class LLMClientSettings:
+    openai_base_url: str = openai.DEFAULT_BASE_URL
+    anthropic_base_url: str = anthropic.DEFAULT_BASE_URL
+    provider_timeout_s: float = 300.0
+    stream_chunk_timeout_s: float = 180.0
+    cancel_check_interval_s: float = 0.1
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str], engine: Any = None) -> "LLMClientSettings":
+        """From setting values (`OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL`; empty → vendor default)
+        and an `EngineSettings` for the time limits (defaults when None)."""
+        defaults = cls()
+        return cls(
+            openai_base_url=(values.get("OPENAI_BASE_URL") or "").strip()
+            or defaults.openai_base_url,
+            anthropic_base_url=(values.get("ANTHROPIC_BASE_URL") or "").strip()
+            or defaults.anthropic_base_url,
+            provider_timeout_s=float(getattr(engine, "provider_timeout_s",
+                                             defaults.provider_timeout_s)),
+            stream_chunk_timeout_s=float(getattr(engine, "llm_stream_chunk_timeout_s",
+                                                 defaults.stream_chunk_timeout_s)),
+            cancel_check_interval_s=float(getattr(engine, "cancel_check_interval_s",
+                                                  defaults.cancel_check_interval_s)),
+        )
 
 
 class PlaceholderLLMClient:
-    """Stands in for a vendor client that is not installed yet."""
+    """Stands in for a vendor whose client is not installed: fails before any network activity
+    (PRV-9). Kept for tests and for wiring a provider id before its client exists."""
 
     def __init__(self, provider_id: str) -> None:
         self.provider_id = provider_id
@@ -51,16 +83,29 @@ class PlaceholderLLMClient:
         raise AssertionError("unreachable")
 
 
-#: the explicit registry: provider id -> constructor
-LIVE_LLM_CLIENTS: dict[str, Callable[[], LLMProvider]] = {
-    "openai": lambda: PlaceholderLLMClient("openai"),
-    "anthropic": lambda: PlaceholderLLMClient("anthropic"),
+def _timeouts(settings: LLMClientSettings) -> dict[str, float]:
+    return {"provider_timeout_s": settings.provider_timeout_s,
+            "stream_chunk_timeout_s": settings.stream_chunk_timeout_s,
+            "cancel_check_interval_s": settings.cancel_check_interval_s}
+
+
+#: the explicit registry: provider id -> constructor from settings
+LIVE_LLM_CLIENTS: dict[str, Callable[[LLMClientSettings], LLMProvider]] = {
+    "openai": lambda s: openai.OpenAIClient(base_url=s.openai_base_url, **_timeouts(s)),
+    "anthropic": lambda s: anthropic.AnthropicClient(base_url=s.anthropic_base_url,
+                                                     **_timeouts(s)),
 }
 
 
-def create_llm_client(name: str) -> LLMProvider:
+def create_llm_client(name: str, settings: LLMClientSettings | None = None) -> LLMProvider:
+    """A new live client; unknown name → `ProviderError(error_code="unknown_provider")`."""
     factory = LIVE_LLM_CLIENTS.get(name)
     if factory is None:
         raise ProviderError(f"Unknown LLM provider '{name}'", retryable=False,
                             error_code="unknown_provider")
-    return factory()
+    return factory(settings or LLMClientSettings())
+
+
+def llm_factory(settings: LLMClientSettings) -> Callable[[str], LLMProvider]:
+    """The `llm_factory` argument of `DefaultProviderSet` for these settings."""
+    return partial(create_llm_client, settings=settings)

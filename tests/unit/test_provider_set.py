@@ -62,9 +62,10 @@ def test_prv9_placeholder_fails_before_network() -> None:
     req = LLMRequest(model="claude-sonnet-4-5", messages=[])
     with pytest.raises(ProviderUnavailable, match="No API key configured for provider 'anthropic'"):
         client.call(req, {})
-    with pytest.raises(ProviderUnavailable, match="not installed"):
-        client.call(req, {"anthropic_api_key": "k"})
     assert client.default_model() == "claude-sonnet-4-5"
+    placeholder = PlaceholderLLMClient("anthropic")
+    with pytest.raises(ProviderUnavailable, match="not installed"):
+        placeholder.call(req, {"anthropic_api_key": "k"})
 
 
 def test_prv13_live_media_is_unavailable_but_static_info_is_complete() -> None:
