@@ -83,12 +83,13 @@ def prepare(runner: "Runner", interaction_id: str,
     step_id = str(request_event["step_id"])
     module_name = str(request_event["module_name"])
     ref = s.index.find(step_id, module_name)
-    if ref is None:
+    if ref is None:  # the interaction's position is not in the current version (ENG-21)
+        details = {"reason": "position not in current workflow version", "step_id": step_id,
+                   "module_name": module_name}
         if not s.index.has_step(step_id):
-            return _error(StepNotFound(f"Step '{step_id}' not found in workflow",
-                                       details={"step_id": step_id}))
+            return _error(StepNotFound(f"Step '{step_id}' not found in workflow", details=details))
         return _error(ModuleNotFound(f"Module '{module_name}' not found in step '{step_id}'",
-                                     details={"step_id": step_id, "module_name": module_name}))
+                                     details=details))
     module_id = str((s.request_event(interaction_id) or request_event)["data"].get("module_id")
                     or ref.module_id)
     try:
@@ -260,7 +261,7 @@ def response_half(runner: "Runner", ref: ModuleRef, module: InteractiveModule,
         return Stop("cancelled", ref)
     except Exception as exc:  # noqa: BLE001 - module failures are results
         return runner.fail(ref, "response", runner.wrap(module, exc))
-    return runner.complete(ref, outputs, provenance=provenance)
+    return runner.complete(ref, outputs, provenance=provenance, phase="response")
 
 
 def _latest_started_sequence(runner: "Runner", ref: ModuleRef) -> int:
@@ -334,12 +335,10 @@ def auto_answer(runner: "Runner", ref: ModuleRef, interaction_id: str) -> Stop |
                              "validation_errors": []}
     runner.auto_responses.append(entry)
     prepared = prepare(runner, interaction_id, response)
-    if isinstance(prepared, Stop):
-        if prepared.kind == "validation_failed":
-            entry["validation_errors"] = [msgspec.to_builtins(e) for e in
-                                          prepared.validation_errors + prepared.validation_warnings]
-            return pending
-        return prepared
+    if isinstance(prepared, Stop):  # any rejection (ENG-5) leaves the interaction pending
+        entry["validation_errors"] = [msgspec.to_builtins(e) for e in
+                                      prepared.validation_errors + prepared.validation_warnings]
+        return pending
     entry["accepted"] = True
     return persist_and_act(runner, prepared, auto=True)
 

@@ -278,22 +278,26 @@ class Runner:
         request.resolver_schema = self.raw_resolver_schema(ref)
         return request
 
-    def complete(self, ref: ModuleRef, outputs: Any, *, provenance: str | None = None) -> Stop | None:
-        """Normalise outputs, map them into state and write `module_completed` (§8.1 step 6)."""
+    def complete(self, ref: ModuleRef, outputs: Any, *, provenance: str | None = None,
+                 phase: str = "execute") -> Stop | None:
+        """Normalise outputs, map them into state and write `module_completed` (§8.1 step 6).
+
+        `phase` is `response` for the response half, whose failures carry that phase (§9.5).
+        """
         try:
             outputs = normalize(outputs if outputs is not None else {})
         except NonJsonValue as exc:
-            return self.fail(ref, "execute", ExecutionFailed(
+            return self.fail(ref, phase, ExecutionFailed(
                 f"Module '{ref.module_id}' returned a non-JSON value: {exc}"))
         if not isinstance(outputs, dict):
-            return self.fail(ref, "execute", ExecutionFailed(
+            return self.fail(ref, phase, ExecutionFailed(
                 f"Module '{ref.module_id}' must return an object"))
         mapping = ref.config.get("outputs_to_state") or {}
         state_mapped = {key: copy.deepcopy(get_path(outputs, path)) for path, key in mapping.items()}
         data = {"module_id": ref.module_id, "module_index": ref.module_index,
                 "outputs": outputs, "state_mapped": state_mapped}
         if event_size(data) > self.eng.settings.max_event_bytes:
-            return self.fail(ref, "execute", ExecutionFailed("module outputs exceed the size limit"))
+            return self.fail(ref, phase, ExecutionFailed("module outputs exceed the size limit"))
         self.s.append("module_completed", ref.step_id, ref.module_name, data, provenance=provenance)
         self.emit("module_completed", ref, "Completed " + ref.module_name)
         if self.is_target(ref):

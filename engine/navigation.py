@@ -131,6 +131,9 @@ def check_retry_scope(s: RunSession, target: ModuleRef) -> None:
     reason = {"reason": "retry target must be in the current step at or before the current module"}
     if s.cursor.phase == cur.COMPLETED:
         raise InvalidTarget("A completed run cannot be retried", details=dict(reason))
+    c = s.cursor
+    if c.step_id is not None and (c.module_name is not None or not s.index.has_step(c.step_id)):
+        s.index.require_position(c.step_id, c.module_name)  # ENG-21 before the scope check
     step_id, module_index = cursor_module_index(s)
     if step_id != target.step_id or target.module_index > module_index:
         raise InvalidTarget(f"Module '{target.module_name}' cannot be retried from here",

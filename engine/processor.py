@@ -162,7 +162,10 @@ class WorkflowEngine:
         if runner.new_ai_config is not None:
             projection["ai_config"] = runner.new_ai_config
             changed = True
-        if s.writes or changed:
+        # A refused operation (bad target, position missing from the version, cancelled before
+        # any module) writes nothing at all, not even the projection (ENG-5, ENG-21, ENG-48).
+        refused = s.writes == 0 and stop.kind in ("error", "cancelled")
+        if not refused and (s.writes or changed):
             self.store.update_run(s.run_id, projection)
             s.run.update(projection)
         if s.answers:
@@ -246,7 +249,9 @@ class WorkflowEngine:
         if answers:
             raise InteractionAlreadyAnswered("Interaction was already answered with a different response",
                                              details={"interaction_id": interaction_id})
-        event = s.response_event(interaction_id)
+        requests = self.store.find_interaction_requests(s.run_id, interaction_id)
+        event = s.response_event(interaction_id) or self._stored_response(s.run_id, requests,
+                                                                          interaction_id)
         if event is not None:
             if event["data"].get("response_hash") != digest:
                 raise InteractionAlreadyAnswered("Interaction was already answered with a different response",
@@ -254,10 +259,21 @@ class WorkflowEngine:
             record = {"interaction_id": interaction_id, "branch_id": event["branch_id"],
                       "missing": True, "event": event}
             return self._complete_interrupted(runner, record)
-        if self.store.find_interaction_requests(s.run_id, interaction_id):
+        if requests:
             raise InteractionNotPending("Interaction is not pending",
                                         details={"interaction_id": interaction_id})
         raise InteractionNotFound("Interaction not found", details={"interaction_id": interaction_id})
+
+    def _stored_response(self, run_id: str, requests: list[dict[str, Any]],
+                         interaction_id: str) -> dict[str, Any] | None:
+        """An `interaction_response` for X on any branch: it stands in for an answer record
+        that a crash prevented, even after a resumed jump cut it out of the lineage (§18.1)."""
+        if not requests:
+            return None
+        docs, _total = self.store.find_events(run_id, None, "interaction_response",
+                                              requests[0].get("module_name"), None, 100_000)
+        found = [d for d in docs if (d.get("data") or {}).get("interaction_id") == interaction_id]
+        return found[-1] if found else None
 
     def _complete_interrupted(self, runner: Runner, record: dict[str, Any]) -> WorkflowResponse:
         """The first attempt wrote its response but no outcome: finish it and store it."""

@@ -96,6 +96,7 @@ def run_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction
         parent_state = s.state_snapshot()
         mock = s.mock
     progress(str(config.get("loading_label") or "Processing..."), execution_id=execution_id)
+    secrets = [v for v in opts.credentials.values() if v]
     child_run_id: str | None = None
     try:
         if kind == "self":
@@ -113,14 +114,15 @@ def run_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction
     except (ModuleCancelled, ProviderCancelled) as exc:
         return _write_failure(eng, user_id, run_id, ref, outcome, execution_id, sub_action_id,
                               interaction_id, kind, child_run_id,
-                              EngineError("Sub-action cancelled", error_type="cancelled"), exc)
+                              EngineError("Sub-action cancelled", error_type="cancelled"), exc,
+                              secrets)
     except EngineError as exc:
         return _write_failure(eng, user_id, run_id, ref, outcome, execution_id, sub_action_id,
-                              interaction_id, kind, child_run_id, exc, exc)
+                              interaction_id, kind, child_run_id, exc, exc, secrets)
     except Exception as exc:  # noqa: BLE001
         return _write_failure(eng, user_id, run_id, ref, outcome, execution_id, sub_action_id,
                               interaction_id, kind, child_run_id,
-                              ExecutionFailed(f"Sub-action failed: {exc}"), exc)
+                              ExecutionFailed(f"Sub-action failed: {exc}"), exc, secrets)
 
     with eng.locks.hold(run_id):
         s = eng.load(user_id, run_id, opts.mock)
@@ -128,7 +130,7 @@ def run_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction
             state_mapped = apply_result_mapping(s.state, result, config.get("result_mapping") or [])
         except EngineError as exc:
             return _write_failure_locked(s, ref, outcome, execution_id, sub_action_id,
-                                         interaction_id, kind, child_run_id, exc)
+                                         interaction_id, kind, child_run_id, exc, secrets)
         applied = s.pending_interaction_id() == interaction_id
         if not applied:
             state_mapped = {}
@@ -158,19 +160,21 @@ def _failed(outcome: SubActionOutcome, exc: EngineError) -> SubActionOutcome:
 def _write_failure(eng: "WorkflowEngine", user_id: str, run_id: str, ref: Any,
                    outcome: SubActionOutcome, execution_id: str, sub_action_id: str,
                    interaction_id: str, kind: str, child_run_id: str | None, exc: EngineError,
-                   original: BaseException) -> SubActionOutcome:
+                   original: BaseException, secrets: list[str]) -> SubActionOutcome:
     with eng.locks.hold(run_id):
         s = eng.load(user_id, run_id)
         return _write_failure_locked(s, ref, outcome, execution_id, sub_action_id, interaction_id,
-                                     kind, child_run_id, exc)
+                                     kind, child_run_id, exc, secrets)
 
 
 def _write_failure_locked(s: RunSession, ref: Any, outcome: SubActionOutcome, execution_id: str,
                           sub_action_id: str, interaction_id: str, kind: str,
-                          child_run_id: str | None, exc: EngineError) -> SubActionOutcome:
+                          child_run_id: str | None, exc: EngineError,
+                          secrets: list[str]) -> SubActionOutcome:
+    """Write `sub_action_failed` with the error sanitised against the call's credentials (ENG-53)."""
     from engine.sanitize import sanitize_message
 
-    message = sanitize_message(exc.message, [])
+    message = sanitize_message(exc.message, secrets)
     s.append("sub_action_failed", ref.step_id, ref.module_name, {
         "execution_id": execution_id, "sub_action_id": sub_action_id,
         "interaction_id": interaction_id, "kind": kind, "child_workflow_run_id": child_run_id,
@@ -281,6 +285,8 @@ def _run_target(eng: "WorkflowEngine", parent: RunSession, config: dict[str, Any
                 report: Callable[[str], None]) -> tuple[str, dict[str, Any]]:
     modules = resolve_actions(parent.index, actions)
     for module_config in modules:
+        if module_config.get("module_id") == "pipeline.execution_groups":  # expanded at upload only
+            raise UnsupportedModuleType("pipeline.execution_groups cannot run in a sub-action")
         module = eng.registry.get(str(module_config.get("module_id")))
         if isinstance(module, InteractiveModule):
             raise UnsupportedModuleType(
