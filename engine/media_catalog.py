@@ -23,7 +23,7 @@ PROVIDER_CREDENTIAL: dict[str, str] = {
     "leonardo": "leonardo_api_key",
     "openai": "openai_api_key",
     "midjourney": "midapi_api_key",
-    "stable_diffusion": "SD_FORGE_API_URL",
+    "stable_diffusion": "sd_forge_api_url",  # the setting SD_FORGE_API_URL, as a credential
     "elevenlabs": "elevenlabs_api_key",
 }
 

@@ -6,7 +6,7 @@ clients against them and never the other way round (GEN-1, GEN-3).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable, Iterator, Literal, Protocol
 
 import msgspec
 
@@ -184,6 +184,11 @@ class MediaProvider(Protocol):
     def img2vid(self, source_image: str, prompt: str, params: dict[str, Any], progress: ProgressCallback) -> GenerationResult: ...
     def txt2audio(self, prompt: str, params: dict[str, Any], progress: ProgressCallback) -> GenerationResult: ...
     def get_preview_info(self, action: str, params: dict[str, Any]) -> PreviewInfo: ...
+    def fetch_content(self, item: ContentItem, max_bytes: int) -> Iterator[bytes]:
+        """The bytes of a generated item, in chunks: a data URL is decoded, a vendor URL is
+        downloaded with whatever authentication that vendor needs. More than `max_bytes`
+        raises `ProviderError(error_code="content_too_large")`."""
+        ...
 
 
 class MediaProviderClass(Protocol):

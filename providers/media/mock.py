@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+from typing import Any, Iterator
 
 from engine import media_catalog
 from engine.mock_data import MOCK_PLACEHOLDER_URL
@@ -12,6 +13,7 @@ from engine.provider_types import (
     InvalidRequestError,
     PreviewInfo,
     ProgressCallback,
+    ProviderError,
 )
 from providers.media.base import CONCURRENCY
 
@@ -66,6 +68,15 @@ class MockMediaProvider:
     def txt2audio(self, prompt: str, params: dict[str, Any],
                   progress: ProgressCallback) -> GenerationResult:
         return self._generate("txt2audio", params, progress)
+
+    def fetch_content(self, item: ContentItem, max_bytes: int) -> Iterator[bytes]:
+        """Only the mock's own placeholder (a data URL) exists; decoding it is not I/O."""
+        if not item.url.startswith("data:") or "," not in item.url:
+            raise InvalidRequestError("The mock media provider has only data URLs")
+        data = base64.b64decode(item.url.split(",", 1)[1])
+        if len(data) > max_bytes:
+            raise ProviderError("Generated media is too large", error_code="content_too_large")
+        yield data
 
     def get_preview_info(self, action: str, params: dict[str, Any]) -> PreviewInfo:
         return PreviewInfo(

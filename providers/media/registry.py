@@ -1,15 +1,35 @@
-"""Live media client registry. Vendor clients are a later milestone (PRV-13): until one is
-installed, asking for a live client raises `ProviderUnavailable` without any network activity."""
+"""Live media client registry (PRV-5: an explicit list, a new client per call).
+
+`media_factory(settings)` is what servers hand to `DefaultProviderSet`; it builds the vendor
+client for a provider id with that call's credentials. A provider without a vendor client keeps
+failing with `ProviderUnavailable` before any network activity (PRV-13).
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
+
+import httpx
 
 from engine.provider_types import Credentials, MediaProvider, ProviderError, ProviderUnavailable
 from providers.media.base import MEDIA_PROVIDER_CLASSES, MediaProviderInfo
+from providers.media.elevenlabs import ElevenLabsClient
+from providers.media.leonardo import LeonardoClient
+from providers.media.midjourney import MidjourneyClient
+from providers.media.openai_video import OpenAIMediaClient
+from providers.media.sd_forge import SDForgeClient
+from providers.media.settings import MediaClientSettings
+from providers.media.vendor_base import VendorMediaClient
 
-#: provider id -> constructor taking credentials; empty until vendor clients exist
-LIVE_MEDIA_CLIENTS: dict[str, Callable[[Credentials], MediaProvider]] = {}
+#: provider id -> live client class, constructed as `cls(credentials, settings, transport=...)`
+LIVE_MEDIA_CLIENTS: dict[str, type[VendorMediaClient]] = {
+    "openai": OpenAIMediaClient,
+    "stable_diffusion": SDForgeClient,
+    "elevenlabs": ElevenLabsClient,
+    "leonardo": LeonardoClient,
+    "midjourney": MidjourneyClient,
+}
 
 
 def media_class(name: str) -> type[MediaProviderInfo]:
@@ -20,9 +40,18 @@ def media_class(name: str) -> type[MediaProviderInfo]:
     return info
 
 
-def create_media_client(name: str, credentials: Credentials) -> MediaProvider:
+def create_media_client(name: str, credentials: Credentials,
+                        settings: MediaClientSettings | None = None,
+                        transport: httpx.BaseTransport | None = None) -> MediaProvider:
+    """A new live client; a missing credential or client → `ProviderUnavailable`."""
     media_class(name)
-    factory = LIVE_MEDIA_CLIENTS.get(name)
-    if factory is None:
+    client_class = LIVE_MEDIA_CLIENTS.get(name)
+    if client_class is None:
         raise ProviderUnavailable(f"Live generation for '{name}' is not available")
-    return factory(credentials)
+    return client_class(credentials, settings or MediaClientSettings(), transport=transport)
+
+
+def media_factory(settings: MediaClientSettings, transport: httpx.BaseTransport | None = None
+                  ) -> Callable[[str, Credentials], MediaProvider]:
+    """The `media_factory` argument of `DefaultProviderSet` for these settings."""
+    return partial(create_media_client, settings=settings, transport=transport)

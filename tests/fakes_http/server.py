@@ -11,18 +11,25 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+from urllib.parse import parse_qsl
 
 import pytest
 
 
 @dataclass
 class Reply:
-    """One scripted reply: a JSON body, or an SSE stream (optionally stalling after N events)."""
+    """One scripted reply: a JSON body, raw bytes (`body` + `content_type`), an SSE stream
+    (optionally stalling after N events), or a `handler` computing the reply from the request."""
 
     status: int = 200
     json: Any = None
+    body: bytes | None = None
+    content_type: str = "application/octet-stream"
+    handler: Callable[["Recorded"], "Reply"] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0                      # before the status line
     sse: list[tuple[str | None, Any]] | None = None
@@ -32,10 +39,34 @@ class Reply:
 
 @dataclass
 class Recorded:
+    """A received request. JSON bodies are decoded; multipart bodies become `{field: value or
+    file name}` with the file parts (`filename`, `content_type`, `data`) in `files`."""
+
     method: str
     path: str
     headers: dict[str, str]
     body: Any
+    query: dict[str, str] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    raw: bytes = b""
+
+
+def _parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields: dict[str, Any] = {}
+    files: dict[str, dict[str, Any]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        data = part.get_payload(decode=True) or b""
+        if filename is not None:
+            fields[name] = filename
+            files[name] = {"filename": filename, "content_type": part.get_content_type(),
+                           "data": data}
+        else:
+            fields[name] = data.decode("utf-8", "replace")
+    return fields, files
 
 
 class FakeHttpServer:
@@ -94,25 +125,59 @@ def _handler_for(server: FakeHttpServer) -> type[BaseHTTPRequestHandler]:
             return
 
         def do_POST(self) -> None:
+            self._handle()
+
+        def do_GET(self) -> None:
+            self._handle()
+
+        def do_DELETE(self) -> None:
+            self._handle()
+
+        def _read(self) -> Recorded:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            try:
-                body: Any = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
-            path = self.path.split("?", 1)[0]
-            server.record(Recorded("POST", path, {k.lower(): v for k, v in self.headers.items()},
-                                   body))
-            reply = server.next_reply(path)
+            content_type = self.headers.get("Content-Type") or ""
+            files: dict[str, dict[str, Any]] = {}
+            body: Any
+            if content_type.startswith("multipart/form-data"):
+                body, files = _parse_multipart(content_type, raw)
+            else:
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw.decode("utf-8", "replace")
+            path, _, query = self.path.partition("?")
+            return Recorded(self.command, path, {k.lower(): v for k, v in self.headers.items()},
+                            body, dict(parse_qsl(query)), files, raw)
+
+        def _handle(self) -> None:
+            recorded = self._read()
+            server.record(recorded)
+            reply = server.next_reply(recorded.path)
+            if reply.handler is not None:
+                reply = reply.handler(recorded)
             if reply.delay_s and server.closing.wait(reply.delay_s):
                 return
             try:
                 if reply.sse is not None:
                     self._stream(reply)
+                elif reply.body is not None:
+                    self._bytes(reply)
                 else:
                     self._json(reply)
             except (BrokenPipeError, ConnectionResetError):
                 server.disconnects += 1
+
+        def _bytes(self, reply: Reply) -> None:
+            data = reply.body or b""
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
 
         def _json(self, reply: Reply) -> None:
             data = json.dumps(reply.json if reply.json is not None else {}).encode()

@@ -17,7 +17,7 @@ def test_prv_registry_table():
     assert PROVIDER_CONCURRENCY == {"leonardo": 3, "openai": 3, "midjourney": 1,
                                     "stable_diffusion": 1, "elevenlabs": 2}
     assert PROVIDER_CREDENTIAL == {"leonardo": "leonardo_api_key", "openai": "openai_api_key",
-                                   "midjourney": "midapi_api_key", "stable_diffusion": "SD_FORGE_API_URL",
+                                   "midjourney": "midapi_api_key", "stable_diffusion": "sd_forge_api_url",
                                    "elevenlabs": "elevenlabs_api_key"}
 
 

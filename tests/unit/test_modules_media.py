@@ -229,8 +229,8 @@ def test_mod_mg_5_live_unavailable_provider() -> None:
                                   providers=DefaultProviderSet().for_call(False))
     with pytest.raises(ModuleExecutionError) as info:
         MediaGenerateModule().sub_action(ctx)
-    assert info.value.message == ("Provider 'leonardo' is unavailable: Live generation for "
-                                  "'leonardo' is not available")
+    assert info.value.message == ("Provider 'leonardo' is unavailable: Provider 'leonardo' "
+                                  "needs the credential 'leonardo_api_key'")
     assert store.metadata == {}
 
 

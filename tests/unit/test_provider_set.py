@@ -68,10 +68,12 @@ def test_prv9_placeholder_fails_before_network() -> None:
         placeholder.call(req, {"anthropic_api_key": "k"})
 
 
-def test_prv13_live_media_is_unavailable_but_static_info_is_complete() -> None:
+def test_prv13_live_media_needs_its_credential_and_static_info_is_complete() -> None:
     view = DefaultProviderSet().for_call(False)
-    with pytest.raises(ProviderUnavailable, match="Live generation for 'openai' is not available"):
-        view.media("openai", {"openai_api_key": "k"})
+    with pytest.raises(ProviderUnavailable, match="needs the credential 'openai_api_key'"):
+        view.media("openai", {"leonardo_api_key": "k"})
+    client = view.media("openai", {"openai_api_key": "k"})
+    assert client.provider_id == "openai" and "img2vid" in client.actions
     info = view.media_class("stable_diffusion")
     assert info.actions == ("txt2img", "img2img") and info.concurrency == 1
     assert set(info.get_data_schema("txt2img")["properties"]) == {
