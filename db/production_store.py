@@ -217,6 +217,13 @@ class AsyncReads:
     async def list_child_runs(self, parent_run_id: str) -> list[Doc]:
         return await self._find(q.child_runs_query([parent_run_id]))
 
+    async def get_generated_content(self, content_id: str) -> Doc | None:
+        return await self.adapter.find_one("generated_content", q.content_filter(content_id))
+
+    async def list_run_media(self, run_id: str) -> tuple[list[Doc], list[Doc]]:
+        metadata, contents = q.run_media_queries(run_id)
+        return await self._find(metadata), await self._find(contents)
+
     async def get_branch(self, branch_id: str) -> Doc | None:
         return await self.adapter.find_one("branches", q.branch_filter(branch_id))
 

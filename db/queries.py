@@ -304,6 +304,22 @@ def metadata_update(fields: Doc) -> Doc:
     return {"$set": safe}
 
 
+def content_filter(content_id: str) -> Doc:
+    return {"generated_content_id": content_id}
+
+
+def run_media_queries(run_id: str) -> tuple[QuerySpec, QuerySpec]:
+    """Every generation of a run (media downloads), in creation order."""
+    flt = {"workflow_run_id": run_id}
+    return (
+        QuerySpec(collection="content_generation_metadata", filter=flt,
+                  sort=[("created_at", ASC), ("content_generation_metadata_id", ASC)]),
+        QuerySpec(collection="generated_content", filter=flt,
+                  sort=[("created_at", ASC), ("content_generation_metadata_id", ASC),
+                        ("index", ASC)]),
+    )
+
+
 def generations_queries(run_id: str, interaction_id: str) -> tuple[QuerySpec, QuerySpec]:
     flt = {"workflow_run_id": run_id, "interaction_id": interaction_id}
     return (
@@ -323,3 +339,65 @@ def table_query(collection: str, filter_: Doc, fields: list[str],
     projection["_id"] = 0
     return QuerySpec(collection=collection, filter=filter_, projection=projection,
                      sort=[(f, int(d)) for f, d in sort] if sort else None, limit=max(limit, 0))
+
+
+# ---- task queue (production only: media sub-actions run as background jobs)
+
+TASK_STATUSES: tuple[str, ...] = ("queued", "processing", "completed", "failed", "cancelled")
+TASK_FINAL_STATUSES: tuple[str, ...] = ("completed", "failed", "cancelled")
+
+
+def task_filter(task_id: str) -> Doc:
+    return {"task_id": task_id}
+
+
+def task_claim(task_id: str, worker_id: str, now: datetime) -> tuple[Doc, Doc]:
+    """(filter, update): only a `queued` task can be claimed, so two claims have one winner."""
+    return ({"task_id": task_id, "status": "queued"},
+            {"$set": {"status": "processing", "worker_id": worker_id, "started_at": now,
+                      "heartbeat_at": now}})
+
+
+def task_heartbeat(task_id: str, worker_id: str, now: datetime,
+                   progress: Doc | None) -> tuple[Doc, Doc]:
+    """(filter, update) guarded by the worker: a task that was swept or re-owned is left alone."""
+    fields: Doc = {"heartbeat_at": now}
+    if progress is not None:
+        fields["progress"] = progress
+    return ({"task_id": task_id, "status": "processing", "worker_id": worker_id},
+            {"$set": fields})
+
+
+def task_finish(task_id: str, worker_id: str | None, status: str, result: Doc | None,
+                error: Doc | None, now: datetime) -> tuple[Doc, Doc]:
+    """(filter, update) for the final state; `worker_id=None` finishes a task never claimed."""
+    if status not in TASK_FINAL_STATUSES:
+        raise ValueError(f"task_finish: not a final status: {status}")
+    flt: Doc = {"task_id": task_id}
+    if worker_id is None:
+        flt["status"] = "queued"
+    else:
+        flt.update({"status": "processing", "worker_id": worker_id})
+    return flt, {"$set": {"status": status, "result": result, "error": error,
+                          "completed_at": now}}
+
+
+def tasks_by_run_query(run_id: str) -> QuerySpec:
+    return QuerySpec(collection="task_queue", filter={"payload.workflow_run_id": run_id},
+                     sort=[("created_at", ASC), ("task_id", ASC)])
+
+
+def stale_tasks_query(heartbeat_before: datetime) -> QuerySpec:
+    """`processing` tasks whose worker stopped beating (a lost process)."""
+    return QuerySpec(collection="task_queue",
+                     filter={"status": "processing", "heartbeat_at": {"$lt": heartbeat_before}},
+                     sort=[("heartbeat_at", ASC), ("task_id", ASC)])
+
+
+def task_mark_lost(task_id: str, heartbeat_before: datetime, now: datetime) -> tuple[Doc, Doc]:
+    """(filter, update): fail a stale task unless its worker beat again meanwhile."""
+    return ({"task_id": task_id, "status": "processing",
+             "heartbeat_at": {"$lt": heartbeat_before}},
+            {"$set": {"status": "failed", "completed_at": now,
+                      "error": {"error_type": "worker_lost", "message": "worker lost",
+                                "details": {}}}})

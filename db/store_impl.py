@@ -271,7 +271,7 @@ class QueryStore:
         self.executor.insert_one("generated_content", doc)
 
     def get_generated_content(self, content_id: str) -> Doc | None:
-        return self._one("generated_content", {"generated_content_id": content_id})
+        return self._one("generated_content", q.content_filter(content_id))
 
     def list_generations(self, run_id: str, interaction_id: str) -> tuple[list[Doc], list[Doc]]:
         meta_spec, content_spec = q.generations_queries(run_id, interaction_id)

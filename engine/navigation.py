@@ -234,3 +234,16 @@ def require_module(s: RunSession, module_name: str) -> ModuleRef:
     if ref is None:
         raise ModuleNotFound(f"Module '{module_name}' not found", details={"module_name": module_name})
     return ref
+
+
+def default_retry_feedback(s: RunSession, target: Any) -> str:
+    """The default message of a retry option on the cursor's module that targets `target`."""
+    c = s.cursor
+    ref = s.index.find(c.step_id or "", c.module_name or "")
+    if ref is None:
+        return ""
+    for option in (ref.config.get("retryable") or {}).get("options") or []:
+        if str(option.get("mode", "")).startswith("retry") and \
+                (option.get("target_module") or ref.module_name) == target.module_name:
+            return str((option.get("feedback") or {}).get("default_message") or "")
+    return ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Iterator, Literal
 
 import msgspec
 
@@ -27,7 +27,7 @@ from engine.errors import (
 from engine.execution import ExecOptions, Runner, Stop
 from engine.llm_call import LLMHelper
 from engine.modules.registry import ModuleRegistry
-from engine.navigation import repair_interrupted_fork
+from engine.navigation import default_retry_feedback, repair_interrupted_fork
 from engine.navigation import approach_target, do_jump, do_retry, check_retry_scope, jump_scope_ok, \
     jump_to_interaction as fork_to_interaction
 from engine.ports import Clock, IdGenerator, PipelineEvaluator, ProviderSet, Store
@@ -40,6 +40,7 @@ from engine.settings import EngineSettings
 from engine.templating import TemplateEngine
 from engine.versions import version_diff
 from engine import views
+from engine.provider_types import PreviewInfo
 from engine.wire import (
     EventFilters,
     EventsView,
@@ -54,6 +55,9 @@ from engine.wire import (
     WorkflowResponse,
 )
 from engine.workflow_index import WorkflowIndex, index_for
+
+if TYPE_CHECKING:
+    from engine.sub_actions import SubActionInfo
 
 PROJECTION_KEYS = ("status", "current_step", "current_step_name", "current_module",
                    "completed_steps", "error_type", "error_message", "completed_at")
@@ -306,7 +310,7 @@ class WorkflowEngine:
             if ref is None:
                 raise_module_not_found(target_module)
             check_retry_scope(s, ref)
-            text = feedback or _default_retry_feedback(s, ref) or ""
+            text = feedback or default_retry_feedback(s, ref) or ""
             do_retry(runner, ref, text, [], "api", None, None)
             return runner.drive()
 
@@ -446,10 +450,11 @@ class WorkflowEngine:
                               emit, opts or ExecOptions())
 
     def check_sub_action(self, user_id: str, run_id: str, interaction_id: str,
-                         sub_action_id: str) -> None:
+                         sub_action_id: str) -> "SubActionInfo":
+        """Read-only pre-check (SSE-4); tells a server whether it is a self or target sub-action."""
         from engine.sub_actions import check_sub_action
 
-        check_sub_action(self, user_id, run_id, interaction_id, sub_action_id)
+        return check_sub_action(self, user_id, run_id, interaction_id, sub_action_id)
 
     def get_state_view(self, user_id: str, run_id: str) -> StateView:
         return views.state_view(self, user_id, run_id)
@@ -470,24 +475,17 @@ class WorkflowEngine:
                          content_type: str) -> GenerationsView:
         return views.generations_view(self, user_id, run_id, interaction_id, content_type)
 
+    def media_preview(self, user_id: str, run_id: str, provider: str, action_type: str,
+                      params: dict[str, Any], credentials: dict[str, str]) -> PreviewInfo:
+        from engine.media_views import media_preview
+
+        return media_preview(self, user_id, run_id, provider, action_type, params, credentials)
+
 
 def raise_module_not_found(name: str) -> None:
     from engine.errors import ModuleNotFound
 
     raise ModuleNotFound(f"Module '{name}' not found", details={"module_name": name})
-
-
-def _default_retry_feedback(s: RunSession, target: Any) -> str:
-    """The default message of a retry option on the cursor's module that targets `target`."""
-    c = s.cursor
-    ref = s.index.find(c.step_id or "", c.module_name or "")
-    if ref is None:
-        return ""
-    for option in (ref.config.get("retryable") or {}).get("options") or []:
-        if str(option.get("mode", "")).startswith("retry") and \
-                (option.get("target_module") or ref.module_name) == target.module_name:
-            return str((option.get("feedback") or {}).get("default_message") or "")
-    return ""
 
 
 __all__ = ["ExecOptions", "StartCommand", "WorkflowEngine", "EngineError", "MockNotAllowed",

@@ -20,3 +20,6 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
     llm_max_attempts: int = 3
     provider_timeout_s: float = 300.0
     media_base_path: str = "./media"
+    media_max_bytes: int = 268435456
+    #: where clients fetch a stored generated file; the production server sets its media route
+    media_url_template: str | None = None

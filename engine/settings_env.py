@@ -18,6 +18,9 @@ Parser = Callable[[str], Any]
 
 PROVIDER_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LEONARDO_API_KEY", "MIDAPI_API_KEY",
                      "ELEVENLABS_API_KEY", "SD_FORGE_API_URL")
+#: vendor base addresses (empty → the vendor's public API); tests and gateways point them elsewhere
+PROVIDER_URL_VARS = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "ELEVENLABS_BASE_URL",
+                     "LEONARDO_BASE_URL", "MIDAPI_BASE_URL")
 MIN_SECRET_BYTES = 32
 
 
@@ -106,6 +109,9 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_LLM_MAX_ATTEMPTS": _f("llm_max_attempts", parse_int("WFE_LLM_MAX_ATTEMPTS", 1, 100)),
     "WFE_PROVIDER_TIMEOUT_S": _f("provider_timeout_s", parse_float("WFE_PROVIDER_TIMEOUT_S")),
     "WFE_MEDIA_BASE_PATH": _f("media_base_path", parse_text("WFE_MEDIA_BASE_PATH")),
+    "WFE_MEDIA_MAX_BYTES": _f("media_max_bytes", parse_int("WFE_MEDIA_MAX_BYTES", 1)),
+    "WFE_MEDIA_POLL_INTERVAL_S": _f("media_poll_interval_s",
+                                    parse_float("WFE_MEDIA_POLL_INTERVAL_S")),
     "WFE_CORS_ORIGINS": _f("cors_origins", parse_origins),
     "WFE_HOST": _f("host", parse_text("WFE_HOST")),
     "WFE_PORT": _f("port", parse_int("WFE_PORT", 1, 65535)),
@@ -132,8 +138,11 @@ class SharedSettings(msgspec.Struct, frozen=True, kw_only=True):
     llm_max_attempts: int = 3
     provider_timeout_s: float = 300.0
     media_base_path: str = "./media"
+    media_max_bytes: int = 268435456
+    media_poll_interval_s: float = 2.0
     cors_origins: tuple[str, ...] = ()
     provider_keys: dict[str, str] = {}
+    provider_urls: dict[str, str] = {}
 
     def engine_settings(self) -> EngineSettings:
         """The engine's limits, taken from the fields of the same names."""
@@ -149,7 +158,17 @@ def read_fields(env: Mapping[str, str], fields: Mapping[str, tuple[str, Parser]]
         if raw is not None and raw != "":
             values[field] = parse(raw)
     values["provider_keys"] = {k: env[k] for k in PROVIDER_KEY_VARS if env.get(k)}
+    values["provider_urls"] = {k: _parse_base_url(k, env[k]) for k in PROVIDER_URL_VARS
+                               if env.get(k, "").strip()}
     return values
+
+
+def _parse_base_url(name: str, text: str) -> str:
+    value = text.strip().rstrip("/")
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c.isspace() for c in value):
+        raise SettingsError(f"{name} must be an http(s) URL, got {text!r}")
+    return value
 
 
 def build(struct: type, values: dict[str, Any]) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import msgspec
 
@@ -56,10 +56,26 @@ def find_sub_action(s: RunSession, interaction_id: str, sub_action_id: str) -> t
                          details={"sub_action_id": sub_action_id})
 
 
+class SubActionInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """What a sub-action is, so a server can route it (e.g. media generations to a job queue)."""
+
+    kind: Literal["self", "target"]
+    module_id: str  # the interactive module that offers the sub-action
+
+
+def _kind(config: dict[str, Any]) -> Literal["self", "target"]:
+    actions = [a for a in config.get("actions") or [] if isinstance(a, dict)]
+    return "self" if actions and actions[0].get("type") == "self_sub_action" else "target"
+
+
 def check_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction_id: str,
-                     sub_action_id: str) -> None:
-    """Pre-stream validation for the servers (SSE-4)."""
-    find_sub_action(eng.load(user_id, run_id), interaction_id, sub_action_id)
+                     sub_action_id: str) -> SubActionInfo:
+    """Pre-stream validation for the servers (SSE-4); read-only, returns the sub-action's kind."""
+    s = eng.load(user_id, run_id)
+    ref, config = find_sub_action(s, interaction_id, sub_action_id)
+    event = s.request_event(interaction_id) or s.latest_request_event(interaction_id) or {}
+    module_id = str((event.get("data") or {}).get("module_id") or ref.module_id)
+    return SubActionInfo(kind=_kind(config), module_id=module_id)
 
 
 def run_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction_id: str,
@@ -85,7 +101,7 @@ def run_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction
         except ModuleNotFound as exc:
             return _failed(outcome, exc)
         actions = [a for a in config.get("actions") or [] if isinstance(a, dict)]
-        kind = "self" if actions and actions[0].get("type") == "self_sub_action" else "target"
+        kind = _kind(config)
         execution_id = sub_action_id + "_" + eng.ids.new_hex()
         outcome.execution_id = execution_id
         request_event = s.latest_request_event(interaction_id)
@@ -244,7 +260,9 @@ def _run_self(eng: "WorkflowEngine", s: RunSession, ref: Any, request_event: dic
         module_state=copy.deepcopy(data.get("module_state") or {}), params=merged, mock=mock,
         credentials=dict(opts.credentials), providers=eng.providers.for_call(mock),
         store=eng.store, clock=eng.clock, new_id=eng.ids.new_id, cancel=opts.cancel,
-        media_base_path=eng.media_base_path, progress_sink=report)
+        media_base_path=eng.media_base_path, progress_sink=report,
+        media_max_bytes=eng.settings.media_max_bytes,
+        media_url_template=eng.settings.media_url_template)
     return routine(context)
 
 
@@ -365,4 +383,4 @@ def _refresh(eng: "WorkflowEngine", s: RunSession, ref: Any, interaction_id: str
         return False
 
 
-__all__ = ["apply_result_mapping", "check_sub_action", "msgspec", "run_sub_action"]
+__all__ = ["SubActionInfo", "apply_result_mapping", "check_sub_action", "msgspec", "run_sub_action"]

@@ -482,3 +482,10 @@ class LoginRequest(msgspec.Struct, kw_only=True):
 class AccessKeyCreateRequest(msgspec.Struct, kw_only=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+
+
+class MediaPreviewRequest(msgspec.Struct, kw_only=True):
+    provider: str
+    action_type: str
+    params: dict[str, Any] = {}
+    ai_config: dict[str, Any] | None = None

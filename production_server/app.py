@@ -22,16 +22,18 @@ from production_server.auth.routes import AUTH_ROUTES
 from production_server.errors import EXCEPTION_HANDLERS
 from production_server.routes.execution import EXECUTION_ROUTES
 from production_server.routes.listing import LISTING_ROUTES
+from production_server.routes.media import MEDIA_ROUTES
 from production_server.routes.misc import MISC_ROUTES
 from production_server.routes.state import STATE_ROUTES
 from production_server.routes.streaming import STREAMING_ROUTES
+from production_server.routes.tasks import TASK_ROUTES
 from production_server.services import Services
 from production_server.settings import ProductionSettings
-from providers.provider_set import DefaultProviderSet
+from providers.provider_set import configured_provider_set
 
 log = logging.getLogger("production_server")
 ROUTES = [*AUTH_ROUTES, *EXECUTION_ROUTES, *STREAMING_ROUTES, *STATE_ROUTES, *LISTING_ROUTES,
-          *MISC_ROUTES]
+          *MISC_ROUTES, *MEDIA_ROUTES, *TASK_ROUTES]
 
 
 def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
@@ -39,7 +41,9 @@ def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
                adapter_factory: Callable[[], Any] | None = None) -> Litestar:
     """Build the app; `adapter_factory` lets tests supply a database adapter of their own."""
     services = Services(settings=settings, clock=clock or SystemClock(), ids=ids or MonotonicIds(),
-                        providers=providers or DefaultProviderSet(),
+                        providers=providers or configured_provider_set(
+                            settings.provider_urls, settings.engine_settings(),
+                            settings.media_poll_interval_s),
                         adapter_factory=adapter_factory)
     cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True,
                       allow_methods=["*"],

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from db.pipeline_eval import MongomockPipelineEvaluator
 from db.production_store import AsyncReads, ProductionStore, StoreAdapter, ensure_indexes, \
@@ -26,6 +26,9 @@ from production_server.auth.tokens import TokenService
 from production_server.cancellation import CancelRegistry, StreamCounter
 from production_server.settings import ProductionSettings
 from providers.credentials import build_credentials
+
+if TYPE_CHECKING:  # jobs import the route helpers, which import this module
+    from production_server.jobs.media import MediaJobs
 
 log = logging.getLogger("production_server")
 T = TypeVar("T")
@@ -49,6 +52,7 @@ class Services:
     reads: AsyncReads | None = None
     auth: AuthRepo | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    media_jobs: "MediaJobs | None" = None
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -81,9 +85,18 @@ class Services:
             store=self.store, providers=self.providers, registry=default_registry(),
             pipeline=MongomockPipelineEvaluator(), clock=self.clock, ids=self.ids,
             settings=s.engine_settings(), mode="production")
+        from production_server.jobs.media import MediaJobs
+
+        self.media_jobs = MediaJobs(settings=s, clock=self.clock, ids=self.ids,
+                                    providers=self.providers, registry=self.registry,
+                                    engine=self.engine, adapter=self.adapter,
+                                    credentials=self.credentials)
+        await self.media_jobs.start()
 
     async def stop(self) -> None:
         self.registry.cancel_all("server_shutdown")
+        if self.media_jobs is not None:
+            await self.media_jobs.stop()
         deadline = time.monotonic() + 5.0
         while self.pool.in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
@@ -99,6 +112,10 @@ class Services:
     def eng(self) -> WorkflowEngine:
         assert self.engine is not None, "services not started"
         return self.engine
+
+    def jobs(self) -> "MediaJobs":
+        assert self.media_jobs is not None, "services not started"
+        return self.media_jobs
 
     def credentials(self, ai_config: dict[str, Any] | None) -> dict[str, str]:
         """Per-call keys: request `ai_config` first, then server settings (PRV-2); never stored."""

@@ -16,6 +16,7 @@ from typing import Any, Literal, Mapping
 import msgspec
 
 from engine.errors import SettingsError
+from engine.settings import EngineSettings
 from engine.settings_env import (
     SHARED_FIELDS,
     Parser,
@@ -30,6 +31,9 @@ from engine.settings_env import (
 )
 
 __all__ = ["ProductionSettings", "SettingsError", "describe", "load_settings"]
+
+#: the URL of a stored generated file: `GET /workflow/{id}/media/{content_id}.{extension}`
+MEDIA_URL_TEMPLATE = "/workflow/{run_id}/media/{content_id}.{ext}"
 
 
 class ProductionSettings(SharedSettings, frozen=True, kw_only=True):
@@ -55,10 +59,20 @@ class ProductionSettings(SharedSettings, frozen=True, kw_only=True):
     login_max_failures: int = 10
     login_window_s: int = 900
     sse_max_per_user: int = 8
+    # media sub-actions as background jobs (production_server/jobs)
+    media_queue_max: int = 64
+    media_workers: int = 4
+    task_heartbeat_s: float = 5.0
+    task_stale_s: float = 60.0
 
     def __post_init__(self) -> None:
         if len(self.jwt_secret.encode()) < 32:
             raise SettingsError("WFE_JWT_SECRET must be at least 32 bytes")
+
+    def engine_settings(self) -> EngineSettings:
+        """Stored generations are served by this server's media route (wire-api.md §6.7)."""
+        return msgspec.structs.replace(super().engine_settings(),
+                                       media_url_template=MEDIA_URL_TEMPLATE)
 
     def replace(self, **changes: Any) -> "ProductionSettings":
         """A copy with some fields changed (tests; validation runs again)."""
@@ -86,6 +100,10 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_LOGIN_MAX_FAILURES": ("login_max_failures", parse_int("WFE_LOGIN_MAX_FAILURES", 1)),
     "WFE_LOGIN_WINDOW_S": ("login_window_s", parse_int("WFE_LOGIN_WINDOW_S", 1)),
     "WFE_SSE_MAX_PER_USER": ("sse_max_per_user", parse_int("WFE_SSE_MAX_PER_USER", 1)),
+    "WFE_MEDIA_QUEUE_MAX": ("media_queue_max", parse_int("WFE_MEDIA_QUEUE_MAX", 1)),
+    "WFE_MEDIA_WORKERS": ("media_workers", parse_int("WFE_MEDIA_WORKERS", 1)),
+    "WFE_TASK_HEARTBEAT_S": ("task_heartbeat_s", parse_float("WFE_TASK_HEARTBEAT_S")),
+    "WFE_TASK_STALE_S": ("task_stale_s", parse_float("WFE_TASK_STALE_S")),
 }
 
 

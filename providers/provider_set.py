@@ -6,7 +6,7 @@ touches the live constructors (PRV-4), which are injectable so tests can make th
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from engine.provider_types import (
     Credentials,
@@ -61,3 +61,18 @@ class DefaultProviderSet:
             raise ProviderError("The HTTP fetcher is not available in mock mode",
                                 error_code="mock_mode")
         return self._fetcher_factory()
+
+
+def configured_provider_set(provider_urls: Mapping[str, str], engine: Any,
+                            media_poll_interval_s: float) -> DefaultProviderSet:
+    """The provider set a server runs with: vendor base addresses and time limits from its
+    settings (both servers call this, so a setting means the same thing on each)."""
+    from providers.llm.registry import LLMClientSettings, llm_factory
+    from providers.media.registry import media_factory
+    from providers.media.settings import MediaClientSettings
+
+    values = dict(provider_urls)
+    values["WFE_MEDIA_POLL_INTERVAL_S"] = str(media_poll_interval_s)
+    return DefaultProviderSet(
+        llm_factory=llm_factory(LLMClientSettings.from_values(values, engine)),
+        media_factory=media_factory(MediaClientSettings.from_values(values)))

@@ -10,10 +10,11 @@ objects; `FakeStore` records what modules write; `make_module_context` builds an
 from __future__ import annotations
 
 import copy
+import tempfile
 import threading
 from functools import lru_cache
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from engine.clock import FixedClock
 from engine.ids import SequentialIds
@@ -22,6 +23,7 @@ from engine.mock_data import MOCK_PLACEHOLDER_URL
 from engine.modules.base import ExecutionContext, SubActionContext
 from engine.ports import CancelToken
 from engine.provider_types import (
+    ContentItem,
     Credentials,
     GenerationResult,
     HttpFetcher,
@@ -122,6 +124,8 @@ class FakeMediaProvider:
         self.concurrency = 1
         self.result = result
         self.calls: list[tuple[str, Any, str, dict[str, Any]]] = []
+        self.fetched: list[str] = []
+        self.files: dict[str, bytes] = {}
 
     def format_params(self, params: dict[str, Any]) -> dict[str, Any]:
         return dict(params)
@@ -150,6 +154,13 @@ class FakeMediaProvider:
 
     def get_preview_info(self, action: str, params: dict[str, Any]) -> Any:
         raise NotImplementedError
+
+    def fetch_content(self, item: ContentItem, max_bytes: int) -> Iterator[bytes]:
+        """The scripted bytes of `item.url` (default: derived from the URL), in two chunks."""
+        self.fetched.append(item.url)
+        data = self.files.get(item.url, b"bytes of " + item.url.encode())
+        yield data[: len(data) // 2]
+        yield data[len(data) // 2:]
 
 
 class FakeProviderSet:
@@ -263,7 +274,7 @@ def make_sub_action_context(request: InteractionRequest, resolved_inputs: dict[s
         module_name="generate_and_select_images_v2", request=request,
         resolved_inputs=resolved_inputs, module_state={}, params=params, mock=True,
         credentials={}, store=FakeStore(), clock=FixedClock(START), new_id=ids.new_id,
-        cancel=None, media_base_path="/tmp", progress_sink=None)
+        cancel=None, media_base_path=tempfile.mkdtemp(prefix="wfe-media-"), progress_sink=None)
     values.update(overrides)
     return SubActionContext(**values)
 

@@ -24,16 +24,17 @@ from virtual_server.service import VirtualService
 from virtual_server.settings import VirtualSettings
 
 
-def _default_providers() -> Any:
-    from providers.provider_set import DefaultProviderSet
+def _default_providers(settings: VirtualSettings) -> Any:
+    from providers.provider_set import configured_provider_set
 
-    return DefaultProviderSet()
+    return configured_provider_set(settings.provider_urls, settings.engine_settings(),
+                                   settings.media_poll_interval_s)
 
 
 def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
                providers: Any = None, store_kind: str = "fast") -> Litestar:
     service = VirtualService(settings, clock=clock or SystemClock(), ids=ids or MonotonicIds(),
-                             providers=providers if providers is not None else _default_providers(),
+                             providers=providers if providers is not None else _default_providers(settings),
                              store_kind=store_kind)
     runtime = Runtime(settings, service)
     cors = None

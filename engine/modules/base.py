@@ -116,6 +116,10 @@ class SubActionContext:
     media_base_path: str
     progress_sink: Callable[[dict[str, Any]], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: live generations: size cap of one downloaded file, and the URL form of a stored copy
+    #: (`{run_id}`, `{content_id}`, `{ext}`; None keeps the provider's URL)
+    media_max_bytes: int = 268435456
+    media_url_template: str | None = None
 
     @property
     def provenance(self) -> Literal["mock", "live"]:

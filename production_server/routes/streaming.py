@@ -17,6 +17,7 @@ from engine.answers import response_hash
 from engine.errors import ExecutionError, RequestError
 from engine.execution import ExecOptions
 from engine.ports import CancelToken
+from engine.sub_actions import SubActionInfo
 from engine.wire import StreamRespondRequest, SubActionRequest, WorkflowResponse
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
@@ -31,7 +32,9 @@ from production_server.executions import (
     sub_action_emit,
     sub_action_terminal,
 )
+from production_server.jobs import is_media_sub_action
 from production_server.routes.common import USER, owned_run
+from production_server.routes.tasks import media_job_stream
 from production_server.services import Services
 from production_server.sse import Frame, FrameCounter, FrameQueue, SSEStream, once, pump
 
@@ -189,11 +192,16 @@ async def sub_action(request: Request[Any, Any, Any], user: CurrentUser, workflo
     run_id = workflow_run_id
     body = await read_body(request, SubActionRequest, s.max_body_bytes, s.max_json_depth)
     eng = services.eng()
+    info: SubActionInfo | None = None
     try:  # ownership and the pending check before the stream (SSE-4)
-        await services.pool.run(eng.check_sub_action, user.user_id, run_id, body.interaction_id,
-                                body.sub_action_id)
+        info = await services.pool.run(eng.check_sub_action, user.user_id, run_id,
+                                       body.interaction_id, body.sub_action_id)
     except ExecutionError:
         pass  # e.g. an unknown sub-action: reported as the stream's terminal `error`
+    if info is not None and is_media_sub_action(info.kind, info.module_id):
+        # a media generation runs as a background job that outlives this stream
+        return await media_job_stream(services, user, run_id, body.interaction_id,
+                                      body.sub_action_id, body.params, body.ai_config)
     _open_stream(services, user)
     frames = FrameQueue(asyncio.get_running_loop())
     emit = sub_action_emit(frames, run_id)

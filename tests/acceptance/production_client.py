@@ -211,11 +211,13 @@ class Prod:
 @asynccontextmanager
 async def production(uri: str | None, *, concurrent: bool = False, users: tuple[str, ...] = ("alice", "bob"),
                      providers: Any = None, tick: timedelta = timedelta(milliseconds=1),
-                     **env: str) -> AsyncIterator[Prod]:
+                     live: bool = False, **env: str) -> AsyncIterator[Prod]:
+    """`live=True` runs with the provider set the server builds from its settings (vendor
+    clients pointed at the `*_BASE_URL` of `env`) instead of the mock-only one."""
     database = "t_" + uuid.uuid4().hex[:16]
     settings = make_settings(uri, database, **env)
     app = create_app(settings, clock=FixedClock(T0, tick=tick), ids=SequentialIds(),
-                     providers=providers or mock_only_providers())
+                     providers=None if live else (providers or mock_only_providers()))
     sync_client: MongoClient[dict[str, Any]] | None = MongoClient(uri, tz_aware=True) if uri else None
     db = sync_client[database] if sync_client is not None else None
     try:

@@ -52,8 +52,21 @@ def run_matrix(run: str, iid: str) -> dict[tuple[str, str], tuple[str, str, Any]
         ("GET", "/workflow/{workflow_run_id}/interaction/{interaction_id}/generations"): (
             "GET", f"{p}/interaction/{iid}/generations?content_type=image", None),
         ("GET", "/workflow/{workflow_run_id}/definition"): ("GET", f"{p}/definition", None),
+        ("GET", "/workflow/{workflow_run_id}/media/{file_name}"): (
+            "GET", f"{p}/media/gc_{'0' * 32}.png", None),
+        ("GET", "/workflow/{workflow_run_id}/media/download"): ("GET", f"{p}/media/download", None),
+        ("GET", "/workflow/{workflow_run_id}/media/{provider}/download"): (
+            "GET", f"{p}/media/openai/download", None),
+        ("GET", "/workflow/{workflow_run_id}/media/{provider}/{metadata_id}/download"): (
+            "GET", f"{p}/media/openai/cgm_{'0' * 32}/download", None),
+        ("POST", "/workflow/{workflow_run_id}/media/preview"): (
+            "POST", f"{p}/media/preview", {"provider": "openai", "action_type": "txt2img"}),
         ("DELETE", "/workflow/{workflow_run_id}"): ("DELETE", p, None),
         ("POST", "/workflow/{workflow_run_id}/reset"): ("POST", f"{p}/reset", None),
+        ("POST", "/api/task"): ("POST", "/api/task", {
+            "workflow_run_id": run, "interaction_id": iid, "sub_action_id": "image_generation",
+            "params": {"provider": "leonardo"}}),
+        ("GET", "/api/task/workflow/{workflow_run_id}"): ("GET", f"/api/task/workflow/{run}", None),
     }
 
 
@@ -71,6 +84,9 @@ OTHER_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/workflow-templates/{template_id}/versions/latest"): USER,
     ("GET", "/workflow-templates/{template_id}/versions/{workflow_version_id}"): USER,
     ("GET", "/workflows/active"): USER,
+    # task-id routes: ownership (another user's task → the unknown-task 404) is tested in
+    # tests/acceptance/test_production_media_jobs.py, where tasks exist
+    ("GET", "/api/task/{task_id}"): USER, ("GET", "/api/task/{task_id}/stream"): USER,
 }
 
 

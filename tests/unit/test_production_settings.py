@@ -23,7 +23,8 @@ DEFAULTS = {
     "upload_max_body_bytes": 12582912, "allow_mock_runs": False, "access_token_ttl_s": 3600,
     "refresh_token_ttl_s": 1209600, "refresh_rotation_grace_s": 60, "cookie_secure": True,
     "cookie_samesite": "lax", "cookie_domain": None, "login_max_failures": 10,
-    "login_window_s": 900, "sse_max_per_user": 8,
+    "login_window_s": 900, "sse_max_per_user": 8, "media_queue_max": 64, "media_workers": 4,
+    "task_heartbeat_s": 5.0, "task_stale_s": 60.0,
 }
 
 PARSED = [
@@ -64,6 +65,10 @@ PARSED = [
     ("WFE_LOGIN_MAX_FAILURES", "3", "login_max_failures", 3),
     ("WFE_LOGIN_WINDOW_S", "30", "login_window_s", 30),
     ("WFE_SSE_MAX_PER_USER", "2", "sse_max_per_user", 2),
+    ("WFE_MEDIA_QUEUE_MAX", "3", "media_queue_max", 3),
+    ("WFE_MEDIA_WORKERS", "2", "media_workers", 2),
+    ("WFE_TASK_HEARTBEAT_S", "0.5", "task_heartbeat_s", 0.5),
+    ("WFE_TASK_STALE_S", "12", "task_stale_s", 12.0),
 ]
 
 INVALID = [
@@ -71,6 +76,7 @@ INVALID = [
     ("WFE_PORT", "http"), ("WFE_MONGO_DRIVER", "mysql"), ("WFE_ALLOW_MOCK_RUNS", "sometimes"),
     ("WFE_COOKIE_SAMESITE", "loose"), ("WFE_PROGRESS_INTERVAL_S", "0"),
     ("WFE_SSE_HEARTBEAT_S", "-1"), ("WFE_MAX_BODY_BYTES", "0"), ("WFE_DB_CALL_TIMEOUT_S", "x"),
+    ("WFE_MEDIA_QUEUE_MAX", "0"), ("WFE_MEDIA_WORKERS", "0"), ("WFE_TASK_STALE_S", "0"),
 ]
 
 

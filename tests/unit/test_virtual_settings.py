@@ -22,7 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "auth_required": True, "max_body_bytes": 25165824, "db_max_encoded_bytes": 16777216,
     "db_max_decompressed_bytes": 67108864, "db_gzip_level": 4,
     "default_ai_config": {"provider": "openai", "model": "gpt-4o-mini"},
-    "max_auto_responses": 50,
+    "max_auto_responses": 50, "media_max_bytes": 268435456, "media_poll_interval_s": 2.0,
+    "provider_urls": {},
 }
 
 PARSED: list[tuple[str, str, str, Any]] = [
@@ -54,6 +55,12 @@ PARSED: list[tuple[str, str, str, Any]] = [
     ("WFE_VIRTUAL_DEFAULT_AI_CONFIG", '{"provider": "anthropic", "model": "m"}',
      "default_ai_config", {"provider": "anthropic", "model": "m"}),
     ("WFE_MAX_AUTO_RESPONSES", "3", "max_auto_responses", 3),
+    ("WFE_MEDIA_MAX_BYTES", "1000", "media_max_bytes", 1000),
+    ("WFE_MEDIA_POLL_INTERVAL_S", "0.5", "media_poll_interval_s", 0.5),
+    ("OPENAI_BASE_URL", "http://gateway:8080/v1/", "provider_urls",
+     {"OPENAI_BASE_URL": "http://gateway:8080/v1"}),
+    ("ELEVENLABS_BASE_URL", "https://el.example", "provider_urls",
+     {"ELEVENLABS_BASE_URL": "https://el.example"}),
 ]
 
 INVALID: list[tuple[str, str]] = [
@@ -64,6 +71,8 @@ INVALID: list[tuple[str, str]] = [
     ("WFE_VIRTUAL_MAX_BODY_BYTES", "0"), ("WFE_VIRTUAL_DB_GZIP_LEVEL", "10"),
     ("WFE_VIRTUAL_DEFAULT_AI_CONFIG", "[1]"), ("WFE_VIRTUAL_DEFAULT_AI_CONFIG", "{not json"),
     ("WFE_MAX_AUTO_RESPONSES", "-1"), ("WFE_JWT_SECRET", "short"), ("WFE_HOST", "   "),
+    ("WFE_MEDIA_MAX_BYTES", "0"), ("WFE_MEDIA_POLL_INTERVAL_S", "0"),
+    ("OPENAI_BASE_URL", "ftp://x"), ("ANTHROPIC_BASE_URL", "not a url"),
 ]
 
 
@@ -104,6 +113,27 @@ def test_provider_keys_and_describe_hide_secrets() -> None:
     assert settings.provider_keys == {"OPENAI_API_KEY": "sk-abcdefgh12345678"}
     line = describe(settings)
     assert "sk-abcdefgh" not in line and SECRET not in line and "OPENAI_API_KEY" in line
+
+
+def test_vendor_addresses_reach_the_provider_clients() -> None:
+    """The base URLs and the media limits of the settings are what the server's clients use."""
+    from providers.provider_set import configured_provider_set
+
+    settings = load_settings({**BASE, "OPENAI_BASE_URL": "http://gw:1/v1",
+                              "ANTHROPIC_BASE_URL": "http://gw:2",
+                              "ELEVENLABS_BASE_URL": "http://gw:3",
+                              "WFE_MEDIA_POLL_INTERVAL_S": "0.5", "WFE_MEDIA_MAX_BYTES": "77"})
+    assert settings.engine_settings().media_max_bytes == 77
+    assert settings.engine_settings().media_url_template is None  # no media route here
+    providers = configured_provider_set(settings.provider_urls, settings.engine_settings(),
+                                        settings.media_poll_interval_s).for_call(False)
+    assert providers.llm("openai").options.base_url == "http://gw:1/v1"
+    assert providers.llm("anthropic").options.base_url == "http://gw:2"
+    media = providers.media("elevenlabs", {"elevenlabs_api_key": "k"})
+    assert media.settings.elevenlabs_base_url == "http://gw:3"
+    assert media.settings.poll_interval_s == 0.5 and media.settings.video_poll_interval_s == 2.5
+    openai_media = providers.media("openai", {"openai_api_key": "k"})
+    assert openai_media.settings.openai_base_url == "http://gw:1"
 
 
 def test_settings_are_immutable() -> None:

@@ -6,15 +6,18 @@ Mock and live share this path up to the provider object: in mock mode the mode-a
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import msgspec
 
 from engine import media_catalog
 from engine.errors import Cancelled, ModuleExecutionError
+from engine.media_files import extension_for, resolve_media_path, store_media
 from engine.modules.base import SubActionContext
 from engine.modules.media.common import KIND_BY_ACTION
-from engine.provider_types import GenerationResult, MediaProvider, ProviderCancelled, ProviderError
+from engine.provider_types import ContentItem, GenerationResult, MediaProvider, ProviderCancelled, \
+    ProviderError
 from engine.sanitize import sanitize_message
 
 
@@ -74,24 +77,24 @@ def run_generation(context: SubActionContext) -> dict[str, Any]:
 
     content_ids: list[str] = []
     urls: list[str] = []
-    for index, item in enumerate(result.content):
-        content_id = context.new_id(prefix + "gc_")
-        context.store.insert_generated_content({
-            "generated_content_id": content_id,
-            "content_generation_metadata_id": metadata_id,
-            "workflow_run_id": context.workflow_run_id,
-            "interaction_id": context.interaction_id,
-            "index": index,
-            "content_type": item.content_type or KIND_BY_ACTION.get(action_type, "image"),
-            "provider_url": item.url,
-            "url": item.url,
-            "extension": item.extension,
-            "seed": item.seed,
-            "provenance": context.provenance,
-            "created_at": context.clock.now(),
-        })
-        content_ids.append(content_id)
-        urls.append(item.url)
+    try:
+        rows = [_content_row(context, client, item, action_type, prefix)
+                for item in result.content]
+    except ProviderCancelled:
+        _fail(context, metadata_id, "Cancelled")
+        raise Cancelled("Operation cancelled") from None
+    except (ProviderError, ModuleExecutionError) as exc:
+        message = sanitize_message(getattr(exc, "message", None) or str(exc), secrets)
+        _fail(context, metadata_id, message)
+        raise ModuleExecutionError(f"Media generation failed: {message}") from None
+    for index, row in enumerate(rows):
+        row.update({"content_generation_metadata_id": metadata_id,
+                    "workflow_run_id": context.workflow_run_id,
+                    "interaction_id": context.interaction_id, "index": index,
+                    "provenance": context.provenance, "created_at": context.clock.now()})
+        context.store.insert_generated_content(row)
+        content_ids.append(row["generated_content_id"])
+        urls.append(row["url"])
     context.store.update_generation_metadata(metadata_id, {
         "status": "completed", "provider_task_id": result.provider_task_id,
         "completed_at": context.clock.now()})
@@ -102,12 +105,55 @@ def run_generation(context: SubActionContext) -> dict[str, Any]:
             "mock": context.mock}
 
 
+def _content_row(context: SubActionContext, client: MediaProvider, item: ContentItem,
+                 action_type: str, prefix: str) -> dict[str, Any]:
+    """One `generated_content` row. A live item is downloaded into the media root first, so the
+    run keeps its media when the vendor's URL expires and later steps can read `local_path`;
+    a data URL is then never stored in documents or events (it can be megabytes)."""
+    content_id = context.new_id(prefix + "gc_")
+    content_type = item.content_type or KIND_BY_ACTION.get(action_type, "image")
+    row: dict[str, Any] = {"generated_content_id": content_id, "content_type": content_type,
+                           "provider_url": item.url, "url": item.url,
+                           "extension": item.extension, "seed": item.seed}
+    if context.mock:
+        return row
+    _check_cancel(context)
+    extension = extension_for(item.url, item.extension, content_type)
+    stored = store_media(context.media_base_path,
+                         client.fetch_content(item, context.media_max_bytes), extension,
+                         context.media_max_bytes)
+    row.update({"extension": stored.extension, "local_path": stored.relative_path,
+                "size_bytes": stored.size, "sha256": stored.sha256})
+    if item.url.startswith("data:"):
+        row["provider_url"] = None
+    if context.media_url_template:
+        row["url"] = context.media_url_template.format(
+            run_id=context.workflow_run_id, content_id=content_id, ext=stored.extension)
+    return row
+
+
+def _check_cancel(context: SubActionContext) -> None:
+    if context.cancel is not None and context.cancel.is_cancelled():
+        raise ProviderCancelled("Operation cancelled")
+
+
+def _cancellable_progress(context: SubActionContext) -> Any:
+    """The progress callback handed to a vendor client: it forwards progress and stops a
+    polling client by raising `ProviderCancelled` once the call is cancelled."""
+
+    def progress(data: dict[str, Any]) -> None:
+        _check_cancel(context)
+        context.progress(data)
+
+    return progress
+
+
 def _generate(client: MediaProvider, action_type: str, gen_params: dict[str, Any],
               source_data: dict[str, Any], context: SubActionContext) -> GenerationResult:
     prompt = gen_params.get("prompt")
     prompt = prompt if isinstance(prompt, str) else ""
     formatted = client.format_params(gen_params)
-    progress = context.progress
+    progress = _cancellable_progress(context)
     if action_type == "txt2img":
         return client.txt2img(prompt, formatted, progress)
     if action_type == "txt2audio":
@@ -120,16 +166,39 @@ def _generate(client: MediaProvider, action_type: str, gen_params: dict[str, Any
 
 def _source_image(gen_params: dict[str, Any], source_data: dict[str, Any],
                   context: SubActionContext) -> str:
-    """`params.source_image`, else `source_data._source_image`, else the resolved input."""
+    """`params.source_image`, else `source_data._source_image`, else the resolved input.
+
+    A selection object gives its stored file (`local_path`) before its URL, and a URL of one of
+    our own stored files is turned back into that file: vendors cannot fetch our media route.
+    """
     for candidate in (gen_params.get("source_image"), source_data.get("_source_image"),
                       context.resolved_inputs.get("source_image")):
         if isinstance(candidate, dict):
-            candidate = candidate.get("url")
+            local = _stored_file(context, candidate.get("local_path"))
+            candidate = local or candidate.get("url")
         if isinstance(candidate, str) and candidate:
-            return candidate
+            return _own_media_file(context, candidate) or candidate
     if context.mock:
         return ""
     raise ModuleExecutionError("Media generation failed: no source image")
+
+
+def _stored_file(context: SubActionContext, path: Any) -> str | None:
+    if not isinstance(path, str) or not path:
+        return None
+    resolved = resolve_media_path(context.media_base_path, path)
+    return resolved if resolved is not None and os.path.isfile(resolved) else None
+
+
+def _own_media_file(context: SubActionContext, url: str) -> str | None:
+    """The local file behind `.../media/<content_id>.<ext>` of this run, if there is one."""
+    if context.mock or url.startswith(("data:", "http://", "https://")) or "/media/" not in url:
+        return None
+    content_id = url.rsplit("/", 1)[-1].split(".", 1)[0].split("?", 1)[0]
+    document = context.store.get_generated_content(content_id) or {}
+    if document.get("workflow_run_id") != context.workflow_run_id:
+        return None
+    return _stored_file(context, document.get("local_path"))
 
 
 def _fail(context: SubActionContext, metadata_id: str, message: str) -> None:

@@ -1,0 +1,38 @@
+"""Media questions a client asks about a run outside an interaction: the cost and size preview of
+a generation (wire-api.md §6.7 `POST /workflow/{id}/media/preview`, providers.md §4.5)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine import media_catalog
+from engine.errors import BadRequest, NotFound
+from engine.provider_types import PreviewInfo, ProviderError
+from engine.sanitize import sanitize_message
+
+if TYPE_CHECKING:
+    from engine.processor import WorkflowEngine
+
+
+def media_preview(eng: "WorkflowEngine", user_id: str, run_id: str, provider: str,
+                  action_type: str, params: dict[str, Any],
+                  credentials: dict[str, str]) -> PreviewInfo:
+    """The preview of the provider the run would use: the mock one for a mock run (no keys
+    needed), the live client otherwise, whose construction fails without its credential."""
+    run = eng.store.get_run(run_id)
+    if run is None or run.get("user_id") != user_id:
+        raise NotFound("Workflow run not found", details={"workflow_run_id": run_id})
+    actions = media_catalog.PROVIDER_ACTIONS.get(provider)
+    if actions is None:
+        raise BadRequest(f"Unknown media provider '{provider}'", details={"provider": provider})
+    if action_type not in actions:
+        raise BadRequest(f"Provider '{provider}' does not support '{action_type}'",
+                         details={"provider": provider, "action_type": action_type})
+    try:
+        client = eng.providers.for_call(bool(run.get("mock"))).media(provider, credentials)
+        return client.get_preview_info(action_type, client.format_params(dict(params)))
+    except ProviderError as exc:
+        message = sanitize_message(exc.message, [v for v in credentials.values() if v])
+        raise BadRequest(f"Provider '{provider}' is unavailable: {message}",
+                         error_type="provider_unavailable",
+                         details={"provider": provider}) from None

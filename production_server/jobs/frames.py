@@ -1,0 +1,85 @@
+"""Task documents as API views and SSE frames (wire-api.md §4 payloads, §6.7 task routes).
+
+A task stores the engine's `SubActionOutcome` as builtins; the terminal frame of a job stream is
+rebuilt from it with the same function the direct sub-action stream uses, so both paths emit
+identical `complete` / `error` / `cancelled` payloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+
+from db.queries import TASK_FINAL_STATUSES
+from engine.errors import EngineError
+from engine.ports import CancelToken
+from engine.wire import SubActionEvent, SubActionOutcome
+from production_server.executions import sub_action_terminal
+from production_server.sse import Frame
+
+Doc = dict[str, Any]
+
+
+def is_final(doc: Doc) -> bool:
+    return doc.get("status") in TASK_FINAL_STATUSES
+
+
+def run_of(doc: Doc) -> str:
+    return str((doc.get("payload") or {}).get("workflow_run_id") or "")
+
+
+def task_view(doc: Doc) -> Doc:
+    """What a client may see of a task: no params, no worker internals, never any key."""
+    payload = doc.get("payload") or {}
+    return {
+        "task_id": doc["task_id"], "actor": doc.get("actor"), "status": doc.get("status"),
+        "workflow_run_id": payload.get("workflow_run_id"),
+        "interaction_id": payload.get("interaction_id"),
+        "sub_action_id": payload.get("sub_action_id"),
+        "provider": doc.get("concurrency_identifier"), "progress": doc.get("progress"),
+        "result": doc.get("result"), "error": doc.get("error"),
+        "created_at": doc.get("created_at"), "started_at": doc.get("started_at"),
+        "completed_at": doc.get("completed_at"),
+    }
+
+
+def progress_payload(run_id: str, task_id: str, event: SubActionEvent) -> Doc:
+    """The sub-action `progress` frame of wire-api §4 plus the job's `task_id`."""
+    data: Doc = {"workflow_run_id": run_id, "task_id": task_id, "elapsed_ms": event.elapsed_ms,
+                 "message": event.message, "execution_id": event.execution_id or None,
+                 "status": event.status, "progress": event.progress}
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def queued_frame(doc: Doc) -> Frame:
+    """The first frame of a job stream: tells the client which task to follow."""
+    data: Doc = {"elapsed_ms": 0, "message": "Queued" if doc.get("status") == "queued"
+                 else "Processing...", "status": doc.get("status")}
+    data.update(doc.get("progress") or {})
+    data.update({"workflow_run_id": run_of(doc), "task_id": doc["task_id"]})
+    return "progress", data
+
+
+def cancelled_error(reason: str) -> Doc:
+    return {"error_type": "cancelled", "message": "Sub-action cancelled", "details": {},
+            "reason": reason}
+
+
+def terminal_frame(doc: Doc) -> Frame:
+    """The one terminal frame (SSE-3) for a finished task document."""
+    run_id = run_of(doc)
+    error = doc.get("error") or {}
+    token = CancelToken()
+    token.cancel(str(error.get("reason") or "user_cancelled"))
+    outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    result = doc.get("result")
+    if result is not None:
+        outcome.set_result(msgspec.convert(result, SubActionOutcome))
+    else:
+        outcome.set_exception(EngineError(
+            str(error.get("message") or "Sub-action failed"),
+            error_type=str(error.get("error_type") or "execution_failed"),
+            details=dict(error.get("details") or {})))
+    return sub_action_terminal(run_id, outcome, token)
