@@ -10,6 +10,7 @@ crash leaves at most a `.part` file behind.
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 import os
 import re
 import tempfile
@@ -26,6 +27,11 @@ _MIME_EXTENSION = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"
                    "image/gif": "gif", "image/svg+xml": "svg", "video/mp4": "mp4",
                    "video/webm": "webm", "audio/mpeg": "mp3", "audio/mp3": "mp3",
                    "audio/wav": "wav", "audio/ogg": "ogg"}
+
+
+_EXTENSION_MIME = {extension: mime for mime, extension in _MIME_EXTENSION.items()
+                   if mime != "audio/mp3"}
+_HASHED_NAME = re.compile(r"^([0-9a-f]{64})\.([a-z0-9]{1,8})$")
 
 
 @dataclass(frozen=True)
@@ -99,3 +105,19 @@ def resolve_media_path(base_path: str, relative_path: str) -> str | None:
     if not target.startswith(base + os.sep):
         return None
     return target
+
+
+def media_type_for(extension: str) -> str:
+    """The Content-Type a stored file is served with."""
+    return _EXTENSION_MIME.get(extension) or mimetypes.types_map.get("." + extension) \
+        or "application/octet-stream"
+
+
+def hashed_media_path(base_path: str, file_name: str) -> str | None:
+    """The stored file named `<sha256>.<ext>` (as `store_media` wrote it), or None."""
+    match = _HASHED_NAME.match(file_name)
+    if match is None:
+        return None
+    digest, extension = match.groups()
+    path = resolve_media_path(base_path, f"{GENERATED_DIR}/{digest[:2]}/{digest}.{extension}")
+    return path if path is not None and os.path.isfile(path) else None

@@ -32,6 +32,10 @@ __all__ = ["VirtualSettings", "SettingsError", "describe", "load_settings"]
 DEFAULT_AI_CONFIG: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini"}
 
 
+#: the URL of a stored live generation on this server (content-addressed, see routes/media.py)
+MEDIA_URL_TEMPLATE = "/workflow/media/{sha256}.{ext}"
+
+
 class VirtualSettings(SharedSettings, frozen=True, kw_only=True):
     jwt_secret: str | None = None
     # virtual (§5.3)
@@ -54,8 +58,11 @@ class VirtualSettings(SharedSettings, frozen=True, kw_only=True):
             raise SettingsError("WFE_VIRTUAL_DB_GZIP_LEVEL must be between 0 and 9")
 
     def engine_settings(self) -> EngineSettings:
+        """Live generations are served by content hash (`GET /workflow/media/...`): the virtual
+        server keeps no runs, so a stored file is addressed by its bytes, not by a run."""
         return msgspec.structs.replace(super().engine_settings(),
-                                       max_auto_responses=self.max_auto_responses)
+                                       max_auto_responses=self.max_auto_responses,
+                                       media_url_template=MEDIA_URL_TEMPLATE)
 
     def blob_limits(self) -> BlobLimits:
         return BlobLimits(max_encoded_bytes=self.db_max_encoded_bytes,

@@ -117,7 +117,7 @@ class SubActionContext:
     progress_sink: Callable[[dict[str, Any]], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     #: live generations: size cap of one downloaded file, and the URL form of a stored copy
-    #: (`{run_id}`, `{content_id}`, `{ext}`; None keeps the provider's URL)
+    #: (`{run_id}`, `{content_id}`, `{ext}`, `{sha256}`; None keeps the provider's URL)
     media_max_bytes: int = 268435456
     media_url_template: str | None = None
 

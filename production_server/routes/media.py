@@ -8,7 +8,6 @@ response may be cached forever.
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import tempfile
 import zipfile
@@ -20,7 +19,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery
 from litestar.response import File
 
-from engine.media_files import resolve_media_path
+from engine.media_files import media_type_for, resolve_media_path
 from engine.wire import MediaPreviewRequest
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.body import read_body
@@ -30,12 +29,6 @@ from production_server.routes.common import USER, owned_run
 from production_server.services import Services
 
 CACHE_FOREVER = "public, max-age=31536000, immutable"
-_TYPES = {"mp3": "audio/mpeg", "mp4": "video/mp4", "webp": "image/webp", "webm": "video/webm"}
-
-
-def media_type_for(extension: str) -> str:
-    return _TYPES.get(extension) or mimetypes.types_map.get("." + extension) \
-        or "application/octet-stream"
 
 
 @get("/workflow/{workflow_run_id:str}/media/{file_name:str}", dependencies=USER)

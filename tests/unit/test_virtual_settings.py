@@ -124,7 +124,7 @@ def test_vendor_addresses_reach_the_provider_clients() -> None:
                               "ELEVENLABS_BASE_URL": "http://gw:3",
                               "WFE_MEDIA_POLL_INTERVAL_S": "0.5", "WFE_MEDIA_MAX_BYTES": "77"})
     assert settings.engine_settings().media_max_bytes == 77
-    assert settings.engine_settings().media_url_template is None  # no media route here
+    assert settings.engine_settings().media_url_template == "/workflow/media/{sha256}.{ext}"
     providers = configured_provider_set(settings.provider_urls, settings.engine_settings(),
                                         settings.media_poll_interval_s).for_call(False)
     assert providers.llm("openai").options.base_url == "http://gw:1/v1"

@@ -6,9 +6,10 @@ from typing import Any
 
 from virtual_server.routes.execute import respond, start
 from virtual_server.routes.health import health
+from virtual_server.routes.media import media_file
 from virtual_server.routes.mock_data import mock_data
 from virtual_server.routes.reads import generations, interaction_history, state
 from virtual_server.routes.sub_action import sub_action
 
 ROUTES: list[Any] = [start, respond, sub_action, state, interaction_history, generations,
-                     mock_data, health]
+                     mock_data, health, media_file]

@@ -128,7 +128,8 @@ def _content_row(context: SubActionContext, client: MediaProvider, item: Content
         row["provider_url"] = None
     if context.media_url_template:
         row["url"] = context.media_url_template.format(
-            run_id=context.workflow_run_id, content_id=content_id, ext=stored.extension)
+            run_id=context.workflow_run_id, content_id=content_id, ext=stored.extension,
+            sha256=stored.sha256)
     return row
 
 

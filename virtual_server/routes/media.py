@@ -1,0 +1,32 @@
+"""`GET /workflow/media/{sha256}.{ext}`: a live generation stored by this server.
+
+The virtual server keeps no runs between requests, so a stored file cannot be tied to an owner
+the way the production media route does; it is addressed by the SHA-256 of its bytes instead.
+The name is unguessable without the content and never changes meaning, hence the immutable
+cache. Authentication is the same as for every other route (VS-1: bearer or cookie).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.params import FromPath, FromQuery
+from litestar.response import File
+
+from engine.errors import NotFound
+from engine.media_files import hashed_media_path, media_type_for
+from virtual_server.runtime import runtime
+
+CACHE_FOREVER = "public, max-age=31536000, immutable"
+
+
+@get("/workflow/media/{file_name:str}", summary="A stored live generation, by content hash")
+async def media_file(request: Request[Any, Any, Any], file_name: FromPath[str],
+                     download: FromQuery[bool] = False) -> File:
+    path = hashed_media_path(runtime(request).settings.media_base_path, file_name)
+    if path is None:
+        raise NotFound("Media file not found")
+    return File(path, filename=file_name, media_type=media_type_for(file_name.rsplit(".", 1)[1]),
+                content_disposition_type="attachment" if download else "inline",
+                headers={"Cache-Control": CACHE_FOREVER})
