@@ -8,6 +8,7 @@ keys may not leak into stored documents, and the process environment stays untou
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -60,7 +61,8 @@ async def _generate(prod: Prod, run_id: str, iid: str, module: str) -> dict[str,
     return frames[-1][1]["sub_action_result"]
 
 
-async def _run_live(prod: Prod, workflow: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+async def _run_live(prod: Prod, workflow: dict[str, Any], stop_at: str | None = None
+                    ) -> tuple[str, dict[str, Any]]:
     response = await prod.ok("POST", "/workflow/start",
                              {"project_name": "live", "workflow_content": workflow,
                               "mock": False})
@@ -69,6 +71,8 @@ async def _run_live(prod: Prod, workflow: dict[str, Any]) -> tuple[str, dict[str
     while response["status"] == "awaiting_input":
         module = response["progress"]["current_module"]
         iid = response["interaction_request"]["interaction_id"]
+        if module == stop_at:
+            return run_id, {"interaction_id": iid, **generated}
         if module in GENERATE:
             result = await _generate(prod, run_id, iid, module)
             generated[module] = {"interaction_id": iid, **result}
@@ -151,6 +155,49 @@ async def test_cuddle_crew_live_end_to_end(secantus_uri: str, cuddle_workflow: d
         assert "base64" not in json.dumps(stored["generated_content"], default=str)
     assert dict(os.environ) == environ_before
     assert all(r.path.startswith("/v1/") for r in vendors.requests)
+
+
+async def test_cancel_stops_a_polling_video_job_and_the_vendor_job(
+        secantus_uri: str, cuddle_workflow: dict[str, Any], vendors: VendorSimulator,
+        tmp_path: Path) -> None:
+    """A media job waiting on a slow vendor is stopped by POST /cancel: the task ends
+    `cancelled`, the vendor job is deleted, nothing is stored, the interaction stays pending."""
+    vendors.video_polls_before_done = 10 ** 6
+    async with production(secantus_uri, live=True, OPENAI_API_KEY=OPENAI_KEY,
+                          OPENAI_BASE_URL=vendors.base_url + "/v1",
+                          WFE_MEDIA_BASE_PATH=str(tmp_path),
+                          WFE_MEDIA_POLL_INTERVAL_S="0.02") as prod:
+        run_id, reached = await _run_live(prod, cuddle_workflow,
+                                          stop_at="generate_and_select_videos_v2")
+        iid = reached["interaction_id"]
+        queued = await prod.post("/api/task", {
+            "workflow_run_id": run_id, "interaction_id": iid,
+            "sub_action_id": "video_generation",
+            "params": _params("generate_and_select_videos_v2")})
+        assert queued.status_code == 202, queued.text
+        task_id = queued.json()["task_id"]
+        for _ in range(500):  # until the vendor is being polled
+            if len(vendors.seen("/v1/videos/")) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert (await prod.post(f"/workflow/{run_id}/cancel")).status_code == 200
+        task: dict[str, Any] = {}
+        for _ in range(500):
+            task = await prod.ok("GET", f"/api/task/{task_id}")
+            if task["status"] not in ("queued", "processing"):
+                break
+            await asyncio.sleep(0.01)
+        assert task["status"] == "cancelled", task
+        assert [r.method for r in vendors.seen("/v1/videos/")].count("DELETE") == 1
+        (meta,) = prod.db.content_generation_metadata.find({"workflow_run_id": run_id,
+                                                            "action_type": "img2vid"})
+        assert meta["status"] == "failed" and meta["error_message"] == "Cancelled"
+        assert prod.db.generated_content.count_documents({"content_generation_metadata_id":
+                                                          meta["content_generation_metadata_id"]}) == 0
+        status = await prod.ok("GET", f"/workflow/{run_id}/status")
+        assert status["interaction_request"]["interaction_id"] == iid
+        failed = [e for e in await prod.events(run_id) if e["event_type"] == "sub_action_failed"]
+        assert failed and failed[-1]["data"]["error_type"] == "cancelled"
 
 
 def _dump(prod: Prod) -> dict[str, list[dict[str, Any]]]:

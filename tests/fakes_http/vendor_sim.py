@@ -86,6 +86,8 @@ class VendorSimulator:
             return self._image(seen)
         if path == "/v1/videos" and seen.method == "POST":
             return self._video_create()
+        if path.startswith("/v1/videos/") and seen.method == "DELETE":
+            return _json(200, {"id": path.split("/")[3], "object": "video", "deleted": True})
         if path.startswith("/v1/videos/"):
             return self._video_get(path)
         if path == "/v1/music":
@@ -192,5 +194,8 @@ def _handler(sim: VendorSimulator) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             self._serve("GET")
+
+        def do_DELETE(self) -> None:
+            self._serve("DELETE")
 
     return Handler
