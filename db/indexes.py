@@ -80,6 +80,8 @@ INDEXES: list[IndexSpec] = [
     _ix("generated_content", "workflow_run_id", "interaction_id"),
     _ix("task_queue", "task_id", unique=True),
     _ix("task_queue", "status", "concurrency_identifier", ("priority", -1), "created_at"),
+    # beyond storage.md: `GET /api/task/workflow/{id}` lists a run's tasks in creation order
+    _ix("task_queue", "payload.workflow_run_id", "created_at"),
     _ix("schema_migrations", "migration_id", unique=True),
 ]
 

@@ -166,6 +166,7 @@ class ProductionStore(QueryStore):
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m_0001_initial_indexes", "Create every index of storage.md §3.1"),
+    ("m_0002_task_run_index", "Index task_queue by payload.workflow_run_id, created_at"),
 )
 
 

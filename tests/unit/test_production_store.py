@@ -125,11 +125,15 @@ def test_worker_thread_calls_reach_the_loop_from_many_threads_st11(
 
 def test_ensure_indexes_idempotent_and_migration_recorded_st13(
         wire: MongoAdapter, loop_thread: LoopThread, secantus_uri: str) -> None:
-    assert loop_thread.run(ensure_indexes(wire, NOW)) == ["m_0001_initial_indexes"]
+    assert loop_thread.run(ensure_indexes(wire, NOW)) == ["m_0001_initial_indexes",
+                                                          "m_0002_task_run_index"]
     assert loop_thread.run(ensure_indexes(wire, NOW)) == []
     records = loop_thread.run(wire.find("schema_migrations", {}))
     assert records == [{"migration_id": "m_0001_initial_indexes",
                         "description": "Create every index of storage.md §3.1",
+                        "applied_at": NOW},
+                       {"migration_id": "m_0002_task_run_index",
+                        "description": "Index task_queue by payload.workflow_run_id, created_at",
                         "applied_at": NOW}]
     client: MongoClient[dict[str, Any]] = MongoClient(secantus_uri)
     try:
@@ -148,7 +152,8 @@ def test_ensure_indexes_idempotent_and_migration_recorded_st13(
 
 def test_ensure_indexes_on_memory_adapter_st13(loop_thread: LoopThread) -> None:
     adapter = MemoryAdapter()
-    assert loop_thread.run(ensure_indexes(adapter, NOW)) == ["m_0001_initial_indexes"]
+    assert loop_thread.run(ensure_indexes(adapter, NOW)) == ["m_0001_initial_indexes",
+                                                             "m_0002_task_run_index"]
     assert loop_thread.run(ensure_indexes(adapter, NOW)) == []
     store = ProductionStore(adapter, loop_thread.loop, 5.0)
     store.insert_run(run_doc("wf_1"))
