@@ -1,7 +1,8 @@
 """Live media client registry (PRV-5: an explicit list, a new client per call).
 
 `media_factory(settings)` is what servers hand to `DefaultProviderSet`; it builds the vendor
-client for a provider id with that call's credentials. A provider without a vendor client keeps
+client for a provider id with that call's credentials, gated by the provider's concurrency for
+the whole process (providers/media/concurrency.py). A provider without a vendor client keeps
 failing with `ProviderUnavailable` before any network activity (PRV-13).
 """
 
@@ -14,6 +15,7 @@ import httpx
 
 from engine.provider_types import Credentials, MediaProvider, ProviderError, ProviderUnavailable
 from providers.media.base import MEDIA_PROVIDER_CLASSES, MediaProviderInfo
+from providers.media.concurrency import GatedMediaClient
 from providers.media.elevenlabs import ElevenLabsClient
 from providers.media.leonardo import LeonardoClient
 from providers.media.midjourney import MidjourneyClient
@@ -48,7 +50,8 @@ def create_media_client(name: str, credentials: Credentials,
     client_class = LIVE_MEDIA_CLIENTS.get(name)
     if client_class is None:
         raise ProviderUnavailable(f"Live generation for '{name}' is not available")
-    return client_class(credentials, settings or MediaClientSettings(), transport=transport)
+    client = client_class(credentials, settings or MediaClientSettings(), transport=transport)
+    return GatedMediaClient(client)
 
 
 def media_factory(settings: MediaClientSettings, transport: httpx.BaseTransport | None = None
