@@ -40,7 +40,7 @@ def test_admin_cli_creates_invitation_and_user(secantus_uri: str) -> None:
         doc = client[database].users.find_one({"username": "root_admin"})
         assert doc["role"] == "admin" and doc["is_active"] is True
         assert verify_password("a-long-password", doc["password_hash"])
-        assert client[database].schema_migrations.count_documents({}) == 1
+        assert client[database].schema_migrations.count_documents({}) == 2  # m_0001, m_0002
         short = _run(["create-user", "--username", "x", "--password-stdin"], env, stdin="pw\n")
         assert short.returncode != 0
         no_secret = _run(["create-invitation", "--code", "Z", "--max-uses", "1"],
