@@ -79,6 +79,18 @@ def ratio_size(aspect_ratio: str, long_side: int) -> tuple[int, int]:
     return (max(8, int(round(w_part * scale / 8)) * 8), max(8, int(round(h_part * scale / 8)) * 8))
 
 
+def guarded_source_download(url: str, max_bytes: int) -> bytes:
+    """GET a source image through the guarded fetcher (PRV-17): no loopback, private or
+    link-local targets, no redirects, a body cap."""
+    from providers.http_fetch import GuardedHttpFetcher
+
+    status, _headers, body = GuardedHttpFetcher(max_body_bytes=max_bytes).fetch(
+        "GET", url, {"Accept": "image/*"}, None, None, 60.0)
+    if status >= 400:
+        raise InvalidRequestError(f"The source image URL answered HTTP {status}")
+    return body
+
+
 class VendorMediaClient:
     """Base of every live client; subclasses set `provider_id` and implement their actions."""
 
@@ -97,7 +109,8 @@ class VendorMediaClient:
     def __init__(self, credentials: Credentials, settings: MediaClientSettings | None = None, *,
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 source_fetcher: Callable[[str, int], bytes] | None = None) -> None:
         name = media_catalog.PROVIDER_CREDENTIAL[self.provider_id]
         secret = (credentials or {}).get(name)
         if not isinstance(secret, str) or not secret.strip():
@@ -109,6 +122,7 @@ class VendorMediaClient:
         self.settings = settings or MediaClientSettings()
         self._sleep = sleep
         self._monotonic = monotonic
+        self._source_fetcher = source_fetcher or guarded_source_download
         self._http = httpx.Client(transport=transport, trust_env=False, follow_redirects=False,
                                   verify=_tls_context(),
                                   timeout=self._timeout(self.settings.request_timeout_s))
@@ -271,8 +285,9 @@ class VendorMediaClient:
         return b"".join(self.stream_download(url, max_bytes))
 
     def source_image(self, source: str) -> tuple[bytes, str, str]:
-        """(bytes, file name, mime type) of an img2img / img2vid source."""
-        return load_source_image(source, self.download)
+        """(bytes, file name, mime type) of an img2img / img2vid source. A source URL comes from
+        the caller, so it is fetched like `api.fetch` fetches (public addresses only)."""
+        return load_source_image(source, self._source_fetcher)
 
     def poll(self, step: Callable[[], polling.PollStatus], progress: ProgressCallback, *,
              interval_s: float, timeout_s: float,

@@ -198,7 +198,24 @@ def test_our_media_url_as_source_maps_to_the_file_of_this_run_only(tmp_path: Pat
     media = FakeMediaProvider("openai", GenerationResult(content=[]))
     _live(media, tmp_path, action="img2img", store=store,
           params={"prompt": "p", "source_image": "/workflow/wf_test/media/gc_a.png"})
-    _live(media, tmp_path, action="img2img", store=store,
-          params={"prompt": "p", "source_image": "/workflow/wf_other/media/gc_b.png"})
-    assert media.calls[0][1] == os.path.realpath(tmp_path / stored.relative_path)
-    assert media.calls[1][1] == "/workflow/wf_other/media/gc_b.png"
+    with pytest.raises(ModuleExecutionError, match="must be a URL, a data URL or a stored"):
+        _live(media, tmp_path, action="img2img", store=store,
+              params={"prompt": "p", "source_image": "/workflow/wf_other/media/gc_b.png"})
+    assert [call[1] for call in media.calls] == \
+        [os.path.realpath(tmp_path / stored.relative_path)]
+
+
+def test_a_source_path_outside_the_media_root_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(PNG)
+    root = tmp_path / "media"
+    root.mkdir()
+    media = FakeMediaProvider("openai", GenerationResult(content=[]))
+    for source in (str(outside), "../outside.png", "/etc/hostname"):
+        with pytest.raises(ModuleExecutionError, match="must be a URL"):
+            _live(media, root, action="img2img", params={"prompt": "p", "source_image": source})
+    inside = store_media(str(root), [PNG], "png", 10_000)
+    _live(media, root, action="img2img",
+          params={"prompt": "p", "source_image": inside.relative_path})
+    assert [call[1] for call in media.calls] == [
+        os.path.realpath(root / inside.relative_path)]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from engine.provider_types import (
@@ -38,7 +39,14 @@ def make(server: FakeHttpServer, clock: ms.FakeClock | None = None,
     kw.setdefault("poll_timeout_s", 5.0)
     settings = MediaClientSettings(openai_base_url=server.base_url, **kw)
     clock = clock or ms.FakeClock()
-    return OpenAIImagesClient(CREDS, settings, sleep=clock.sleep)
+    return OpenAIImagesClient(CREDS, settings, sleep=clock.sleep, source_fetcher=loopback_download)
+
+
+def loopback_download(url: str, max_bytes: int) -> bytes:
+    """The tests' source fetcher: the fake server is on loopback, which the default refuses."""
+    response = httpx.get(url, timeout=5.0)
+    response.raise_for_status()
+    return response.content[: max_bytes + 1]
 
 
 def updates() -> tuple[list[dict[str, Any]], Any]:
@@ -246,6 +254,16 @@ def test_preview_info_and_unsupported_action(fake_server: FakeHttpServer) -> Non
         client.get_preview_info("txt2audio", {})
     with pytest.raises(InvalidRequestError, match="does not support"):
         client.txt2audio("x", {}, lambda d: None)
+
+
+def test_source_urls_are_fetched_through_the_guard_by_default(
+        fake_server: FakeHttpServer) -> None:
+    """Without an injected fetcher a loopback source URL is refused before any request."""
+    guarded = OpenAIImagesClient(CREDS, MediaClientSettings(openai_base_url=fake_server.base_url))
+    with pytest.raises(ProviderError) as info:
+        guarded.img2img(fake_server.base_url + "/cdn/source.jpg", "p", {}, lambda d: None)
+    assert info.value.error_code == "url_refused"
+    assert fake_server.requests == []
 
 
 def test_non_image_sources_are_refused(fake_server: FakeHttpServer, tmp_path: Path) -> None:

@@ -266,17 +266,18 @@ def test_mod_mg_5_live_success_writes_documents_and_usage() -> None:
 def test_mod_mg_5_live_source_image_precedence() -> None:
     media = FakeMediaProvider("openai", GenerationResult(content=[]))
     ctx = make_sub_action_context(
-        _request("img2img"), {"source_image": "input-url"},
+        _request("img2img"), {"source_image": "https://input"},
         {"provider": "openai", "action_type": "img2img",
-         "params": {"prompt": "p", "source_image": {"url": "param-url"}},
-         "source_data": {"_source_image": "data-url"}},
+         "params": {"prompt": "p", "source_image": {"url": "https://param"}},
+         "source_data": {"_source_image": "data:image/png;base64,AAAA"}},
         mock=False, providers=FakeProviderSet(media={"openai": media}))
     MediaGenerateModule().sub_action(ctx)
     ctx.params["params"].pop("source_image")
     MediaGenerateModule().sub_action(ctx)
     ctx.params["source_data"] = {}
     MediaGenerateModule().sub_action(ctx)
-    assert [c[1] for c in media.calls] == ["param-url", "data-url", "input-url"]
+    assert [c[1] for c in media.calls] == ["https://param", "data:image/png;base64,AAAA",
+                                           "https://input"]
 
 
 def test_mod_mg_5_live_failure_marks_metadata_failed() -> None:

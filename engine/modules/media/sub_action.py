@@ -178,10 +178,24 @@ def _source_image(gen_params: dict[str, Any], source_data: dict[str, Any],
             local = _stored_file(context, candidate.get("local_path"))
             candidate = local or candidate.get("url")
         if isinstance(candidate, str) and candidate:
-            return _own_media_file(context, candidate) or candidate
+            return candidate if context.mock else _live_source(context, candidate)
     if context.mock:
         return ""
     raise ModuleExecutionError("Media generation failed: no source image")
+
+
+def _live_source(context: SubActionContext, source: str) -> str:
+    """What a vendor client may be given: a data URL, an http(s) URL (fetched only through the
+    guarded fetcher), or a file of the media root. Any other path is refused, so a request
+    cannot make the server read and upload an arbitrary file."""
+    if source.startswith(("data:", "http://", "https://")):
+        return source
+    own = _own_media_file(context, source) or _stored_file(context, source)
+    if own is None:
+        raise ModuleExecutionError(
+            "Media generation failed: the source image must be a URL, a data URL or a stored "
+            "generation")
+    return own
 
 
 def _stored_file(context: SubActionContext, path: Any) -> str | None:
