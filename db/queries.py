@@ -308,9 +308,8 @@ def content_filter(content_id: str) -> Doc:
     return {"generated_content_id": content_id}
 
 
-def run_media_queries(run_id: str) -> tuple[QuerySpec, QuerySpec]:
-    """Every generation of a run (media downloads), in creation order."""
-    flt = {"workflow_run_id": run_id}
+def _generation_specs(flt: Doc) -> tuple[QuerySpec, QuerySpec]:
+    """Generation metadata and their content items matching `flt`, in creation order."""
     return (
         QuerySpec(collection="content_generation_metadata", filter=flt,
                   sort=[("created_at", ASC), ("content_generation_metadata_id", ASC)]),
@@ -318,17 +317,15 @@ def run_media_queries(run_id: str) -> tuple[QuerySpec, QuerySpec]:
                   sort=[("created_at", ASC), ("content_generation_metadata_id", ASC),
                         ("index", ASC)]),
     )
+
+
+def run_media_queries(run_id: str) -> tuple[QuerySpec, QuerySpec]:
+    """Every generation of a run (media downloads)."""
+    return _generation_specs({"workflow_run_id": run_id})
 
 
 def generations_queries(run_id: str, interaction_id: str) -> tuple[QuerySpec, QuerySpec]:
-    flt = {"workflow_run_id": run_id, "interaction_id": interaction_id}
-    return (
-        QuerySpec(collection="content_generation_metadata", filter=flt,
-                  sort=[("created_at", ASC), ("content_generation_metadata_id", ASC)]),
-        QuerySpec(collection="generated_content", filter=flt,
-                  sort=[("created_at", ASC), ("content_generation_metadata_id", ASC),
-                        ("index", ASC)]),
-    )
+    return _generation_specs({"workflow_run_id": run_id, "interaction_id": interaction_id})
 
 
 # ---- tables (db.query)

@@ -63,9 +63,18 @@ class SubActionInfo(msgspec.Struct, frozen=True, kw_only=True):
     module_id: str  # the interactive module that offers the sub-action
 
 
-def _kind(config: dict[str, Any]) -> Literal["self", "target"]:
-    actions = [a for a in config.get("actions") or [] if isinstance(a, dict)]
+def _actions(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in config.get("actions") or [] if isinstance(a, dict)]
+
+
+def _kind(actions: list[dict[str, Any]]) -> Literal["self", "target"]:
     return "self" if actions and actions[0].get("type") == "self_sub_action" else "target"
+
+
+def _module_id(s: RunSession, interaction_id: str, ref: Any) -> str:
+    """The interactive module that asked for `interaction_id` (its request event says which)."""
+    event = s.request_event(interaction_id) or s.latest_request_event(interaction_id) or {}
+    return str((event.get("data") or {}).get("module_id") or ref.module_id)
 
 
 def check_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction_id: str,
@@ -73,9 +82,7 @@ def check_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interacti
     """Pre-stream validation for the servers (SSE-4); read-only, returns the sub-action's kind."""
     s = eng.load(user_id, run_id)
     ref, config = find_sub_action(s, interaction_id, sub_action_id)
-    event = s.request_event(interaction_id) or s.latest_request_event(interaction_id) or {}
-    module_id = str((event.get("data") or {}).get("module_id") or ref.module_id)
-    return SubActionInfo(kind=_kind(config), module_id=module_id)
+    return SubActionInfo(kind=_kind(_actions(config)), module_id=_module_id(s, interaction_id, ref))
 
 
 def run_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction_id: str,
@@ -100,8 +107,8 @@ def run_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction
             ref, config = find_sub_action(s, interaction_id, sub_action_id)
         except ModuleNotFound as exc:
             return _failed(outcome, exc)
-        actions = [a for a in config.get("actions") or [] if isinstance(a, dict)]
-        kind = _kind(config)
+        actions = _actions(config)
+        kind = _kind(actions)
         execution_id = sub_action_id + "_" + eng.ids.new_hex()
         outcome.execution_id = execution_id
         request_event = s.latest_request_event(interaction_id)
@@ -244,8 +251,7 @@ def _run_self(eng: "WorkflowEngine", s: RunSession, ref: Any, request_event: dic
               actions: list[dict[str, Any]], params: dict[str, Any], execution_id: str,
               mock: bool, opts: ExecOptions, report: Callable[[dict[str, Any]], None]) -> Any:
     data = request_event["data"]
-    module_id = str((s.request_event(data["interaction_id"]) or request_event)["data"].get(
-        "module_id") or ref.module_id)
+    module_id = _module_id(s, str(data["interaction_id"]), ref)
     module = eng.registry.get(module_id)
     routine = getattr(module, "sub_action", None)
     if routine is None:

@@ -87,12 +87,17 @@ def progress_sink(frames: FrameQueue, run_id: str) -> Callable[[ProgressEvent], 
     return sink
 
 
+def sub_action_progress(run_id: str, event: SubActionEvent) -> dict[str, Any]:
+    """The `progress` payload of a sub-action event (wire-api.md §4)."""
+    return _compact({
+        "workflow_run_id": run_id, "elapsed_ms": event.elapsed_ms, "message": event.message,
+        "execution_id": event.execution_id or None, "status": event.status,
+        "progress": event.progress})
+
+
 def sub_action_emit(frames: FrameQueue, run_id: str) -> Callable[[SubActionEvent], None]:
     def emit(event: SubActionEvent) -> None:
-        frames.put_threadsafe("progress", _compact({
-            "workflow_run_id": run_id, "elapsed_ms": event.elapsed_ms, "message": event.message,
-            "execution_id": event.execution_id or None, "status": event.status,
-            "progress": event.progress}))
+        frames.put_threadsafe("progress", sub_action_progress(run_id, event))
 
     return emit
 

@@ -71,8 +71,7 @@ def configured_provider_set(provider_urls: Mapping[str, str], engine: Any,
     from providers.media.registry import media_factory
     from providers.media.settings import MediaClientSettings
 
-    values = dict(provider_urls)
-    values["WFE_MEDIA_POLL_INTERVAL_S"] = str(media_poll_interval_s)
     return DefaultProviderSet(
-        llm_factory=llm_factory(LLMClientSettings.from_values(values, engine)),
-        media_factory=media_factory(MediaClientSettings.from_values(values)))
+        llm_factory=llm_factory(LLMClientSettings.from_values(provider_urls, engine)),
+        media_factory=media_factory(MediaClientSettings.from_values(provider_urls,
+                                                                    media_poll_interval_s)))

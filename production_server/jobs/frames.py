@@ -16,7 +16,7 @@ from db.queries import TASK_FINAL_STATUSES
 from engine.errors import EngineError
 from engine.ports import CancelToken
 from engine.wire import SubActionEvent, SubActionOutcome
-from production_server.executions import sub_action_terminal
+from production_server.executions import sub_action_progress, sub_action_terminal
 from production_server.sse import Frame
 
 Doc = dict[str, Any]
@@ -47,10 +47,7 @@ def task_view(doc: Doc) -> Doc:
 
 def progress_payload(run_id: str, task_id: str, event: SubActionEvent) -> Doc:
     """The sub-action `progress` frame of wire-api §4 plus the job's `task_id`."""
-    data: Doc = {"workflow_run_id": run_id, "task_id": task_id, "elapsed_ms": event.elapsed_ms,
-                 "message": event.message, "execution_id": event.execution_id or None,
-                 "status": event.status, "progress": event.progress}
-    return {k: v for k, v in data.items() if v is not None}
+    return {**sub_action_progress(run_id, event), "task_id": task_id}
 
 
 def queued_frame(doc: Doc) -> Frame:

@@ -116,8 +116,7 @@ class MediaJobs:
                       sub_action_id: str, params: dict[str, Any],
                       ai_config: dict[str, Any] | None) -> Job:
         """Write a `queued` task and start its job; 503 `overloaded` before any write when full."""
-        if self._stopping or len(self._jobs) >= self.settings.media_queue_max:
-            raise Overloaded(BUSY_MESSAGE, details={"queue": "media"})
+        self._admit()
         provider = params.get("provider") if isinstance(params.get("provider"), str) else ""
         task_id = self.ids.new_id("tq_")
         doc = new_task_doc(task_id=task_id, actor=MEDIA_ACTOR, concurrency_identifier=provider,
@@ -137,11 +136,14 @@ class MediaJobs:
     def adopt(self, doc: Doc, ai_config: dict[str, Any] | None = None) -> Job:
         """Run a queued task written elsewhere; the atomic claim decides which process runs it
         (a process that loses the claim only follows the task to its end)."""
-        if self._stopping or len(self._jobs) >= self.settings.media_queue_max:
-            raise Overloaded(BUSY_MESSAGE, details={"queue": "media"})
+        self._admit()
         job = self._new_job(doc, ai_config)
         job.task = asyncio.ensure_future(self._run(job))
         return job
+
+    def _admit(self) -> None:
+        if self._stopping or len(self._jobs) >= self.settings.media_queue_max:
+            raise Overloaded(BUSY_MESSAGE, details={"queue": "media"})
 
     def _new_job(self, doc: Doc, ai_config: dict[str, Any] | None) -> Job:
         payload = doc["payload"]
@@ -227,6 +229,9 @@ class MediaJobs:
         job.forget_keys()
 
     def _semaphore(self, provider: str) -> asyncio.Semaphore:
+        """The provider's limit, awaited on the loop before a job takes a pool thread: the
+        registry's thread-level gate enforces the same limit, but waiting there would hold a
+        thread and let one busy provider starve the others."""
         sem = self._semaphores.get(provider)
         if sem is None:
             try:

@@ -38,13 +38,12 @@ class MediaClientSettings:
     max_attempts: int = 3
 
     @classmethod
-    def from_values(cls, values: Mapping[str, str]) -> "MediaClientSettings":
-        """From setting values: `OPENAI_BASE_URL` (a trailing `/v1` is dropped),
-        `ELEVENLABS_BASE_URL`, `LEONARDO_BASE_URL`, `MIDAPI_BASE_URL`,
-        `WFE_MEDIA_POLL_INTERVAL_S`; an empty value means the default."""
-        defaults = cls()
-        interval = (values.get("WFE_MEDIA_POLL_INTERVAL_S") or "").strip()
-        poll_interval = float(interval) if interval else defaults.poll_interval_s
+    def from_values(cls, values: Mapping[str, str],
+                    poll_interval_s: float | None = None) -> "MediaClientSettings":
+        """From the server's vendor addresses (`OPENAI_BASE_URL` — a trailing `/v1` is dropped —,
+        `ELEVENLABS_BASE_URL`, `LEONARDO_BASE_URL`, `MIDAPI_BASE_URL`; an empty value means the
+        default) and its parsed `WFE_MEDIA_POLL_INTERVAL_S`."""
+        poll_interval = cls.poll_interval_s if poll_interval_s is None else poll_interval_s
         if poll_interval <= 0:
             raise ValueError("WFE_MEDIA_POLL_INTERVAL_S must be positive")
         return cls(

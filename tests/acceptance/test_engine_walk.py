@@ -14,59 +14,10 @@ import msgspec
 import pytest
 
 from engine.mock_data import MOCK_PLACEHOLDER_URL
-from engine.processor import StartCommand, WorkflowEngine
 from engine.validation import validate_schema
-from engine.wire import InteractionResponseData, SubActionEvent, WorkflowResponse
 from tests.acceptance.script_a import ANSWERS, EVENT_SEQUENCE_A, IMAGE_PARAMS, image_answer
-from tests.conftest import CUDDLE_DIR, make_engine
-
-USER = "alice"
-
-
-def _resp(body: dict[str, Any]) -> InteractionResponseData:
-    return msgspec.convert(body, InteractionResponseData)
-
-
-class Walk:
-    """Drives one run and keeps what the assertions need."""
-
-    def __init__(self, workflow: dict[str, Any]) -> None:
-        self.eng: WorkflowEngine = make_engine()
-        self.responses: dict[str, WorkflowResponse] = {}
-        self.progress: list[SubActionEvent] = []
-        r = self.eng.start(StartCommand(user_id=USER, project_name="p1", workflow=workflow,
-                                        mock=True))
-        self.run_id = r.workflow_run_id
-        self.first = r
-        self.last = r
-
-    @property
-    def pending_module(self) -> str:
-        assert self.last.interaction_request is not None
-        return str(self.last.interaction_request.context["module_name"])
-
-    def answer(self, body: dict[str, Any]) -> WorkflowResponse:
-        module = self.pending_module
-        request = self.last.interaction_request
-        assert request is not None
-        r = self.eng.respond(USER, self.run_id, request.interaction_id, _resp(body))
-        self.responses[module] = r
-        if r.status != "validation_failed":
-            self.last = r
-        return r
-
-    def sub_action(self, sub_action_id: str, params: dict[str, Any]) -> Any:
-        request = self.last.interaction_request
-        assert request is not None
-        return self.eng.run_sub_action(USER, self.run_id, request.interaction_id, sub_action_id,
-                                       params, self.progress.append)
-
-    def state(self) -> dict[str, Any]:
-        return self.eng.get_state_view(USER, self.run_id).state
-
-    def event_types(self) -> list[str]:
-        return [e.event_type for e in self.eng.list_events(USER, self.run_id).events]
-
+from tests.conftest import CUDDLE_DIR
+from tests.fakes_engine import USER, Walk, resp
 
 @pytest.fixture(scope="module")
 def walk(cuddle_workflow: dict[str, Any]) -> Walk:
@@ -283,7 +234,7 @@ def test_acc_p6_idempotent_replay_after_completion(walk: Walk) -> None:
     assert first.module_name == "select_pet_type"
     before = len(walk.event_types())
     replay = walk.eng.respond(USER, walk.run_id, first.interaction_id,
-                              _resp(ANSWERS["select_pet_type"]))
+                              resp(ANSWERS["select_pet_type"]))
     assert msgspec.json.encode(replay) == msgspec.json.encode(walk.responses["select_pet_type"])
     assert len(walk.event_types()) == before
 

@@ -74,6 +74,8 @@ class FakeHttpServer:
         self.routes: dict[str, list[Reply]] = {}
         self._last: dict[str, Reply] = {}
         self.requests: list[Recorded] = []
+        #: the reply for a path nothing was scripted for (e.g. a `handler` serving every path)
+        self.fallback: Reply | None = None
         self.closing = threading.Event()
         self.disconnects = 0
         self._lock = threading.Lock()
@@ -98,7 +100,7 @@ class FakeHttpServer:
             queue = self.routes.get(path) or []
             if queue:
                 self._last[path] = queue.pop(0)
-            reply = self._last.get(path)
+            reply = self._last.get(path) or self.fallback
             if reply is None:
                 return Reply(status=404, json={"error": {"message": f"no script for {path}"}})
             return reply
@@ -168,10 +170,12 @@ def _handler_for(server: FakeHttpServer) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 server.disconnects += 1
 
-        def _bytes(self, reply: Reply) -> None:
-            data = reply.body or b""
+        def _bytes(self, reply: Reply, content_type: str | None = None,
+                   data: bytes | None = None) -> None:
+            if data is None:
+                data = reply.body or b""
             self.send_response(reply.status)
-            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Type", content_type or reply.content_type)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Connection", "close")
             for name, value in reply.headers.items():
@@ -181,14 +185,7 @@ def _handler_for(server: FakeHttpServer) -> type[BaseHTTPRequestHandler]:
 
         def _json(self, reply: Reply) -> None:
             data = json.dumps(reply.json if reply.json is not None else {}).encode()
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+            self._bytes(reply, "application/json", data)
 
         def _stream(self, reply: Reply) -> None:
             self.send_response(reply.status)

@@ -6,7 +6,7 @@ that was interrupted (engine.md §7.2, §18.1)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from engine.errors import StoreUnavailable
 from engine.processor import StartCommand, WorkflowEngine
@@ -23,23 +23,31 @@ def _start(eng: WorkflowEngine, wf: dict[str, Any]) -> WorkflowResponse:
     return eng.start(StartCommand(user_id=USER, project_name="p", workflow=wf, mock=True))
 
 
+class Resender:
+    """Makes engine calls; on a crash it disarms the store, resumes the run and re-sends the
+    interrupted call, counting the crashes."""
+
+    def __init__(self, eng: WorkflowEngine, store: CrashingStore | None) -> None:
+        self.eng = eng
+        self.store = store
+        self.crashes = 0
+
+    def __call__(self, fn: Callable[[], WorkflowResponse]) -> WorkflowResponse:
+        try:
+            return fn()
+        except StoreUnavailable:
+            assert self.store is not None
+            self.crashes += 1
+            self.store.crash_at = -1
+            runs = self.store.inner.top_level_runs()
+            if runs:  # resume first, then re-send the same call
+                self.eng.continue_run(USER, runs[-1]["workflow_run_id"])
+            return fn()
+
+
 def _run(eng: WorkflowEngine, store: CrashingStore | None, wf: dict[str, Any]) -> tuple[str, int]:
     """Drive the prefix; on a crash, disarm, resume and re-send the interrupted call."""
-    crashes = 0
-
-    def call(fn: Any) -> WorkflowResponse:
-        nonlocal crashes
-        try:
-            return fn()  # type: ignore[no-any-return]
-        except StoreUnavailable:
-            assert store is not None
-            crashes += 1
-            store.crash_at = -1
-            runs = store.inner.top_level_runs()
-            if runs:  # resume first, then re-send the same call
-                eng.continue_run(USER, runs[-1]["workflow_run_id"])
-            return fn()  # type: ignore[no-any-return]
-
+    call = Resender(eng, store)
     r = call(lambda: _start(eng, wf))
     for name in PREFIX:
         assert r.status == "awaiting_input", r
@@ -47,7 +55,7 @@ def _run(eng: WorkflowEngine, store: CrashingStore | None, wf: dict[str, Any]) -
         iid = r.interaction_request.interaction_id
         r = call(lambda: eng.respond(USER, r.workflow_run_id, iid, resp(ANSWERS[name])))
     assert r.interaction_request.context["module_name"] == "generate_and_select_images_v2"
-    return r.workflow_run_id, crashes
+    return r.workflow_run_id, call.crashes
 
 
 def _types(eng: WorkflowEngine, run_id: str) -> list[str]:
@@ -93,28 +101,14 @@ def _probe_run(eng: WorkflowEngine, store: CrashingStore | None) -> tuple[str, i
     `response_received` for every intent, and §5.1 step 5 for interrupted forks)."""
     from tests.fakes_engine import probe_workflow
 
-    crashes = 0
-
-    def call(fn: Any) -> WorkflowResponse:
-        nonlocal crashes
-        try:
-            return fn()  # type: ignore[no-any-return]
-        except StoreUnavailable:
-            assert store is not None
-            crashes += 1
-            store.crash_at = -1
-            runs = store.inner.top_level_runs()
-            if runs:
-                eng.continue_run(USER, runs[-1]["workflow_run_id"])
-            return fn()  # type: ignore[no-any-return]
-
+    call = Resender(eng, store)
     r = call(lambda: _start(eng, probe_workflow()))
     for body in ({"action_id": "again", "retry_feedback": "f"}, {"action_id": "back"},
                  {"selected_indices": [1]}):
         iid = r.interaction_request.interaction_id
         r = call(lambda: eng.respond(USER, r.workflow_run_id, iid, resp(body)))
     assert r.status == "completed", r
-    return r.workflow_run_id, crashes
+    return r.workflow_run_id, call.crashes
 
 
 def test_eng_22_crash_points_around_retry_and_jump_answers() -> None:

@@ -15,6 +15,7 @@ from engine.processor import StartCommand, WorkflowEngine
 from engine.wire import InteractionResponseData
 from tests.acceptance.script_a import ANSWERS
 from tests.conftest import make_engine
+from tests.fakes_engine import CrashingStore
 
 PREFIX = ["select_pet_type", "select_aesthetic", "select_scene"]
 
@@ -67,32 +68,6 @@ def test_eng_5_eng_26_rejected_answer_writes_nothing(cuddle_workflow: dict[str, 
     assert _snapshot(eng) == before
     ok = eng.respond("u", run_id, scene, _r(ANSWERS["select_scene"]))
     assert ok.status == "awaiting_input"
-
-
-class CrashingStore:
-    """Delegates to a real store and raises after the n-th write (ENG-22 crash points)."""
-
-    WRITES = {"append_event", "insert_run", "insert_branch", "update_run", "insert_answer",
-              "set_answer_outcome", "upsert_keyword", "insert_version", "insert_file",
-              "get_or_create_template", "insert_version_history", "touch_template"}
-
-    def __init__(self, inner: Any, crash_at: int) -> None:
-        self.inner = inner
-        self.crash_at = crash_at
-        self.writes = 0
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.inner, name)
-        if name not in self.WRITES:
-            return attr
-
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            self.writes += 1
-            if self.writes == self.crash_at:
-                raise StoreUnavailable("simulated crash")
-            return attr(*args, **kwargs)
-
-        return wrapped
 
 
 def _types(eng: WorkflowEngine, run_id: str) -> list[str]:

@@ -34,15 +34,15 @@ def test_settings_defaults_and_from_values() -> None:
     assert MediaClientSettings.from_values({}) == defaults
     custom = MediaClientSettings.from_values({
         "OPENAI_BASE_URL": "http://gw.local/openai/v1/", "ELEVENLABS_BASE_URL": " ",
-        "LEONARDO_BASE_URL": "http://leo.local", "MIDAPI_BASE_URL": "http://mj.local/",
-        "WFE_MEDIA_POLL_INTERVAL_S": "0.5"})
+        "LEONARDO_BASE_URL": "http://leo.local", "MIDAPI_BASE_URL": "http://mj.local/"},
+        poll_interval_s=0.5)
     assert custom.openai_base_url == "http://gw.local/openai"
     assert custom.elevenlabs_base_url == defaults.elevenlabs_base_url
     assert (custom.leonardo_base_url, custom.midapi_base_url) == ("http://leo.local",
                                                                   "http://mj.local")
     assert custom.poll_interval_s == 0.5
     with pytest.raises(ValueError):
-        MediaClientSettings.from_values({"WFE_MEDIA_POLL_INTERVAL_S": "0"})
+        MediaClientSettings.from_values({}, poll_interval_s=0)
 
 
 def test_every_provider_has_a_live_client_with_catalog_info() -> None:

@@ -67,26 +67,16 @@ def run_generation(context: SubActionContext) -> dict[str, Any]:
     })
     try:
         result = _generate(client, action_type, gen_params, source_data, context)
-    except ProviderCancelled:
-        _fail(context, metadata_id, "Cancelled")
-        raise Cancelled("Operation cancelled") from None
     except ProviderError as exc:
-        message = sanitize_message(exc.message, secrets)
-        _fail(context, metadata_id, message)
-        raise ModuleExecutionError(f"Media generation failed: {message}") from None
+        raise _failure(context, metadata_id, exc, secrets) from None
 
     content_ids: list[str] = []
     urls: list[str] = []
     try:
         rows = [_content_row(context, client, item, action_type, prefix)
                 for item in result.content]
-    except ProviderCancelled:
-        _fail(context, metadata_id, "Cancelled")
-        raise Cancelled("Operation cancelled") from None
     except (ProviderError, ModuleExecutionError) as exc:
-        message = sanitize_message(getattr(exc, "message", None) or str(exc), secrets)
-        _fail(context, metadata_id, message)
-        raise ModuleExecutionError(f"Media generation failed: {message}") from None
+        raise _failure(context, metadata_id, exc, secrets) from None
     for index, row in enumerate(rows):
         row.update({"content_generation_metadata_id": metadata_id,
                     "workflow_run_id": context.workflow_run_id,
@@ -207,13 +197,24 @@ def _stored_file(context: SubActionContext, path: Any) -> str | None:
 
 def _own_media_file(context: SubActionContext, url: str) -> str | None:
     """The local file behind `.../media/<content_id>.<ext>` of this run, if there is one."""
-    if context.mock or url.startswith(("data:", "http://", "https://")) or "/media/" not in url:
+    if "/media/" not in url:
         return None
     content_id = url.rsplit("/", 1)[-1].split(".", 1)[0].split("?", 1)[0]
     document = context.store.get_generated_content(content_id) or {}
     if document.get("workflow_run_id") != context.workflow_run_id:
         return None
     return _stored_file(context, document.get("local_path"))
+
+
+def _failure(context: SubActionContext, metadata_id: str,
+             exc: ProviderError | ModuleExecutionError, secrets: list[str]) -> Exception:
+    """Mark the generation failed and return the error the sub-action raises."""
+    if isinstance(exc, ProviderCancelled):
+        _fail(context, metadata_id, "Cancelled")
+        return Cancelled("Operation cancelled")
+    message = sanitize_message(exc.message, secrets)
+    _fail(context, metadata_id, message)
+    return ModuleExecutionError(f"Media generation failed: {message}")
 
 
 def _fail(context: SubActionContext, metadata_id: str, message: str) -> None:
