@@ -27,7 +27,7 @@ from engine.jsonutil import NonJsonValue, get_path, normalize
 from engine.modules.base import ExecutionContext, InteractiveModule, ModuleBase
 from engine.provider_types import ProviderCancelled
 from engine.sanitize import sanitize_message
-from engine.session import RunSession, event_size
+from engine.session import ReadOnlyState, RunSession, event_size
 from engine.templating import template_context
 from engine.wire import AutoRespondConfig, InteractionRequest, ProgressEvent, Target
 from engine.workflow_index import ModuleRef
@@ -199,10 +199,8 @@ class Runner:
             module = self.eng.registry.get(ref.module_id)
         except EngineError as exc:
             return self.fail(ref, "resolve", exc)
-        state = s.state_snapshot()
-        if retry is not None:
-            state["_retry_conversation_history"] = self.retry_history(ref)
-            state["_retry_feedback"] = retry[2]
+        state = s.module_state(None if retry is None else {
+            "_retry_conversation_history": self.retry_history(ref), "_retry_feedback": retry[2]})
         try:
             inputs = self.resolve(ref.config.get("inputs") or {}, state, ref)
         except EngineError as exc:
@@ -332,7 +330,7 @@ class Runner:
             step_id=ref.step_id, step_name=s.index.step_name(ref.step_id),
             step=self.step_config(ref), module_name=ref.module_name,
             module_index=ref.module_index, module_id=ref.module_id, sequence=sequence,
-            config=s.index.config, state=state,
+            config=s.index.config, state=ReadOnlyState(state),
             retryable=copy.deepcopy(ref.config.get("retryable")),
             sub_actions=copy.deepcopy(ref.config.get("sub_actions")),
             mock=self.mock, ai_config=dict(self.ai_config),
