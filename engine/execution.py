@@ -52,6 +52,9 @@ class ExecOptions:
     progress: "ProgressSink | None" = None
     target: Target | None = None
     auto_respond: AutoRespondConfig | None = None
+    #: `time.monotonic()` after which the operation stops at the next module boundary; set by
+    #: the operation's first `Runner` from `WFE_OPERATION_DEADLINE_S` (issue 15)
+    deadline: float | None = None
 
 
 @dataclass
@@ -83,6 +86,10 @@ class Runner:
         self.auto_responses: list[dict[str, Any]] = []
         self.executed = 0
         self.started_at = time.monotonic()
+        if opts.deadline is None:
+            opts.deadline = self.started_at + engine.settings.operation_deadline_s
+        #: the §8.1 phase of the module being run, named by `module_error` if it breaks
+        self.module_phase = "execute"
         self.ai_config = dict(session.run.get("ai_config") or {})
         #: a changed run-level AI config to store with the projection (ENG-10)
         self.new_ai_config: dict[str, Any] | None = None
@@ -102,6 +109,24 @@ class Runner:
 
     def cancelled(self) -> bool:
         return self.opts.cancel is not None and self.opts.cancel.is_cancelled()
+
+    def past_deadline(self, step_id: str, module_name: str | None) -> Stop | None:
+        """A `deadline_exceeded` stop once the operation's deadline has passed (issue 15).
+
+        Checked only at module boundaries, so nothing is half-written; at least one module runs
+        per operation, so a run always makes progress however long loading took.
+        """
+        if self.executed == 0 or self.opts.deadline is None or time.monotonic() < self.opts.deadline:
+            return None
+        limit = self.eng.settings.operation_deadline_s
+        where = f"module '{module_name}'" if module_name else f"step '{step_id}'"
+        return Stop("error", None, "deadline_exceeded",
+                    f"Operation stopped at its deadline of {limit:g} s (WFE_OPERATION_DEADLINE_S) "
+                    f"before {where}; the progress is saved and continuing the run goes on "
+                    "from there",
+                    {"deadline_s": limit, "setting": "WFE_OPERATION_DEADLINE_S",
+                     "modules_executed": self.executed, "step_id": step_id,
+                     "module_name": module_name})
 
     def is_target(self, ref: ModuleRef) -> bool:
         t = self.opts.target
@@ -168,6 +193,12 @@ class Runner:
         step_id = str(self.s.index.steps[pos].get("step_id"))
         mods = self.s.index.step_modules(step_id)
         if not mods:
+            if self.cancelled():
+                return Stop("cancelled")
+            late = self.past_deadline(step_id, None)
+            if late is not None:
+                return late
+            self.executed += 1
             self.s.append("step_started", step_id, None,
                           {"step_index": pos, "step_name": self.s.index.step_name(step_id)})
             self.s.append("step_completed", step_id, None, {"step_index": pos})
@@ -180,6 +211,9 @@ class Runner:
         s = self.s
         if self.cancelled():
             return Stop("cancelled", ref)
+        late = self.past_deadline(ref.step_id, ref.module_name)
+        if late is not None:
+            return late
         self.executed += 1
         if self.executed > MAX_MODULES_PER_OPERATION:
             return Stop("error", ref, "execution_failed", "execution limit reached")
@@ -192,6 +226,7 @@ class Runner:
                            {"module_id": ref.module_id, "module_index": ref.module_index,
                             "config_hash": s.index.config_hash(ref)})
         self.emit("module_started", ref, "Running " + ref.module_name)
+        self.module_phase = "resolve"
         if ref.module_id == "pipeline.execution_groups":
             return self.fail(ref, "resolve", UnsupportedModuleType(
                 "pipeline.execution_groups cannot be executed; it is expanded at upload"))
@@ -205,13 +240,16 @@ class Runner:
             inputs = self.resolve(ref.config.get("inputs") or {}, state, ref)
         except EngineError as exc:
             return self.fail(ref, "resolve", exc)
+        self.module_phase = "validate_inputs"
         try:
             inputs = check_inputs(module, inputs)
         except EngineError as exc:
             return self.fail(ref, "validate_inputs", exc)
         context = self.context(ref, state, started["sequence"])
         if isinstance(module, InteractiveModule):
+            self.module_phase = "request"
             return self.request_interaction(ref, module, inputs, context)
+        self.module_phase = "execute"
         try:
             outputs = module.execute(inputs, context)  # type: ignore[attr-defined]
         except RequestError:
