@@ -115,24 +115,26 @@ class VirtualService:
 
     # ------------------------------------------------------------------ operations
 
-    def start(self, req: VirtualStartRequest, timings: Timings | None = None) -> WorkflowResponse:
+    def start(self, req: VirtualStartRequest, timings: Timings | None = None,
+              cancel: CancelToken | None = None) -> WorkflowResponse:
         store = self.blobs.open(req.virtual_db, self.clock.now, timings)
         eng = self.engine(store)
         run_id = None
         if req.virtual_db is not None:
             run_id = self.locate(eng, req.workflow, req.workflow_run_id, req.virtual_db)
         target = Target(step_id=req.target_step_id, module_name=req.target_module_name)
-        opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond)
+        opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond, cancel=cancel)
         return self._execute(store, run_id or "", req.virtual_db, timings, lambda: eng.virtual_start(
             workflow=req.workflow, has_blob=req.virtual_db is not None, run_id=run_id,
             target=target, capabilities=list(req.capabilities), opts=opts))
 
-    def respond(self, req: VirtualRespondRequest, timings: Timings | None = None) -> WorkflowResponse:
+    def respond(self, req: VirtualRespondRequest, timings: Timings | None = None,
+                cancel: CancelToken | None = None) -> WorkflowResponse:
         store = self.blobs.open(req.virtual_db, self.clock.now, timings)
         eng = self.engine(store)
         run_id = self.locate(eng, req.workflow, req.workflow_run_id, req.virtual_db)
         target = Target(step_id=req.target_step_id, module_name=req.target_module_name)
-        opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond)
+        opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond, cancel=cancel)
         return self._execute(store, run_id, req.virtual_db, timings, lambda: eng.virtual_respond(
             workflow=req.workflow, run_id=run_id, interaction_id=req.interaction_id,
             response=req.response, target=target, capabilities=list(req.capabilities),

@@ -15,7 +15,7 @@ from virtual_server.runtime import runtime
 @post("/workflow/start", status_code=200, summary="Run a virtual workflow to a target module")
 async def start(request: Request[Any, Any, Any], data: JSONBody[VirtualStartRequest]) -> Response[WorkflowResponse]:
     rt = runtime(request)
-    response = await rt.run(rt.service.start, data, blob=data.virtual_db)
+    response = await rt.run(rt.service.start, data, blob=data.virtual_db, request=request)
     return json_response(response)
 
 
@@ -23,5 +23,5 @@ async def start(request: Request[Any, Any, Any], data: JSONBody[VirtualStartRequ
 async def respond(request: Request[Any, Any, Any],
                   data: JSONBody[VirtualRespondRequest]) -> Response[WorkflowResponse]:
     rt = runtime(request)
-    response = await rt.run(rt.service.respond, data, blob=data.virtual_db)
+    response = await rt.run(rt.service.respond, data, blob=data.virtual_db, request=request)
     return json_response(response)
