@@ -71,6 +71,12 @@ class Stop:
     interaction_id: str | None = None
 
 
+def arm_deadline(opts: ExecOptions, deadline_s: float) -> None:
+    """Start the operation's clock once, at its entry point, so loading and storing count too."""
+    if opts.deadline is None:
+        opts.deadline = time.monotonic() + deadline_s
+
+
 class ModuleCancelled(Exception):
     """A provider call noticed the cancel token: the module writes nothing (ENG-49)."""
 
@@ -86,8 +92,7 @@ class Runner:
         self.auto_responses: list[dict[str, Any]] = []
         self.executed = 0
         self.started_at = time.monotonic()
-        if opts.deadline is None:
-            opts.deadline = self.started_at + engine.settings.operation_deadline_s
+        arm_deadline(opts, engine.settings.operation_deadline_s)
         #: the §8.1 phase of the module being run, named by `module_error` if it breaks
         self.module_phase = "execute"
         self.ai_config = dict(session.run.get("ai_config") or {})

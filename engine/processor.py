@@ -23,7 +23,7 @@ from engine.errors import (
     MockNotAllowed,
     NotFound,
 )
-from engine.execution import ExecOptions, Runner, Stop
+from engine.execution import ExecOptions, Runner, Stop, arm_deadline
 from engine.guard import run_guarded
 from engine.llm_call import LLMHelper
 from engine.modules.registry import ModuleRegistry
@@ -181,6 +181,7 @@ class WorkflowEngine:
         return response
 
     def _execute(self, user_id: str, run_id: str, opts: ExecOptions, body: Any) -> WorkflowResponse:
+        arm_deadline(opts, self.settings.operation_deadline_s)
         with self.locks.hold(run_id):
             session = self.load(user_id, run_id, opts.mock)
             runner = self._runner(session, opts)
@@ -207,6 +208,7 @@ class WorkflowEngine:
     def respond(self, user_id: str, run_id: str, interaction_id: str,
                 response: InteractionResponseData, opts: ExecOptions | None = None) -> WorkflowResponse:
         opts = opts or ExecOptions()
+        arm_deadline(opts, self.settings.operation_deadline_s)
         with self.locks.hold(run_id):
             session = self.load(user_id, run_id, opts.mock)
             runner = Runner(self, session, opts)  # ai_config is stored only once accepted (ENG-5)
