@@ -398,3 +398,24 @@ def task_mark_lost(task_id: str, heartbeat_before: datetime, now: datetime) -> t
             {"$set": {"status": "failed", "completed_at": now,
                       "error": {"error_type": "worker_lost", "message": "worker lost",
                                 "details": {}}}})
+
+
+# ---- users (authentication reads on both servers; writes on production only)
+
+#: what a request's authentication needs of a user document
+USER_AUTH_PROJECTION: Doc = {"user_id": 1, "username": 1, "email": 1, "role": 1,
+                             "is_active": 1, "token_version": 1}
+
+
+def user_filter(user_id: str) -> Doc:
+    return {"user_id": user_id}
+
+
+def user_revoke_tokens(user_id: str, now: datetime, *,
+                       deactivate: bool = False) -> tuple[Doc, Doc]:
+    """(filter, update): every access token issued before now stops working (logout-all,
+    deactivation). `$inc` creates `token_version: 1` on documents written before it existed."""
+    fields: Doc = {"updated_at": now}
+    if deactivate:
+        fields["is_active"] = False
+    return user_filter(user_id), {"$inc": {"token_version": 1}, "$set": fields}
