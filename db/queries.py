@@ -392,12 +392,26 @@ def stale_tasks_query(heartbeat_before: datetime) -> QuerySpec:
 
 
 def task_mark_lost(task_id: str, heartbeat_before: datetime, now: datetime) -> tuple[Doc, Doc]:
-    """(filter, update): fail a stale task unless its worker beat again meanwhile."""
+    """(filter, update): fail a stale task unless its worker beat again meanwhile; its open
+    sub-action is closed next (`lineage_closed` turns true once `sub_action_failed` is written)."""
     return ({"task_id": task_id, "status": "processing",
              "heartbeat_at": {"$lt": heartbeat_before}},
-            {"$set": {"status": "failed", "completed_at": now,
+            {"$set": {"status": "failed", "completed_at": now, "lineage_closed": False,
                       "error": {"error_type": "worker_lost", "message": "worker lost",
                                 "details": {}}}})
+
+
+def lost_tasks_to_close_query() -> QuerySpec:
+    """Tasks failed as "worker lost" whose sub-action has no end event yet (see media jobs)."""
+    return QuerySpec(collection="task_queue",
+                     filter={"status": "failed", "error.error_type": "worker_lost",
+                             "lineage_closed": False},
+                     sort=[("completed_at", ASC), ("task_id", ASC)])
+
+
+def task_lineage_closed(task_id: str) -> tuple[Doc, Doc]:
+    """(filter, update): the lost task's open sub-action got its `sub_action_failed` event."""
+    return {"task_id": task_id, "lineage_closed": False}, {"$set": {"lineage_closed": True}}
 
 
 # ---- users (authentication reads on both servers; writes on production only)
