@@ -22,7 +22,6 @@ from virtual_server.auth import verify_access_token
 from virtual_server.errors import ApiError
 
 SECRET = "s" * 40
-NOW = int(time.time())
 
 
 def _b64(data: bytes) -> str:
@@ -37,7 +36,8 @@ def raw_token(header: dict[str, Any], claims: Any, secret: str = SECRET) -> str:
 
 
 def good(**changes: Any) -> dict[str, Any]:
-    claims: dict[str, Any] = {"sub": "usr_1", "type": "access", "iat": NOW, "exp": NOW + 600}
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": "usr_1", "type": "access", "iat": now, "exp": now + 600}
     for key, value in changes.items():
         if value is DROP:
             claims.pop(key, None)
@@ -54,51 +54,59 @@ def signed(**changes: Any) -> str:
     return raw_token(HS256, good(**changes))
 
 
-REJECTED: dict[str, str] = {
-    "alg_none": _b64(json.dumps({"alg": "none"}).encode()) + "." +
-    _b64(json.dumps(good()).encode()) + ".",
-    "alg_hs512": jwt.encode(good(), SECRET, algorithm="HS512"),
-    "alg_hs384": jwt.encode(good(), SECRET, algorithm="HS384"),
-    "alg_rs256_header_hmac_signature": raw_token({"alg": "RS256", "typ": "JWT"}, good()),
-    "wrong_secret": raw_token(HS256, good(), secret="x" * 40),
-    "expired": signed(iat=NOW - 100, exp=NOW - 30),
-    "exp_numeric_string": signed(exp=str(NOW + 600)),
-    "exp_float_string": signed(exp=f"{NOW + 600}.5"),
-    "exp_bool": signed(exp=True),
-    "exp_null": signed(exp=None),
-    "exp_list": signed(exp=[NOW + 600]),
-    "exp_object": signed(exp={"$numberLong": str(NOW + 600)}),
-    "iat_numeric_string": signed(iat=str(NOW)),
-    "iat_in_future": signed(iat=NOW + 300),
-    "nbf_numeric_string": signed(nbf=str(NOW)),
-    "nbf_in_future": signed(nbf=NOW + 300),
-    "missing_exp": signed(exp=DROP),
-    "missing_iat": signed(iat=DROP),
-    "missing_sub": signed(sub=DROP),
-    "missing_type": signed(type=DROP),
-    "sub_integer": signed(sub=42),
-    "sub_empty": signed(sub=""),
-    "sub_object": signed(sub={"user_id": "usr_1"}),
-    "type_refresh": signed(type="refresh", jti="j1"),
-    "type_admin": signed(type="admin"),
-    "ver_string": signed(ver="0"),
-    "ver_negative": signed(ver=-1),
-    "ver_bool": signed(ver=False),
-    "ver_float": signed(ver=0.0),
-    "payload_is_a_list": raw_token(HS256, [1, 2, 3]),
-    "two_parts": signed().rsplit(".", 1)[0],
-    "garbage": "not.a.token",
-    "empty": "",
-    "huge_exp": raw_token(HS256, {**good(), "exp": 10 ** 400}),
-}
+def rejected(now: int) -> dict[str, str]:
+    """Built when a test runs: the dates are relative to that moment."""
+    return {
+        "alg_none": _b64(json.dumps({"alg": "none"}).encode()) + "." +
+        _b64(json.dumps(good()).encode()) + ".",
+        "alg_hs512": jwt.encode(good(), SECRET, algorithm="HS512"),
+        "alg_hs384": jwt.encode(good(), SECRET, algorithm="HS384"),
+        "alg_rs256_header_hmac_signature": raw_token({"alg": "RS256", "typ": "JWT"}, good()),
+        "wrong_secret": raw_token(HS256, good(), secret="x" * 40),
+        "expired": signed(iat=now - 100, exp=now - 30),
+        "exp_numeric_string": signed(exp=str(now + 600)),
+        "exp_float_string": signed(exp=f"{now + 600}.5"),
+        "exp_bool": signed(exp=True),
+        "exp_null": signed(exp=None),
+        "exp_list": signed(exp=[now + 600]),
+        "exp_object": signed(exp={"$numberLong": str(now + 600)}),
+        "iat_numeric_string": signed(iat=str(now)),
+        "iat_in_future": signed(iat=now + 300),
+        "nbf_numeric_string": signed(nbf=str(now)),
+        "nbf_in_future": signed(nbf=now + 300),
+        "missing_exp": signed(exp=DROP),
+        "missing_iat": signed(iat=DROP),
+        "missing_sub": signed(sub=DROP),
+        "missing_type": signed(type=DROP),
+        "sub_integer": signed(sub=42),
+        "sub_empty": signed(sub=""),
+        "sub_object": signed(sub={"user_id": "usr_1"}),
+        "type_refresh": signed(type="refresh", jti="j1"),
+        "type_admin": signed(type="admin"),
+        "ver_string": signed(ver="0"),
+        "ver_negative": signed(ver=-1),
+        "ver_bool": signed(ver=False),
+        "ver_float": signed(ver=0.0),
+        "payload_is_a_list": raw_token(HS256, [1, 2, 3]),
+        "two_parts": signed().rsplit(".", 1)[0],
+        "garbage": "not.a.token",
+        "empty": "",
+        "huge_exp": raw_token(HS256, {**good(), "exp": 10 ** 400}),
+    }
 
-ACCEPTED: dict[str, str] = {
-    "plain": signed(),
-    "with_version": signed(ver=3),
-    "float_dates": signed(iat=NOW + 0.25, exp=NOW + 600.5),
-    "nbf_now": signed(nbf=NOW),
-    "inside_leeway": signed(iat=NOW - 100, exp=NOW - 5),
-}
+
+def accepted(now: int) -> dict[str, str]:
+    return {
+        "plain": signed(),
+        "with_version": signed(ver=3),
+        "float_dates": signed(iat=now + 0.25, exp=now + 600.5),
+        "nbf_now": signed(nbf=now),
+        "inside_leeway": signed(iat=now - 100, exp=now - 5),
+    }
+
+
+REJECTED_CASES = sorted(rejected(0))
+ACCEPTED_CASES = sorted(accepted(0))
 
 
 def _production(token: str) -> str:
@@ -120,21 +128,22 @@ VERIFIERS: dict[str, Callable[[str], str]] = {"production": _production, "virtua
 
 
 @pytest.mark.parametrize("server", sorted(VERIFIERS))
-@pytest.mark.parametrize("case", sorted(REJECTED))
+@pytest.mark.parametrize("case", REJECTED_CASES)
 def test_hostile_token_is_refused(server: str, case: str) -> None:
-    assert VERIFIERS[server](REJECTED[case]) == "REJECTED"
+    assert VERIFIERS[server](rejected(int(time.time()))[case]) == "REJECTED"
 
 
 @pytest.mark.parametrize("server", sorted(VERIFIERS))
-@pytest.mark.parametrize("case", sorted(ACCEPTED))
+@pytest.mark.parametrize("case", ACCEPTED_CASES)
 def test_valid_token_is_accepted(server: str, case: str) -> None:
-    assert VERIFIERS[server](ACCEPTED[case]) == "usr_1"
+    assert VERIFIERS[server](accepted(int(time.time()))[case]) == "usr_1"
 
 
 def test_pyjwt_alone_accepts_a_numeric_string_exp() -> None:
     """Why the shared rules exist: pyjwt converts `exp` with int(), so this passes it."""
-    claims = jwt.decode(REJECTED["exp_numeric_string"], SECRET, algorithms=["HS256"])
-    assert claims["exp"] == str(NOW + 600)
+    now = int(time.time())
+    claims = jwt.decode(rejected(now)["exp_numeric_string"], SECRET, algorithms=["HS256"])
+    assert claims["exp"] == str(now + 600)
     assert claims_problem(claims, "access") == "claim exp must be a number"
 
 
