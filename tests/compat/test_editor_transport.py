@@ -50,6 +50,24 @@ async def test_preflight_and_the_production_cookie(cuddle_workflow: dict[str, An
         assert "authorization" not in {k.lower() for k in ed.wire.http.headers}
 
 
+async def test_production_cookie_with_the_shared_user_database(
+        cuddle_workflow: dict[str, Any], secantus_uri: str) -> None:
+    """The deployment mode: the virtual server reads the production user database
+    (`WFE_MONGODB_URI`), so the editor's cookie works while the user's tokens are valid and the
+    editor's next call (virtual-api.ts `postJson`) throws 401 after `POST /auth/logout-all`."""
+    async with production(secantus_uri, users=("editor",)) as prod:
+        settings = editor_settings(WFE_MONGODB_URI=secantus_uri, WFE_AUTH_CACHE_S="0",
+                                   WFE_MONGODB_DATABASE=prod.services.adapter.database_name)
+        async with live_editor(cuddle_workflow, settings=settings,
+                               token=prod.tokens["editor"]) as ed:
+            result = await ed.runtime.run_to_module(cuddle_workflow, PET)
+            assert result.status == "awaiting_input", result
+            assert (await prod.post("/auth/logout-all", user="editor")).status_code == 200
+            answer = {"selected_indices": [0], "cancelled": False}
+            refused = await ed.runtime.submit_response(cuddle_workflow, PET, answer)
+            assert refused.status == "error" and "Virtual API error 401" in (refused.error or "")
+
+
 async def test_other_origins_and_the_closed_default(cuddle_workflow: dict[str, Any]) -> None:
     """The browser blocks what the server does not allow: another origin gets no CORS grant,
     and a server started without `WFE_CORS_ORIGINS` (its own default) grants none, while the
