@@ -23,6 +23,7 @@ from engine.provider_types import PreviewInfo
 from engine.progress import error_response
 from engine.starts import VIRTUAL_USER, virtual_prepare
 from engine.wire import (
+    MediaPreviewRequest,
     SubActionEvent,
     SubActionOutcome,
     Target,
@@ -30,7 +31,6 @@ from engine.wire import (
     VirtualReadRequest,
     VirtualRespondRequest,
     VirtualStartRequest,
-    MediaPreviewRequest,
     VirtualSubActionRequest,
     VirtualWorkflowResponse,
     WorkflowResponse,
