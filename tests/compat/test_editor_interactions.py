@@ -14,7 +14,8 @@ import copy
 from typing import Any
 
 from tests.acceptance.script_a import IMAGE_PARAMS
-from tests.compat.editor_protocol import EditorError, auto_select, module_list
+from tests.compat.editor_logic import auto_select, module_list
+from tests.compat.editor_protocol import EditorError
 from tests.compat.editor_server import Editor, live_editor
 
 IMAGES = ("image_prompts", "generate_and_select_images_v2")

@@ -10,7 +10,8 @@ import copy
 from typing import Any
 
 from tests.acceptance.virtual_support import decode_blob
-from tests.compat.editor_protocol import check_history, check_state, state_groups
+from tests.compat.editor_logic import state_groups
+from tests.compat.editor_protocol import check_history, check_state
 from tests.compat.editor_server import live_editor
 
 PET = ("user_input", "select_pet_type")
