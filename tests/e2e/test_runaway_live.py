@@ -95,12 +95,12 @@ def test_virtual_deadline_returns_the_progress_and_the_blob_continues() -> None:
         assert body["status"] == "error" and body["result"]["error_type"] == "deadline_exceeded"
         details = body["result"]["details"]
         assert details["setting"] == "WFE_OPERATION_DEADLINE_S"
-        events = _events_of(body["result"]["virtual_db"])  # the new blob, not the input one
+        events = _events_of(body["virtual_db"])  # the new blob, not the input one
         assert assert_consistent(events)["module_completed"] == details["modules_executed"] > 0
         second = httpx.post(live.url + "/workflow/start", headers=HEADERS, timeout=60,
-                            json=_preview(10_000, body["result"]["virtual_db"])).json()
+                            json=_preview(10_000, body["virtual_db"])).json()
         assert second["result"]["error_type"] == "deadline_exceeded"
-        more = _events_of(second["result"]["virtual_db"])
+        more = _events_of(second["virtual_db"])
         done = details["modules_executed"] + second["result"]["details"]["modules_executed"]
         assert assert_consistent(more)["module_completed"] == done
         assert more[:len(events)] == events  # the first call's progress is kept as it was
@@ -113,8 +113,9 @@ def test_virtual_caps_answer_413_with_the_input_blob() -> None:
     with LiveServer(app) as live:
         response = httpx.post(live.url + "/workflow/start", json=_preview(51), headers=HEADERS)
         assert response.status_code == 413
-        result = response.json()["result"]
-        assert result["error_type"] == "workflow_too_large" and result["virtual_db"] is None
+        body = response.json()
+        result = body["result"]
+        assert result["error_type"] == "workflow_too_large" and body["virtual_db"] is None
         assert result["details"]["setting"] == "WFE_WORKFLOW_MAX_STEPS"
 
 
