@@ -123,6 +123,7 @@ class ErrorBody(msgspec.Struct, kw_only=True):
     error: str
     error_type: str
     details: dict[str, Any] = {}
+    detail: str = ""  # the same message under the name the web UI shows (issue 10)
 
 
 class Target(msgspec.Struct, frozen=True, kw_only=True):

@@ -102,7 +102,8 @@ async def start_by_version(request: Request[Any, Any, Any], user: CurrentUser,
     if version.get("version_type") == "resolved" or version.get("parent_workflow_version_id"):
         raise bad_request("Start from a source version, not a resolved child version",
                           workflow_version_id=workflow_version_id)
-    return await _start(services, user, body, confirm=False,
+    # an explicit version is never a confirmation question (the UI's by-version start has none)
+    return await _start(services, user, body, confirm=True,
                         workflow=version["resolved_workflow"],
                         source_type=str(version.get("source_type") or "json"))
 

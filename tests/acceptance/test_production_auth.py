@@ -127,7 +127,7 @@ async def test_route_matrix_bob_404_anonymous_401(secantus_uri: str,
             anonymous = await _send(prod, None, method, path, body)
             assert anonymous.status_code == 401, key
             assert anonymous.json() == {"error": "Unauthorized", "error_type": "unauthorized",
-                                        "details": {}}
+                                        "details": {}, "detail": "Unauthorized"}
         for (method, template), kind in OTHER_ROUTES.items():
             if kind != USER:
                 continue
