@@ -412,7 +412,7 @@ class StartWorkflowRequest(msgspec.Struct, kw_only=True):
     force_new: bool = False
     capabilities: list[str] = []
     ai_config: dict[str, Any] | None = None
-    mock: bool = False
+    mock: bool | None = None  # absent: the server's default (WFE_DEFAULT_MOCK)
 
 
 class StartByVersionRequest(msgspec.Struct, kw_only=True):
@@ -420,7 +420,7 @@ class StartByVersionRequest(msgspec.Struct, kw_only=True):
     force_new: bool = False
     capabilities: list[str] = []
     ai_config: dict[str, Any] | None = None
-    mock: bool = False
+    mock: bool | None = None
 
 
 class RespondRequest(msgspec.Struct, kw_only=True):
@@ -452,6 +452,9 @@ class JumpToInteractionRequest(msgspec.Struct, kw_only=True):
 
 class ResumeRequest(msgspec.Struct, kw_only=True):
     ai_config: dict[str, Any] | None = None
+    workflow_content: str | dict[str, Any] | None = None  # resume with new content (§15.2)
+    workflow_entry_point: str | None = None
+    capabilities: list[str] = []
 
 
 class SubActionRequest(msgspec.Struct, kw_only=True):

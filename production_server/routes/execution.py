@@ -41,8 +41,9 @@ async def _start(services: Services, user: User, body: StartWorkflowRequest | St
                  *, confirm: bool, workflow: dict[str, Any] | None = None,
                  source_type: str = "json") -> Response[bytes]:
     s = services.settings
-    if body.mock and not s.allow_mock_runs:
-        raise MockNotAllowed("Mock runs are not allowed on this server")
+    mock = s.mock_by_default if body.mock is None else body.mock
+    if mock and not s.mock_runs_allowed:
+        raise MockNotAllowed("Mock runs are not allowed on this server (WFE_ALLOW_MOCK_RUNS)")
     eng = services.eng()
 
     def work(token: CancelToken) -> WorkflowResponse:
@@ -60,8 +61,8 @@ async def _start(services: Services, user: User, body: StartWorkflowRequest | St
         return eng.start(StartCommand(
             user_id=user.user_id, project_name=body.project_name, workflow=resolved,
             source_type=kind, capabilities=list(body.capabilities), force_new=body.force_new,
-            confirm=confirm, ai_config=body.ai_config, mock=body.mock,
-            allow_mock=s.allow_mock_runs, options=opts))
+            confirm=confirm, ai_config=body.ai_config, mock=mock,
+            allow_mock=s.mock_runs_allowed, options=opts))
 
     try:
         # A start has no run id yet; its token is registered under the project key.
