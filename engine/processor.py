@@ -457,8 +457,12 @@ class WorkflowEngine(WebOperations):
 
         return check_sub_action(self, user_id, run_id, interaction_id, sub_action_id)
 
-    def get_state_view(self, user_id: str, run_id: str) -> StateView:
-        return views.state_view(self, user_id, run_id)
+    def get_state_view(self, user_id: str, run_id: str, link_base: str | None = None) -> StateView:
+        return views.state_view(self, user_id, run_id, link_base)
+
+    def get_editor_state(self, user_id: str, run_id: str) -> dict[str, Any]:
+        """The flat state with `_state_mapped` per module (engine/state_tree.py)."""
+        return views.editor_state(self, user_id, run_id)
 
     def get_interaction_history(self, user_id: str, run_id: str) -> InteractionHistoryView:
         return views.interaction_history(self, user_id, run_id)

@@ -157,23 +157,19 @@ class StepStateView(msgspec.Struct, kw_only=True):
     modules: list[ModuleStateView] = []
 
 
-class FileView(msgspec.Struct, kw_only=True):
-    file_id: str
-    filename: str
-    category: str
-    group_id: str | None
-    step_id: str | None
-    content_type: str
-    created_at: str
-
-
 class StateView(msgspec.Struct, kw_only=True):
+    """engine.md §6.3 as amended by issue 9: `steps`, `state_mapped` and `files` are the trees
+    of engine/state_tree.py that the editor and the web UI read; `step_summaries` is the
+    per-module status list that §6.3 called `steps`."""
+
     workflow_run_id: str
     status: WorkflowStatus
     state: dict[str, Any]
-    steps: list[StepStateView]
-    files: list[FileView]
+    steps: dict[str, Any]
+    state_mapped: dict[str, Any]
+    files: list[dict[str, Any]]
     mock_tainted: bool
+    step_summaries: list[StepStateView]
 
 
 class InteractionHistoryItem(msgspec.Struct, kw_only=True):
@@ -189,6 +185,7 @@ class InteractionHistoryItem(msgspec.Struct, kw_only=True):
     provenance: str
     requested_at: str | None
     responded_at: str
+    timestamp: str  # the response time again, under the name clients read (issue 9 item 6)
 
 
 class InteractionHistoryView(msgspec.Struct, kw_only=True):
