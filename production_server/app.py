@@ -28,6 +28,7 @@ from production_server.routes.resume import RESUME_ROUTES
 from production_server.auth.guest import GUEST_ROUTES
 from production_server.routes.files import FILES_ROUTES
 from production_server.routes.runs_info import RUNS_INFO_ROUTES
+from production_server.routes.state_streams import STATE_STREAM_ROUTES
 from production_server.routes.templates_global import GLOBAL_TEMPLATE_ROUTES
 from production_server.routes.state import STATE_ROUTES
 from production_server.routes.streaming import STREAMING_ROUTES
@@ -39,7 +40,7 @@ from providers.provider_set import configured_provider_set
 log = logging.getLogger("production_server")
 ROUTES = [*AUTH_ROUTES, *EXECUTION_ROUTES, *STREAMING_ROUTES, *STATE_ROUTES, *LISTING_ROUTES,
           *MISC_ROUTES, *MEDIA_ROUTES, *TASK_ROUTES, *RESUME_ROUTES, *GUEST_ROUTES, *FILES_ROUTES,
-          *RUNS_INFO_ROUTES, *GLOBAL_TEMPLATE_ROUTES]
+          *RUNS_INFO_ROUTES, *GLOBAL_TEMPLATE_ROUTES, *STATE_STREAM_ROUTES]
 
 
 def create_app(settings: ProductionSettings, *, clock: Clock | None = None,

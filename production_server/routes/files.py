@@ -160,6 +160,44 @@ async def get_file(request: Request[Any, Any, Any], user: CurrentUser,
         metadata=dict(doc.get("metadata") or {}), created_at=iso_z(doc.get("created_at")))
 
 
+async def _attachment(services: Services, user: User, run_id: str, file_id: str,
+                      **expected: str) -> Response[bytes]:
+    """One file as a download (the `download_url` of a file leaf in the state view's tree)."""
+    await owned_run(services, user, run_id)
+    assert services.reads is not None
+    doc = await services.reads.get_file(file_id)
+    if doc is None or doc.get("workflow_run_id") != run_id or any(
+            (_step_of(doc) if k == "step_id" else str(doc.get(k))) != v
+            for k, v in expected.items()):
+        raise not_found()
+    content = doc.get("content")
+    data = content if isinstance(content, str) and doc.get("content_type") != "json" \
+        else json.dumps(content, indent=2, ensure_ascii=False)
+    name = str(doc.get("filename") or file_id).replace('"', "")
+    return Response(content=data.encode("utf-8"),
+                    media_type="application/json" if doc.get("content_type") == "json"
+                    else "text/plain; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@get("/workflow/{workflow_run_id:str}/files/{category:str}/{file_id:str}", dependencies=USER)
+async def download_file(request: Request[Any, Any, Any], user: CurrentUser,
+                        workflow_run_id: FromPath[str], category: FromPath[str],
+                        file_id: FromPath[str]) -> Response[bytes]:
+    return await _attachment(services_of(request), user, workflow_run_id, file_id,
+                             category=category)
+
+
+@get("/workflow/{workflow_run_id:str}/files/{category:str}/{step_id:str}/{group_id:str}/"
+     "{file_id:str}", dependencies=USER)
+async def download_group_file(request: Request[Any, Any, Any], user: CurrentUser,
+                              workflow_run_id: FromPath[str], category: FromPath[str],
+                              step_id: FromPath[str], group_id: FromPath[str],
+                              file_id: FromPath[str]) -> Response[bytes]:
+    return await _attachment(services_of(request), user, workflow_run_id, file_id,
+                             category=category, step_id=step_id, group_id=group_id)
+
+
 @get("/workflow/{workflow_run_id:str}/api-calls", dependencies=USER)
 async def api_calls(request: Request[Any, Any, Any], user: CurrentUser,
                     workflow_run_id: FromPath[str]) -> ApiCallsView:
@@ -189,4 +227,4 @@ async def api_call_files(request: Request[Any, Any, Any], user: CurrentUser,
 
 
 FILES_ROUTES = [list_files, download_all, download_category, download_step, download_group,
-                get_file, api_calls, api_call_files]
+                get_file, download_file, download_group_file, api_calls, api_call_files]

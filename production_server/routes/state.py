@@ -21,7 +21,8 @@ CONTENT_TYPES = ("image", "video", "audio")
 @get("/workflow/{workflow_run_id:str}/state", dependencies=USER)
 async def state(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
     services = services_of(request)
-    view = await services.pool.run(services.eng().get_state_view, user.user_id, workflow_run_id)
+    view = await services.pool.run(services.eng().get_state_view, user.user_id, workflow_run_id,
+                                   f"/workflow/{workflow_run_id}")  # file links to our routes
     return json_response(view)
 
 

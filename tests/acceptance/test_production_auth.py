@@ -63,6 +63,35 @@ def run_matrix(run: str, iid: str) -> dict[tuple[str, str], tuple[str, str, Any]
             "POST", f"{p}/media/preview", {"provider": "openai", "action_type": "txt2img"}),
         ("DELETE", "/workflow/{workflow_run_id}"): ("DELETE", p, None),
         ("POST", "/workflow/{workflow_run_id}/reset"): ("POST", f"{p}/reset", None),
+        # issue 10: the web UI's routes
+        ("POST", "/workflow/{workflow_run_id}/resume/confirm"): (
+            "POST", f"{p}/resume/confirm", {"workflow_content": {"workflow_id": "cuddle_crew"}}),
+        ("GET", "/workflow/{workflow_run_id}/state/v2"): ("GET", f"{p}/state/v2", None),
+        ("GET", "/workflow/{workflow_run_id}/state/v2/stream"): (
+            "GET", f"{p}/state/v2/stream", None),
+        ("GET", "/workflow/{workflow_run_id}/state/stream"): ("GET", f"{p}/state/stream", None),
+        ("GET", "/workflow/{workflow_run_id}/status-display"): (
+            "GET", f"{p}/status-display", None),
+        ("GET", "/workflow/{workflow_run_id}/tokens"): ("GET", f"{p}/tokens", None),
+        ("GET", "/workflow/{workflow_run_id}/files"): ("GET", f"{p}/files", None),
+        ("GET", "/workflow/{workflow_run_id}/files/download"): ("GET", f"{p}/files/download", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{file_id}"): (
+            "GET", f"{p}/files/wff_{'0' * 32}", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/download"): (
+            "GET", f"{p}/files/outputs/download", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{file_id}"): (
+            "GET", f"{p}/files/outputs/wff_{'0' * 32}", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{step_id}/download"): (
+            "GET", f"{p}/files/outputs/user_input/download", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{step_id}/{group_id}/download"): (
+            "GET", f"{p}/files/outputs/user_input/g1/download", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{step_id}/{group_id}/{file_id}"): (
+            "GET", f"{p}/files/outputs/user_input/g1/wff_{'0' * 32}", None),
+        ("GET", "/workflow/{workflow_run_id}/api-calls"): ("GET", f"{p}/api-calls", None),
+        ("GET", "/workflow/{workflow_run_id}/api-calls/{group_id}"): (
+            "GET", f"{p}/api-calls/g1", None),
+        ("GET", "/workflow/{workflow_run_id}/media/{provider}/{metadata_id}/{content_id}"): (
+            "GET", f"{p}/media/openai/cgm_{'0' * 32}/gc_{'0' * 32}", None),
         ("POST", "/api/task"): ("POST", "/api/task", {
             "workflow_run_id": run, "interaction_id": iid, "sub_action_id": "image_generation",
             "params": {"provider": "leonardo"}}),
@@ -83,7 +112,10 @@ OTHER_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/workflow-templates"): USER, ("GET", "/workflow-templates/{template_id}"): USER,
     ("GET", "/workflow-templates/{template_id}/versions/latest"): USER,
     ("GET", "/workflow-templates/{template_id}/versions/{workflow_version_id}"): USER,
-    ("GET", "/workflows/active"): USER,
+    ("GET", "/workflows/active"): USER, ("GET", "/workflows/all"): USER,
+    ("POST", "/auth/guest-access"): PUBLIC,
+    ("POST", "/workflow-templates/global/publish"): USER,
+    ("POST", "/workflow-templates/{template_id}/versions/{version_id}/clone"): USER,
     # task-id routes: ownership (another user's task → the unknown-task 404) is tested in
     # tests/acceptance/test_production_media_jobs.py, where tasks exist
     ("GET", "/api/task/{task_id}"): USER, ("GET", "/api/task/{task_id}/stream"): USER,
