@@ -18,7 +18,7 @@ from engine.errors import WorkflowInvalid
 from engine.execution import ExecOptions
 from engine.ports import CancelToken
 from engine.upload import load_workflow_zip
-from engine.wire import ResumeRequest, WorkflowResponse
+from engine.wire import ResumeRequest, WorkflowProgress, WorkflowResponse
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.errors import ApiError, bad_request
@@ -55,6 +55,16 @@ async def _with_content(services: Services, user: User, run_id: str, body: Resum
         raise ApiError(400, "workflow_invalid", exc.message, dict(exc.details)) from None
 
 
+def processing(run: dict[str, Any]) -> WorkflowResponse:
+    """engine.md §15.4's `processing` answer, with the progress of the run's projection."""
+    return WorkflowResponse(
+        workflow_run_id=str(run["workflow_run_id"]), status="processing",
+        message="Workflow is processing", progress=WorkflowProgress(
+            current_step=run.get("current_step"), current_step_name=run.get("current_step_name"),
+            current_module=run.get("current_module"),
+            completed_steps=list(run.get("completed_steps") or [])))
+
+
 async def _body(request: Request[Any, Any, Any], optional: bool) -> ResumeRequest:
     s = services_of(request).settings
     return await read_body(request, ResumeRequest, s.upload_max_body_bytes, s.max_json_depth,
@@ -69,6 +79,10 @@ async def resume(request: Request[Any, Any, Any], user: CurrentUser,
     body = await _body(request, optional=True)
     if body.workflow_content is not None:
         return json_response(await _with_content(services, user, workflow_run_id, body, False))
+    if services.registry.running(workflow_run_id) is not None:
+        # executing in this process: say so now instead of waiting for the run's lock (the UI
+        # then opens the stream, which follows that execution to its outcome)
+        return json_response(processing(await owned_run(services, user, workflow_run_id)))
     response = await services.pool.run(services.eng().resume_status, user.user_id,
                                        workflow_run_id, body.ai_config)
     return json_response(response)

@@ -40,11 +40,16 @@ MEDIA = {  # module → (sub-action, content type, the generation request the me
 
 async def generate(ui: WebUIClient, run_id: str, request: dict[str, Any],
                    module: str) -> dict[str, Any]:
-    """The media panel: `streamSubAction` (progress → complete, SubActionProvider), then
+    """The media panel: `getMediaPreview`, `streamSubAction` (progress → complete,
+    SubActionProvider), then
     `refreshInteractionDisplayData` and `getInteractionGenerations`; the image is fetched
     through `toMediaUrl`. Returns the answer the panel sends to continue."""
     sub_action, content_type, params = MEDIA[module]
     iid = request["interaction_id"]
+    preview = await ui.request("POST", f"/workflow/{run_id}/media/preview", {
+        "provider": params["provider"], "action_type": params["action_type"],
+        "params": params["params"]})  # getMediaPreview: expected size and cost
+    require(preview, "resolution", dict), require(preview, "credits", dict)
     frames = await ui.stream_sub_action(run_id, {"interaction_id": iid,
                                                  "sub_action_id": sub_action, "params": params})
     kinds = [kind for kind, _ in frames]

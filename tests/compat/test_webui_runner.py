@@ -153,7 +153,8 @@ async def test_state_streams_follow_the_run(server: LiveServer, browsers: Any) -
 
 async def test_jump_back_from_a_completed_card(server: LiveServer, browsers: Any) -> None:
     """CompletedInteractionCard.tsx `onRestartFromHere` → useWorkflowExecution
-    `jumpToInteraction` (POST /workflow/jump-to-interaction, then `getInteractionHistory`)."""
+    `jumpToInteraction` (POST /workflow/jump-to-interaction, then `getInteractionHistory`);
+    then a retry through the reference's POST /workflow/retry."""
     hook = await _started(ExecutionHook(await browsers("alice")), "jump")
     first = hook.completed[0]["interaction_id"]
     data = await hook.jump_to_interaction(first)
@@ -165,6 +166,13 @@ async def test_jump_back_from_a_completed_card(server: LiveServer, browsers: Any
     assert item["response"]["value"] == "badgers" and require(item, "timestamp", str)
     assert item["step_id"] == "ask" and item["request"]["interaction_id"] == first
     assert history["pending_interaction"]["interaction_id"] == hook.interaction["interaction_id"]
+    # POST /workflow/retry (a reference route without an api.ts function): redo `final`
+    pending = hook.interaction["interaction_id"]
+    retried = await hook.api.request("POST", "/workflow/retry", {
+        "workflow_run_id": hook.run_id, "target_module": "final", "feedback": "again"})
+    assert retried["status"] == "awaiting_input"
+    assert retried["interaction_request"]["context"]["module_name"] == "final"
+    assert retried["interaction_request"]["interaction_id"] != pending
 
 
 async def test_resume_with_new_content(server: LiveServer, browsers: Any) -> None:

@@ -93,18 +93,21 @@ class GatedVendors(VendorSimulator):
 class LiveServer:
     """The production app under uvicorn on 127.0.0.1:<free port>, one fresh database."""
 
-    def __init__(self, uri: str, vendors: VendorSimulator, media_root: Path, **env: str) -> None:
+    def __init__(self, uri: str | None, vendors: VendorSimulator, media_root: Path, *,
+                 keys: bool = True, **env: str) -> None:
+        """`uri=None` is the embedded development default; `keys=False` sets no provider key."""
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
         self.uri, self.database = uri, "webui_" + uuid.uuid4().hex[:12]
-        settings = load_settings({
-            "WFE_JWT_SECRET": SECRET, "WFE_MONGODB_URI": uri, "WFE_MONGODB_DATABASE": self.database,
-            "WFE_COOKIE_SECURE": "false", "OPENAI_API_KEY": "sk-compat-openai-0123456789",
-            "ELEVENLABS_API_KEY": "el-compat-0123456789", "OPENAI_BASE_URL": vendors.base_url + "/v1",
-            "ELEVENLABS_BASE_URL": vendors.base_url, "WFE_MEDIA_BASE_PATH": str(media_root),
-            "WFE_MEDIA_POLL_INTERVAL_S": "0.02", "WFE_PROGRESS_INTERVAL_S": "0.2",
-            "WFE_SSE_HEARTBEAT_S": "0.5", **env})
+        values = {"WFE_JWT_SECRET": SECRET, "WFE_MONGODB_DATABASE": self.database,
+                  "WFE_COOKIE_SECURE": "false", "OPENAI_BASE_URL": vendors.base_url + "/v1",
+                  "ELEVENLABS_BASE_URL": vendors.base_url, "WFE_MEDIA_BASE_PATH": str(media_root),
+                  "WFE_MEDIA_POLL_INTERVAL_S": "0.02", "WFE_PROGRESS_INTERVAL_S": "0.2",
+                  "WFE_SSE_HEARTBEAT_S": "0.5", **({"WFE_MONGODB_URI": uri} if uri else {}),
+                  **({"OPENAI_API_KEY": "sk-compat-openai-0123456789",
+                      "ELEVENLABS_API_KEY": "el-compat-0123456789"} if keys else {})}
+        settings = load_settings({**values, **env})
         self.app = create_app(settings)
         self.server = _Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
                                              log_level="warning", lifespan="on"))
@@ -127,6 +130,8 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        if self.uri is None:
+            return
         from pymongo import MongoClient
 
         client: Any = MongoClient(self.uri)
