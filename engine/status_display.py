@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from engine.processor import WorkflowEngine
 
 log = logging.getLogger("engine")
-MOCK_FIELD = DisplayField(id="_mode", label="Mode", value="mock (canned outputs, no provider calls)")
+MOCK_FIELD = DisplayField(id="_mode", label="Mode",
+                          value="mock (canned outputs, no provider calls)")
 
 
 def display_fields(eng: "WorkflowEngine", workflow: dict[str, Any], state: dict[str, Any],

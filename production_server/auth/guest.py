@@ -24,7 +24,7 @@ from production_server.errors import ApiError
 NAME_ATTEMPTS = 5
 
 
-@post("/auth/guest-access", status_code=201)
+@post("/auth/guest-access", status_code=201, opt={"request_body": GuestAccessRequest})
 async def guest_access(request: Request[Any, Any, Any]) -> Response[SessionUser]:
     """A guest account for a usable invitation code; session cookies as on login."""
     services = services_of(request)

@@ -115,7 +115,8 @@ async def download_all(request: Request[Any, Any, Any], user: CurrentUser,
 
 @get("/workflow/{workflow_run_id:str}/files/{category:str}/download", dependencies=USER)
 async def download_category(request: Request[Any, Any, Any], user: CurrentUser,
-                            workflow_run_id: FromPath[str], category: FromPath[str]) -> Response[bytes]:
+                            workflow_run_id: FromPath[str],
+                            category: FromPath[str]) -> Response[bytes]:
     _, files = await _lineage_files(services_of(request), user, workflow_run_id, True)
     return await _zip([f for f in files if f.get("category") == category], "step",
                       f"{workflow_run_id}_{category}.zip")
@@ -218,7 +219,8 @@ async def api_calls(request: Request[Any, Any, Any], user: CurrentUser,
 
 @get("/workflow/{workflow_run_id:str}/api-calls/{group_id:str}", dependencies=USER)
 async def api_call_files(request: Request[Any, Any, Any], user: CurrentUser,
-                         workflow_run_id: FromPath[str], group_id: FromPath[str]) -> ApiCallFilesView:
+                         workflow_run_id: FromPath[str],
+                         group_id: FromPath[str]) -> ApiCallFilesView:
     _, files = await _lineage_files(services_of(request), user, workflow_run_id, True)
     chosen = [_plain(f) for f in files if f.get("category") == API_CALLS
               and f.get("group_id") == group_id]

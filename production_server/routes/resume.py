@@ -71,7 +71,8 @@ async def _body(request: Request[Any, Any, Any], optional: bool) -> ResumeReques
                            optional=optional)
 
 
-@post("/workflow/{workflow_run_id:str}/resume", status_code=200, dependencies=USER)
+@post("/workflow/{workflow_run_id:str}/resume", status_code=200, dependencies=USER,
+      opt={"request_body": ResumeRequest})
 async def resume(request: Request[Any, Any, Any], user: CurrentUser,
                  workflow_run_id: FromPath[str]) -> Response[bytes]:
     """Where the run stands (never executes); with `workflow_content`, the version check."""
@@ -88,7 +89,8 @@ async def resume(request: Request[Any, Any, Any], user: CurrentUser,
     return json_response(response)
 
 
-@post("/workflow/{workflow_run_id:str}/resume/confirm", status_code=200, dependencies=USER)
+@post("/workflow/{workflow_run_id:str}/resume/confirm", status_code=200, dependencies=USER,
+      opt={"request_body": ResumeRequest})
 async def resume_confirm(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str]) -> Response[bytes]:
     """Switch the run to the confirmed content and continue (WorkflowResponse)."""

@@ -18,8 +18,10 @@ from production_server.errors import ApiError
 from production_server.routes.common import USER
 
 
-@post("/workflow-templates/global/publish", status_code=200, dependencies=USER)
-async def publish_global(request: Request[Any, Any, Any], user: CurrentUser) -> PublishGlobalResponse:
+@post("/workflow-templates/global/publish", status_code=200, dependencies=USER,
+      opt={"request_body": PublishGlobalRequest})
+async def publish_global(request: Request[Any, Any, Any],
+                         user: CurrentUser) -> PublishGlobalResponse:
     """Copy one of the admin's source versions (and its variants) into the global template of
     that name; `inserted`/`existing` count the versions written or already there."""
     services = services_of(request)
@@ -34,7 +36,8 @@ async def publish_global(request: Request[Any, Any, Any], user: CurrentUser) -> 
 @post("/workflow-templates/{template_id:str}/versions/{version_id:str}/clone", status_code=200,
       dependencies=USER)
 async def clone_version(request: Request[Any, Any, Any], user: CurrentUser,
-                        template_id: FromPath[str], version_id: FromPath[str]) -> CloneVersionResponse:
+                        template_id: FromPath[str],
+                        version_id: FromPath[str]) -> CloneVersionResponse:
     """Store a global template's version as a version of the user's own template."""
     services = services_of(request)
     return await services.pool.run(services.eng().clone_global_version,  # type: ignore[no-any-return]

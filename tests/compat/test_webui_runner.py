@@ -4,6 +4,7 @@ state v2 and its stream, files, definition, jump back, resume with new content, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import io
 import re
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.acceptance.production_client import parse_sse
 from tests.compat.webui_protocol import (
     CAPABILITIES,
     ApiError,
@@ -229,3 +231,43 @@ async def test_other_users_runs_look_missing_and_delete(server: LiveServer, brow
         await ExecutionHook(alice).resume_workflow(str(hook.run_id), "x")
     assert gone.value.status == 404
     assert CAPABILITIES  # every start above carried the UI's capabilities
+
+
+async def _text_until_end(response: Any) -> str:
+    """The raw stream up to its close (the server closes after a terminal frame)."""
+    return "".join([chunk async for chunk in response.aiter_text()])
+
+
+async def test_state_stream_rules(server: LiveServer, browsers: Any) -> None:
+    """The state streams the UI keeps open (useWorkflowState) follow our stream rules: request
+    errors before the first byte (400, 429 at the per-user limit), and one terminal frame when
+    the stream ends itself — `error` when the run is deleted, `cancelled` on shutdown."""
+    ui = await browsers("alice")
+    hook = ExecutionHook(ui)
+    await hook.start({"project_name": "rules", "workflow_content": NOTES})
+    path = f"/workflow/{hook.run_id}/state/v2/stream"
+    with pytest.raises(ApiError) as bad:
+        await ui.get(path + "?poll_interval=0")
+    assert bad.value.status == 400 and "poll_interval" in bad.value.message
+    limit = server.services.settings.sse_max_per_user
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(limit):
+            opened = await stack.enter_async_context(ui.http.stream("GET", path))
+            assert opened.status_code == 200
+        refused = await ui.http.get(path)
+        assert refused.status_code == 429 and refused.json()["detail"] == "Too many open streams"
+    async with ui.http.stream("GET", path + "?poll_interval=0.2") as response:
+        await ui.request("DELETE", f"/workflow/{hook.run_id}")
+        frames = parse_sse(await asyncio.wait_for(_text_until_end(response), 20),
+                           {"error", "cancelled"})
+    assert [k for k, _ in frames] == ["state_snapshot", "error"]
+    assert frames[-1][1]["error_type"] == "not_found"
+    other = ExecutionHook(ui)
+    await other.start({"project_name": "shutdown", "workflow_content": NOTES})
+    async with ui.http.stream("GET", f"/workflow/{other.run_id}/state/stream") as response:
+        server.services.loop.call_soon_threadsafe(server.services.registry.cancel_all,
+                                                  "server_shutdown")  # as the signal handler
+        frames = parse_sse(await asyncio.wait_for(_text_until_end(response), 20),
+                           {"error", "cancelled"})
+    assert frames[-1] == ("cancelled", {"workflow_run_id": other.run_id,
+                                        "reason": "server_shutdown"})
