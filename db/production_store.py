@@ -15,8 +15,6 @@ from collections.abc import Coroutine
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
-import msgspec
-
 from db import queries as q
 from db.indexes import INDEXES
 from db.memory_adapter import MemoryAdapter
@@ -276,14 +274,10 @@ class AsyncReads:
             return []
         return await self._find(q.versions_query(template_id, version_types, limit))
 
-    async def list_files(self, run_id: str, lineage: Lineage,
-                         with_content: bool = False) -> list[Doc]:
+    async def list_files(self, run_id: str, lineage: Lineage) -> list[Doc]:
         if not lineage:
             return []
-        spec = q.list_files_query(run_id, lineage)
-        if with_content:  # the zips of the files routes need the contents
-            spec = msgspec.structs.replace(spec, projection=None)
-        return await self._find(spec)
+        return await self._find(q.list_files_query(run_id, lineage))
 
     async def get_file(self, file_id: str) -> Doc | None:
         return await self.adapter.find_one("workflow_files", {"file_id": file_id})

@@ -29,21 +29,42 @@ from engine.wire_web import (
     FilesView,
 )
 from production_server.auth.identity import CurrentUser, User, services_of
-from production_server.errors import bad_request, not_found
+from production_server.errors import ApiError, bad_request, not_found
 from production_server.routes.common import USER, owned_run
 from production_server.services import Services
 
 Doc = dict[str, Any]
 API_CALLS = "api_calls"
+MAX_ZIP_BYTES = 64 * 1024 * 1024
 
 
-async def _lineage_files(services: Services, user: User, run_id: str,
-                         with_content: bool = False) -> tuple[Doc, list[Doc]]:
+async def _lineage_files(services: Services, user: User,
+                         run_id: str) -> tuple[Doc, list[Doc]]:
+    """The run (ownership checked) and its lineage-visible files, without contents."""
     run = await owned_run(services, user, run_id)
     assert services.reads is not None
     branch = await services.reads.get_branch(str(run.get("current_branch_id")))
     lineage = list((branch or {}).get("lineage") or [])
-    return run, await services.reads.list_files(run_id, lineage, with_content)
+    return run, await services.reads.list_files(run_id, lineage)
+
+
+async def _with_contents(services: Services, docs: list[Doc]) -> list[Doc]:
+    """The documents again with their contents, read one by one within `MAX_ZIP_BYTES` (a run
+    may hold many files of up to 4 MiB each; memory stays bounded, beyond it 413)."""
+    assert services.reads is not None
+    out: list[Doc] = []
+    total = 0
+    for doc in docs:
+        full = await services.reads.get_file(str(doc["file_id"]))
+        if full is None:
+            continue
+        content = full.get("content")
+        total += len(content) if isinstance(content, str) else len(json.dumps(content))
+        if total > MAX_ZIP_BYTES:
+            raise ApiError(413, "payload_too_large", "Too much file content for one download",
+                           {"limit": MAX_ZIP_BYTES})
+        out.append(full)
+    return out
 
 
 def _plain(doc: Doc) -> Doc:
@@ -81,10 +102,12 @@ async def list_files(request: Request[Any, Any, Any], user: CurrentUser,
                          current_step_name=run.get("current_step_name")))
 
 
-async def _zip(files: list[Doc], layout: str, name: str) -> Response[bytes]:
+async def _zip(services: Services, chosen: list[Doc], layout: str,
+               name: str) -> Response[bytes]:
     """`layout`: `category/step` (all files), `step` (one category) or `flat`."""
-    if not files:
+    if not chosen:
         raise not_found()
+    files = await _with_contents(services, chosen)
 
     def build() -> bytes:
         buffer = io.BytesIO()
@@ -109,16 +132,18 @@ async def _zip(files: list[Doc], layout: str, name: str) -> Response[bytes]:
 async def download_all(request: Request[Any, Any, Any], user: CurrentUser,
                        workflow_run_id: FromPath[str]) -> Response[bytes]:
     """Every file as a zip (`<category>/<step_id>/<filename>`)."""
-    _, files = await _lineage_files(services_of(request), user, workflow_run_id, True)
-    return await _zip(files, "category/step", f"{workflow_run_id}_files.zip")
+    services = services_of(request)
+    _, files = await _lineage_files(services, user, workflow_run_id)
+    return await _zip(services, files, "category/step", f"{workflow_run_id}_files.zip")
 
 
 @get("/workflow/{workflow_run_id:str}/files/{category:str}/download", dependencies=USER)
 async def download_category(request: Request[Any, Any, Any], user: CurrentUser,
                             workflow_run_id: FromPath[str],
                             category: FromPath[str]) -> Response[bytes]:
-    _, files = await _lineage_files(services_of(request), user, workflow_run_id, True)
-    return await _zip([f for f in files if f.get("category") == category], "step",
+    services = services_of(request)
+    _, files = await _lineage_files(services, user, workflow_run_id)
+    return await _zip(services, [f for f in files if f.get("category") == category], "step",
                       f"{workflow_run_id}_{category}.zip")
 
 
@@ -127,9 +152,10 @@ async def download_category(request: Request[Any, Any, Any], user: CurrentUser,
 async def download_step(request: Request[Any, Any, Any], user: CurrentUser,
                         workflow_run_id: FromPath[str], category: FromPath[str],
                         step_id: FromPath[str]) -> Response[bytes]:
-    _, files = await _lineage_files(services_of(request), user, workflow_run_id, True)
-    return await _zip([f for f in files if f.get("category") == category
-                       and _step_of(f) == step_id], "flat",
+    services = services_of(request)
+    _, files = await _lineage_files(services, user, workflow_run_id)
+    return await _zip(services, [f for f in files if f.get("category") == category
+                                 and _step_of(f) == step_id], "flat",
                       f"{workflow_run_id}_{category}_{step_id}.zip")
 
 
@@ -138,10 +164,11 @@ async def download_step(request: Request[Any, Any, Any], user: CurrentUser,
 async def download_group(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str], category: FromPath[str],
                          step_id: FromPath[str], group_id: FromPath[str]) -> Response[bytes]:
-    _, files = await _lineage_files(services_of(request), user, workflow_run_id, True)
-    return await _zip([f for f in files if f.get("category") == category
-                       and _step_of(f) == step_id and f.get("group_id") == group_id], "flat",
-                      f"{workflow_run_id}_{group_id[:12]}.zip")
+    services = services_of(request)
+    _, files = await _lineage_files(services, user, workflow_run_id)
+    return await _zip(services, [f for f in files if f.get("category") == category
+                                 and _step_of(f) == step_id and f.get("group_id") == group_id],
+                      "flat", f"{workflow_run_id}_{group_id[:12]}.zip")
 
 
 @get("/workflow/{workflow_run_id:str}/files/{file_id:str}", dependencies=USER)
@@ -221,9 +248,10 @@ async def api_calls(request: Request[Any, Any, Any], user: CurrentUser,
 async def api_call_files(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str],
                          group_id: FromPath[str]) -> ApiCallFilesView:
-    _, files = await _lineage_files(services_of(request), user, workflow_run_id, True)
-    chosen = [_plain(f) for f in files if f.get("category") == API_CALLS
-              and f.get("group_id") == group_id]
+    services = services_of(request)
+    _, files = await _lineage_files(services, user, workflow_run_id)
+    chosen = [_plain(f) for f in await _with_contents(services, [
+        f for f in files if f.get("category") == API_CALLS and f.get("group_id") == group_id])]
     return ApiCallFilesView(workflow_run_id=workflow_run_id, group_id=group_id, files=chosen,
                             count=len(chosen))
 

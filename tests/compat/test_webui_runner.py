@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from production_server.routes import files as files_routes
 from tests.acceptance.production_client import parse_sse
 from tests.compat.webui_protocol import (
     CAPABILITIES,
@@ -65,7 +66,8 @@ async def _started(hook: ExecutionHook, project: str) -> ExecutionHook:
     return hook
 
 
-async def test_state_v2_files_and_definition(server: LiveServer, browsers: Any) -> None:
+async def test_state_v2_files_and_definition(server: LiveServer, browsers: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """WorkflowStateContext.tsx: `getStateV2` (state tree), `getWorkflowDefinition`
     (`definition`, `raw_definition`), FilesTreeView.tsx (leaf `content_url` →
     `getWorkflowFile`, `download_url` of folders and leaves); the files and api-calls routes."""
@@ -94,6 +96,11 @@ async def test_state_v2_files_and_definition(server: LiveServer, browsers: Any) 
         archive = await ui.http.get(url)
         assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
         assert zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
+    monkeypatch.setattr(files_routes, "MAX_ZIP_BYTES", 10)  # memory stays bounded
+    with pytest.raises(ApiError) as too_big:
+        await ui.get(f"/workflow/{run}/files/download")
+    assert too_big.value.status == 413
+    monkeypatch.undo()
     listing = await ui.get(f"/workflow/{run}/files?category=drafts")
     assert listing["count"] == 0  # `drafts` is a group of category `outputs`
     listing = await ui.get(f"/workflow/{run}/files")
