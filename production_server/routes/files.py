@@ -30,7 +30,7 @@ from engine.wire_web import (
 )
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.errors import ApiError, bad_request, not_found
-from production_server.routes.common import USER, owned_run
+from production_server.routes.common import OWNER, owned_run
 from production_server.services import Services
 
 Doc = dict[str, Any]
@@ -76,7 +76,7 @@ def _step_of(doc: Doc) -> str:
     return str((doc.get("metadata") or {}).get("step_id") or "")
 
 
-@get("/workflow/{workflow_run_id:str}/files", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/files", dependencies=OWNER)
 async def list_files(request: Request[Any, Any, Any], user: CurrentUser,
                      workflow_run_id: FromPath[str], category: FromQuery[str | None] = None,
                      step_id: FromQuery[str | None] = None,
@@ -128,7 +128,7 @@ async def _zip(services: Services, chosen: list[Doc], layout: str,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@get("/workflow/{workflow_run_id:str}/files/download", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/files/download", dependencies=OWNER)
 async def download_all(request: Request[Any, Any, Any], user: CurrentUser,
                        workflow_run_id: FromPath[str]) -> Response[bytes]:
     """Every file as a zip (`<category>/<step_id>/<filename>`)."""
@@ -137,7 +137,7 @@ async def download_all(request: Request[Any, Any, Any], user: CurrentUser,
     return await _zip(services, files, "category/step", f"{workflow_run_id}_files.zip")
 
 
-@get("/workflow/{workflow_run_id:str}/files/{category:str}/download", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/files/{category:str}/download", dependencies=OWNER)
 async def download_category(request: Request[Any, Any, Any], user: CurrentUser,
                             workflow_run_id: FromPath[str],
                             category: FromPath[str]) -> Response[bytes]:
@@ -148,7 +148,7 @@ async def download_category(request: Request[Any, Any, Any], user: CurrentUser,
 
 
 @get("/workflow/{workflow_run_id:str}/files/{category:str}/{step_id:str}/download",
-     dependencies=USER)
+     dependencies=OWNER)
 async def download_step(request: Request[Any, Any, Any], user: CurrentUser,
                         workflow_run_id: FromPath[str], category: FromPath[str],
                         step_id: FromPath[str]) -> Response[bytes]:
@@ -160,7 +160,7 @@ async def download_step(request: Request[Any, Any, Any], user: CurrentUser,
 
 
 @get("/workflow/{workflow_run_id:str}/files/{category:str}/{step_id:str}/{group_id:str}/download",
-     dependencies=USER)
+     dependencies=OWNER)
 async def download_group(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str], category: FromPath[str],
                          step_id: FromPath[str], group_id: FromPath[str]) -> Response[bytes]:
@@ -171,7 +171,7 @@ async def download_group(request: Request[Any, Any, Any], user: CurrentUser,
                       "flat", f"{workflow_run_id}_{group_id[:12]}.zip")
 
 
-@get("/workflow/{workflow_run_id:str}/files/{file_id:str}", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/files/{file_id:str}", dependencies=OWNER)
 async def get_file(request: Request[Any, Any, Any], user: CurrentUser,
                    workflow_run_id: FromPath[str], file_id: FromPath[str]) -> FileContentView:
     """One file with its content (the web UI's `WorkflowFileContent`)."""
@@ -208,7 +208,7 @@ async def _attachment(services: Services, user: User, run_id: str, file_id: str,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@get("/workflow/{workflow_run_id:str}/files/{category:str}/{file_id:str}", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/files/{category:str}/{file_id:str}", dependencies=OWNER)
 async def download_file(request: Request[Any, Any, Any], user: CurrentUser,
                         workflow_run_id: FromPath[str], category: FromPath[str],
                         file_id: FromPath[str]) -> Response[bytes]:
@@ -217,7 +217,7 @@ async def download_file(request: Request[Any, Any, Any], user: CurrentUser,
 
 
 @get("/workflow/{workflow_run_id:str}/files/{category:str}/{step_id:str}/{group_id:str}/"
-     "{file_id:str}", dependencies=USER)
+     "{file_id:str}", dependencies=OWNER)
 async def download_group_file(request: Request[Any, Any, Any], user: CurrentUser,
                               workflow_run_id: FromPath[str], category: FromPath[str],
                               step_id: FromPath[str], group_id: FromPath[str],
@@ -226,7 +226,7 @@ async def download_group_file(request: Request[Any, Any, Any], user: CurrentUser
                              category=category, step_id=step_id, group_id=group_id)
 
 
-@get("/workflow/{workflow_run_id:str}/api-calls", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/api-calls", dependencies=OWNER)
 async def api_calls(request: Request[Any, Any, Any], user: CurrentUser,
                     workflow_run_id: FromPath[str]) -> ApiCallsView:
     """Files of category `api_calls`, one entry per `group_id` (one call)."""
@@ -244,7 +244,7 @@ async def api_calls(request: Request[Any, Any, Any], user: CurrentUser,
                         count=len(groups))
 
 
-@get("/workflow/{workflow_run_id:str}/api-calls/{group_id:str}", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/api-calls/{group_id:str}", dependencies=OWNER)
 async def api_call_files(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str],
                          group_id: FromPath[str]) -> ApiCallFilesView:

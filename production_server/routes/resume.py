@@ -23,7 +23,7 @@ from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.errors import ApiError, bad_request
 from production_server.executions import execute, json_response
-from production_server.routes.common import USER, owned_run
+from production_server.routes.common import OWNER, owned_run
 from production_server.services import Services
 
 
@@ -38,8 +38,7 @@ def content_of(body: ResumeRequest, max_bytes: int) -> tuple[dict[str, Any], str
 
 async def _with_content(services: Services, user: User, run_id: str, body: ResumeRequest,
                         confirm: bool) -> WorkflowResponse:
-    await owned_run(services, user, run_id)  # before any upload is unpacked (AUTH-5)
-    eng = services.eng()
+    eng = services.eng()  # ownership was checked before the body was read (OWNER)
     max_bytes = services.settings.workflow_max_bytes
 
     def work(token: CancelToken) -> WorkflowResponse:
@@ -71,7 +70,7 @@ async def _body(request: Request[Any, Any, Any], optional: bool) -> ResumeReques
                            optional=optional)
 
 
-@post("/workflow/{workflow_run_id:str}/resume", status_code=200, dependencies=USER,
+@post("/workflow/{workflow_run_id:str}/resume", status_code=200, dependencies=OWNER,
       opt={"request_body": ResumeRequest})
 async def resume(request: Request[Any, Any, Any], user: CurrentUser,
                  workflow_run_id: FromPath[str]) -> Response[bytes]:
@@ -89,7 +88,7 @@ async def resume(request: Request[Any, Any, Any], user: CurrentUser,
     return json_response(response)
 
 
-@post("/workflow/{workflow_run_id:str}/resume/confirm", status_code=200, dependencies=USER,
+@post("/workflow/{workflow_run_id:str}/resume/confirm", status_code=200, dependencies=OWNER,
       opt={"request_body": ResumeRequest})
 async def resume_confirm(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str]) -> Response[bytes]:

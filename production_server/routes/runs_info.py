@@ -17,7 +17,7 @@ from engine.status_display import plain_tokens, token_totals
 from engine.wire_web import RunsPage, RunSummary, TokensView
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.errors import bad_request
-from production_server.routes.common import USER, owned_run
+from production_server.routes.common import OWNER, USER, owned_run
 
 MAX_PAGE = 100
 
@@ -45,7 +45,7 @@ async def all_runs(request: Request[Any, Any, Any], user: CurrentUser, limit: Fr
     return RunsPage(workflows=summaries, count=len(summaries), total=total)
 
 
-@get("/workflow/{workflow_run_id:str}/status-display", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/status-display", dependencies=OWNER)
 async def status_display(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str]) -> RunSummary:
     """The run's summary with its rendered `status_display` fields and layout."""
@@ -54,7 +54,7 @@ async def status_display(request: Request[Any, Any, Any], user: CurrentUser,
                                    user.user_id, workflow_run_id)
 
 
-@get("/workflow/{workflow_run_id:str}/tokens", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/tokens", dependencies=OWNER)
 async def tokens(request: Request[Any, Any, Any], user: CurrentUser,
                  workflow_run_id: FromPath[str]) -> TokensView:
     """Every token-usage record of the run (live calls) and their totals."""

@@ -16,7 +16,7 @@ from litestar.params import FromPath, FromQuery
 from engine.wire import StateView
 from engine.wire_web import StateV2View
 from production_server.auth.identity import CurrentUser, User, services_of
-from production_server.routes.common import USER
+from production_server.routes.common import OWNER
 from production_server.services import Services
 from production_server.sse import SSEStream
 from production_server.state_stream import open_state_stream
@@ -32,7 +32,7 @@ async def state_view(services: Services, user: User, run_id: str) -> StateView:
                                    user.user_id, run_id, f"/workflow/{run_id}")
 
 
-@get("/workflow/{workflow_run_id:str}/state/v2", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/state/v2", dependencies=OWNER)
 async def state_v2(request: Request[Any, Any, Any], user: CurrentUser,
                    workflow_run_id: FromPath[str]) -> StateV2View:
     """`{workflow_run_id, status, state: {steps, state_mapped, files}}`."""
@@ -41,7 +41,7 @@ async def state_v2(request: Request[Any, Any, Any], user: CurrentUser,
                        state=state_v2_of(view))
 
 
-@get("/workflow/{workflow_run_id:str}/state/v2/stream", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/state/v2/stream", dependencies=OWNER)
 async def state_v2_stream(request: Request[Any, Any, Any], user: CurrentUser,
                           workflow_run_id: FromPath[str],
                           poll_interval: FromQuery[float] = 1.0) -> SSEStream:
@@ -55,7 +55,7 @@ async def state_v2_stream(request: Request[Any, Any, Any], user: CurrentUser,
                                    diffs=False)
 
 
-@get("/workflow/{workflow_run_id:str}/state/stream", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/state/stream", dependencies=OWNER)
 async def state_stream(request: Request[Any, Any, Any], user: CurrentUser,
                        workflow_run_id: FromPath[str],
                        poll_interval: FromQuery[float] = 1.0) -> SSEStream:
