@@ -49,7 +49,7 @@ async def guest_access(request: Request[Any, Any, Any]) -> Response[SessionUser]
     if not await services.auth.consume_invitation(code, user["user_id"], _client(request)):
         await services.auth.delete_user(user["user_id"])
         raise invitation_invalid()
-    cookies = await _session_cookies(services, request, user["user_id"])
+    cookies = await _session_cookies(services, request, user)
     return Response(SessionUser(user_id=user["user_id"], username=user["username"], email=None,
                                 role=user.get("role"), message="Guest access granted",
                                 is_guest=True), status_code=201, cookies=cookies)
