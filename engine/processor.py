@@ -480,11 +480,13 @@ class WorkflowEngine(WebOperations):
                          content_type: str) -> GenerationsView:
         return views.generations_view(self, user_id, run_id, interaction_id, content_type)
 
-    def media_preview(self, user_id: str, run_id: str, provider: str, action_type: str,
-                      params: dict[str, Any], credentials: dict[str, str]) -> PreviewInfo:
+    def media_preview(self, user_id: str, run_id: str | None, provider: str, action_type: str,
+                      params: dict[str, Any], credentials: dict[str, str],
+                      mock: bool = False) -> PreviewInfo:
         from engine.media_views import media_preview
 
-        return media_preview(self, user_id, run_id, provider, action_type, params, credentials)
+        return media_preview(self, user_id, run_id, provider, action_type, params, credentials,
+                             mock)
 
 
 def raise_module_not_found(name: str) -> None:
