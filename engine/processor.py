@@ -39,6 +39,7 @@ from engine.session import RunSession
 from engine.settings import EngineSettings
 from engine.templating import TemplateEngine
 from engine.versions import version_diff
+from engine.web_ops import WebOperations
 from engine import views
 from engine.provider_types import PreviewInfo
 from engine.wire import (
@@ -102,7 +103,7 @@ class RunLocks:
                     self._locks.pop(run_id, None)
 
 
-class WorkflowEngine:
+class WorkflowEngine(WebOperations):
     def __init__(self, store: Store, providers: ProviderSet, registry: ModuleRegistry,
                  pipeline: PipelineEvaluator, clock: Clock, ids: IdGenerator,
                  settings: EngineSettings, mode: Literal["production", "virtual"]) -> None:
