@@ -1,108 +1,16 @@
-"""Per-render resource budget and the counting proxies that charge it (workflow-format.md SEC-6).
+"""Counting proxies that charge the render budget per item iterated (workflow-format.md SEC-6).
 
-Every render gets its own `Budget`, made current for the rendering thread via `activate()`; the
-engine runs renders in several worker threads, so nothing here is global mutable state.
-Containers reached through the context are replaced by counting proxies (subclasses of the
-builtin types, so filters, `tojson`, comparisons and `isinstance` keep working) that charge one
-unit per item iterated and wrap nested containers in turn. `unwrap_to_data` turns a result back
-into plain JSON data without charging anything.
+Containers reached through the context are replaced by proxies (subclasses of the builtin types,
+so filters, `tojson`, comparisons and `isinstance` keep working) that charge one unit per item
+iterated and wrap nested containers in turn. `counted_iter` charges any other iterable a loop or
+a filter consumes; `CountedIterator` marks the lazy output of a filter whose input was charged.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from contextlib import contextmanager
-from datetime import datetime
 from typing import Any, Iterator
 
-from jinja2.exceptions import SecurityError
-from jinja2.runtime import Undefined
-
-from engine.clock import iso_z
-from engine.settings import EngineSettings
-
-# Strings built by operators and size-checked filters may total this many output budgets per
-# render; stops templates from exhausting memory through values they never print.
-ALLOC_FACTOR = 16
-
-
-class BudgetExceeded(SecurityError):
-    """A render ran out of iterations, time or size; never caught by the pure-expression fallback."""
-
-
-class NonDataValue(ValueError):
-    """A pure expression produced something that is not JSON data (TPL-6)."""
-
-
-class Budget:
-    """Iteration, wall-clock and size limits of one render."""
-
-    __slots__ = ("iterations_left", "deadline", "max_output", "alloc_left", "proxies",
-                 "max_iterations", "max_ms")
-
-    def __init__(self, settings: EngineSettings) -> None:
-        self.max_iterations = settings.template_max_iterations
-        self.max_ms = settings.template_max_ms
-        self.max_output = settings.template_max_output_bytes
-        self.iterations_left = settings.template_max_iterations
-        self.alloc_left = settings.template_max_output_bytes * ALLOC_FACTOR
-        self.deadline = time.monotonic() + settings.template_max_ms / 1000.0
-        # id(original) -> (original, proxy): one proxy per container per render, and the
-        # original is kept alive so its id cannot be reused while the render runs.
-        self.proxies: dict[int, tuple[Any, Any]] = {}
-
-    def charge(self, units: int = 1) -> None:
-        self.iterations_left -= units
-        if self.iterations_left < 0:
-            raise BudgetExceeded("iteration limit of " + str(self.max_iterations) + " exceeded")
-        self.tick()
-
-    def tick(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise BudgetExceeded("time limit of " + str(self.max_ms) + " ms exceeded")
-
-    def size(self, length: int) -> None:
-        """Refuse a value of `length` bytes before it is built (SEC-2, SEC-7)."""
-        if length > self.max_output:
-            raise BudgetExceeded("result of " + str(length) + " bytes exceeds the output limit of "
-                                 + str(self.max_output) + " bytes")
-        self.alloc_left -= length
-        if self.alloc_left < 0:
-            raise BudgetExceeded("template built more than "
-                                 + str(self.max_output * ALLOC_FACTOR) + " bytes")
-
-
-_local = threading.local()
-_FALLBACK_SETTINGS = EngineSettings()
-
-
-def current_budget() -> Budget | None:
-    return getattr(_local, "budget", None)
-
-
-def budget_or_default() -> Budget:
-    """The current budget, or a fresh default one for evaluation outside `activate()`."""
-    budget = getattr(_local, "budget", None)
-    return budget if budget is not None else Budget(_FALLBACK_SETTINGS)
-
-
-@contextmanager
-def activate(budget: Budget) -> Iterator[Budget]:
-    previous = getattr(_local, "budget", None)
-    _local.budget = budget
-    try:
-        yield budget
-    finally:
-        _local.budget = previous
-
-
-def text_size(value: str | bytes) -> int:
-    """UTF-8 size without encoding ASCII text."""
-    if isinstance(value, bytes):
-        return len(value)
-    return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
-
+from engine.sandbox_budget import Budget, budget_or_default
 
 # ---------------------------------------------------------------- counting proxies
 
@@ -236,7 +144,16 @@ class BudgetedRange:
         return iter(BudgetedRange(self._r[::-1]))
 
     def __len__(self) -> int:
-        return len(self._r)
+        # `list()`, `str.join` and friends preallocate `len()` slots before iterating, so a
+        # range longer than any render may iterate is refused here, not after an 8 GB malloc.
+        size = len(self._r)
+        budget = budget_or_default()
+        if size > budget.max_iterations:
+            budget.require_iterations(size, "range")
+        return size
+
+    def __bool__(self) -> bool:
+        return bool(self._r)
 
     def __contains__(self, item: Any) -> bool:
         return item in self._r
@@ -258,39 +175,31 @@ for _proxy, _name in ((CountingList, "list"), (CountingTuple, "tuple"), (Countin
     _proxy.__module__ = "builtins"
     _proxy.__name__ = _proxy.__qualname__ = _name
 
-COUNTED_TYPES = (CountingList, CountingTuple, CountingDict, CountingView, BudgetedRange)
+class CountedIterator:
+    """The lazy output of a filter whose input items were charged as they were consumed
+    (`map`, `select`, `unique`, …): consumers downstream do not charge them a second time."""
+
+    __slots__ = ("_it",)
+
+    def __init__(self, iterator: Iterator[Any]) -> None:
+        self._it = iterator
+
+    def __iter__(self) -> "CountedIterator":
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._it)
+
+    def __repr__(self) -> str:
+        return repr(self._it)
+
+
+COUNTED_TYPES = (CountingList, CountingTuple, CountingDict, CountingView, BudgetedRange,
+                 CountedIterator)
 
 
 def counted_iter(iterable: Any) -> Any:
-    """`{% for %}` iterables: charge items of anything not already counted by a proxy."""
+    """Loop and filter inputs: charge items of anything not already counted by a proxy."""
     if isinstance(iterable, COUNTED_TYPES):
         return iterable
     return _counted(iter(iterable), budget_or_default())
-
-
-# ---------------------------------------------------------------- result normalisation
-
-def unwrap_to_data(value: Any) -> Any:
-    """Deep-copy a native result as JSON data (TPL-6) without charging the budget."""
-    if value is None or value is True or value is False:
-        return value
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, Undefined):
-        return None
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in dict.items(value):
-            if not isinstance(key, str):
-                raise NonDataValue("expression produced a non-data value (non-string object key)")
-            out[str(key)] = unwrap_to_data(item)
-        return out
-    if isinstance(value, list):
-        return [unwrap_to_data(item) for item in list.__iter__(value)]
-    if isinstance(value, tuple):
-        return [unwrap_to_data(item) for item in tuple.__iter__(value)]
-    if isinstance(value, datetime):
-        return iso_z(value)
-    raise NonDataValue("expression produced a non-data value (" + type(value).__name__ + ")")
