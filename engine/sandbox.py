@@ -92,7 +92,7 @@ class _BudgetCodeGenerator(CodeGenerator):
 class WfeSandbox(ImmutableSandboxedEnvironment):
     """SEC-1 environment: exact settings, silent undefined, immediate SecurityError."""
 
-    intercepted_binops = frozenset({"*", "**", "%", "+"})
+    intercepted_binops = frozenset({"*", "**", "%", "+", "//", "/"})
     code_generator_class = _BudgetCodeGenerator
     concat = staticmethod(_concat)  # type: ignore[assignment]
 
