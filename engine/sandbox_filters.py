@@ -31,8 +31,8 @@ from engine.sandbox_ops import (
     shallow_size,
     split_pieces,
 )
-from engine.sandbox_proxies import CountedIterator, counted_iter
-from engine.sandbox_sizes import measure, text_of
+from engine.sandbox_proxies import CountedIterator, charged_input, counted_iter
+from engine.sandbox_sizes import measure, text_of, texts_of
 
 _ORIGINAL = DEFAULT_FILTERS
 LIST_BYTES = 56  # an empty list object
@@ -103,7 +103,7 @@ def _wrapped(original: Callable[..., Any], *, check: Callable[..., None] | None 
         if check is not None:
             check(budget_or_default(), value, args[offset + 1:], kwargs)
         if consume:
-            args = (*args[:offset], counted_iter(value), *args[offset + 1:])
+            args = (*args[:offset], charged_input(value), *args[offset + 1:])
         result = original(*args, **kwargs)
         return CountedIterator(iter(result)) if lazy else result
 
@@ -154,12 +154,7 @@ def _join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
     if attribute is not None:
         getter = make_attrgetter(eval_ctx.environment, attribute)
         items = [getter(item) for item in items]
-    total = text_of(d, budget) * max(len(items) - 1, 0)
-    for item in items:
-        total += text_of(item, budget)
-        if total > budget.max_output:
-            break
-    budget.size(total)
+    budget.size(text_of(d, budget) * max(len(items) - 1, 0) + texts_of(items, budget))
     return _ORIGINAL["join"](eval_ctx, items, d)
 
 

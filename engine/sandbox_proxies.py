@@ -198,6 +198,27 @@ COUNTED_TYPES = (CountingList, CountingTuple, CountingDict, CountingView, Budget
                  CountedIterator)
 
 
+class ChargedIterable:
+    """A filter's input, charged per item when (and only when) the filter iterates it; truthiness
+    is the input's, so `map`/`select` skip a falsy non-iterable input exactly as they always did."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __iter__(self) -> Iterator[Any]:
+        return _counted(iter(self._value), budget_or_default())
+
+
+def charged_input(value: Any) -> Any:
+    """`value` itself when a proxy already charges it, else a `ChargedIterable`."""
+    return value if isinstance(value, COUNTED_TYPES) else ChargedIterable(value)
+
+
 def counted_iter(iterable: Any) -> Any:
     """Loop and filter inputs: charge items of anything not already counted by a proxy."""
     if isinstance(iterable, COUNTED_TYPES):
