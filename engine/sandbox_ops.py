@@ -10,6 +10,7 @@ division is quadratic). `check_method_call` does the same for the builtin method
 
 from __future__ import annotations
 
+import datetime as dt
 import types
 from typing import Any
 
@@ -17,10 +18,12 @@ from jinja2.exceptions import SecurityError
 
 from engine.sandbox_budget import BudgetExceeded, budget_or_default, text_size
 from engine.sandbox_proxies import counted_iter
+from engine.sandbox_sizes import texts_of
 
 MAX_EXPONENT = 256
 MAX_POWER_BITS = 65_536
 SLOT_BYTES = 8  # one list/tuple slot
+STRFTIME_GROWTH = 12  # `%c` (2 characters) becomes 24
 PIECE_BYTES = 80  # one new small str object plus its list slot (measured: ~75 bytes)
 _SEQUENCES = (str, bytes, list, tuple)
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
@@ -72,16 +75,22 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
 # ---------------------------------------------------------------- builtin method calls
 
 def check_method_call(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    """Refuse a builtin method whose result would exceed the budget; returns the args to use."""
-    if not isinstance(method, types.BuiltinMethodType):
+    """Refuse a method whose result would exceed the budget; returns the args to use.
+
+    Bound methods of `str` subclasses count too: `Markup` (from `|e`, `|safe`, `|tojson`)
+    re-implements `join`, `ljust`, `split`, … in Python on top of the `str` ones."""
+    if not isinstance(method, (types.BuiltinMethodType, types.MethodType)):
         return args
     owner = getattr(method, "__self__", None)
+    name = getattr(method, "__name__", "")
     if isinstance(owner, (str, bytes)):
-        return _text_method(owner, method.__name__, args, kwargs)
-    if isinstance(owner, int) and method.__name__ == "to_bytes":
+        return _text_method(owner, name, args, kwargs)
+    if isinstance(owner, int) and name == "to_bytes":
         length = args[0] if args else kwargs.get("length", 1)
         if isinstance(length, int):
             budget_or_default().size(length)
+    elif isinstance(owner, (dt.date, dt.time)) and name == "strftime" and args:
+        budget_or_default().size(STRFTIME_GROWTH * shallow_size(str(args[0])))
     return args
 
 
@@ -112,12 +121,14 @@ def _text_method(owner: str | bytes, name: str, args: tuple[Any, ...],
         budget.size(text_size(owner) * max(longest, 1))
     elif name == "join" and args:
         items = list(counted_iter(args[0]))
-        budget.size(sum(shallow_size(item) for item in items if isinstance(item, (str, bytes)))
-                    + shallow_size(owner) * max(len(items) - 1, 0))
+        texts = texts_of(items, budget) if isinstance(owner, str) else \
+            sum(len(item) for item in items if isinstance(item, bytes))
+        budget.size(texts + shallow_size(owner) * max(len(items) - 1, 0))
         return (items, *args[1:])
-    elif name in ("split", "rsplit", "splitlines"):
+    elif name in ("split", "rsplit", "splitlines", "striptags"):
         pieces = split_pieces(owner, name, args, kwargs)
-        budget.alloc(text_size(owner) + pieces * PIECE_BYTES)
+        copies = 1 if type(owner) in (str, bytes) else 2  # Markup re-wraps every piece
+        budget.alloc(text_size(owner) + pieces * PIECE_BYTES * copies)
     elif name in _CASE_METHODS or name in ("decode", "partition", "rpartition"):
         budget.size(text_size(owner))
     elif name == "encode":

@@ -3,10 +3,11 @@
 A template can build a small value that is enormous once materialised: `[range(1000)|list] *
 10000` is ten thousand references to one list, cheap to hold but 50 MB as text and 80 MB as a
 deep copy. `measure` walks a value once, memoising shared sub-values by identity and stopping as
-soon as a limit is passed, so the estimate itself is cheap even for such values. It reports
-the text `str()`/JSON would produce, the bytes a deep copy would allocate and the number of items
-it would visit. `unwrap_to_data` turns a native result into plain JSON data after measuring it,
-refusing what storage cannot carry: non-finite floats and integers outside 64 bits.
+soon as the text passes its limit, so the estimate stays cheap even for such values; it reports
+the text `str()`/JSON would produce and the items a walk over the expanded value visits.
+`unwrap_to_data` turns a native result into plain JSON data in one pass that counts what the copy
+and its JSON would take and stops at the memory limit, and refuses what storage cannot carry:
+non-finite floats and integers outside 64 bits.
 """
 
 from __future__ import annotations
@@ -20,18 +21,21 @@ from jinja2.runtime import Undefined
 
 from engine.clock import iso_z
 from engine.sandbox_budget import Budget, BudgetExceeded, NonDataValue, text_size
-from engine.sandbox_proxies import BudgetedRange, CountingView
+from engine.sandbox_proxies import BudgetedRange, CountingList, CountingTuple, CountingView
 
 MAX_DEPTH = 200
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 _OTHER_TEXT = 96  # repr of a generator, macro or other opaque object
 _TICK_EVERY = 4096
+_BIG_INT_BITS = 4096  # above this, the int-to-text limit is checked exactly
+_LISTS = (list, CountingList)
+_TUPLES = (tuple, CountingTuple)
+_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
 
 
 class Size(NamedTuple):
     text: int  # bytes of str()/JSON text
-    memory: int  # bytes a deep copy allocates (scalars are shared, containers are not)
     nodes: int  # items a walk over the expanded value visits
 
 
@@ -53,92 +57,109 @@ def check_int_text(value: int) -> int:
     return int_digits(value)
 
 
-class _Sizer:
-    def __init__(self, budget: Budget | None, text_limit: int, memory_limit: int,
-                 indent: int) -> None:
-        self.budget = budget
-        self.text_limit = text_limit
-        self.memory_limit = memory_limit
-        self.indent = indent
-        self.memo: dict[Any, tuple[int, int, int]] = {}
-        self.visited = 0
+def _str_text(value: str) -> int:
+    return len(value) + 2 if value.isascii() else text_size(value) + 2
 
-    def scalar_text(self, value: Any) -> int:
-        if isinstance(value, str):
-            return text_size(value) + 2
-        if value is None or value is True or value is False:
+
+class _Sizer:
+    """One estimate: a memo of shared containers, the running item count and the text limit."""
+
+    __slots__ = ("budget", "limit", "indent", "memo", "nodes", "next_tick")
+
+    def __init__(self, budget: Budget | None, limit: int, indent: int) -> None:
+        self.budget = budget
+        self.limit = limit
+        self.indent = indent
+        self.memo: dict[Any, tuple[int, int]] = {}
+        self.nodes = 0
+        self.next_tick = _TICK_EVERY
+
+    def text(self, value: Any, depth: int) -> int:
+        kind = type(value)
+        if kind is str:
+            return _str_text(value)
+        if kind is int:
+            return check_int_text(value)
+        if kind is float:
+            return len(repr(value))
+        if value is None or kind is bool:
             return 5
+        if isinstance(value, (list, tuple, dict)) or kind in _VIEWS:
+            return self.container(value, depth)
+        if kind is CountingView:
+            return self.container(value._d, depth)  # never a transient view whose id is reused
+        if isinstance(value, str):
+            return _str_text(value)
         if isinstance(value, int):
             return check_int_text(value)
-        if isinstance(value, float):
-            return len(repr(value))
         if isinstance(value, bytes):
             return len(value) * 4 + 3
         if isinstance(value, Undefined):
             return 0
+        if isinstance(value, BudgetedRange):
+            return len(repr(value))
         if isinstance(value, datetime):
             return 40
         return _OTHER_TEXT
 
-    def walk(self, value: Any, depth: int) -> tuple[int, int, int]:
-        self.visited += 1
-        if self.budget is not None and self.visited % _TICK_EVERY == 0:
-            self.budget.tick()
-        if isinstance(value, CountingView):
-            value = value._d  # the whole mapping: never a transient view whose id may be reused
-        if isinstance(value, (list, tuple, dict, type({}.values()), type({}.keys()), type({}.items()))):
-            return self.container(value, depth)
-        if isinstance(value, BudgetedRange):
-            return len(repr(value)), 0, 1
-        return self.scalar_text(value), 0, 1
-
-    def container(self, value: Any, depth: int) -> tuple[int, int, int]:
+    def container(self, value: Any, depth: int) -> int:
         if depth > MAX_DEPTH:
             raise BudgetExceeded("value nested deeper than " + str(MAX_DEPTH) + " levels")
         key: Any = id(value) if self.indent == 0 else (id(value), depth)
         hit = self.memo.get(key)
         if hit is not None:
-            return hit
-        is_dict = isinstance(value, dict) or type(value) is type({}.items())
+            self.nodes += hit[1]
+            return hit[0]
+        nodes_before = self.nodes
+        self.nodes += len(value) + 1
+        if self.nodes >= self.next_tick and self.budget is not None:
+            self.next_tick = self.nodes + _TICK_EVERY
+            self.budget.tick()
         pad = 2 + self.indent * (depth + 1) if self.indent else 2
-        text, memory, nodes = 2, (184 if is_dict else 56), 1
-        children = dict.items(value) if isinstance(value, dict) else (
-            list.__iter__(value) if isinstance(value, list) else
-            tuple.__iter__(value) if isinstance(value, tuple) else iter(value))
-        for child in children:
-            if is_dict:
-                k_text, _, _ = self.walk(child[0], depth + 1)
-                v_text, v_memory, v_nodes = self.walk(child[1], depth + 1)
-                text += k_text + v_text + pad + 2
-                memory += 48 + v_memory
-                nodes += v_nodes + 1
-            else:
-                c_text, c_memory, c_nodes = self.walk(child, depth + 1)
-                text += c_text + pad
-                memory += 8 + c_memory
-                nodes += c_nodes
-            if text > self.text_limit or memory > self.memory_limit:
-                raise _Over()
-        result = (text, memory, nodes)
+        limit = self.limit
+        total = 2
+        if isinstance(value, dict) or type(value) is _VIEWS[2]:
+            pairs = dict.items(value) if isinstance(value, dict) else value
+            for name, item in pairs:
+                total += (_str_text(name) if type(name) is str else self.text(name, depth + 1)) + pad
+                kind = type(item)
+                if kind is str:
+                    total += _str_text(item)
+                elif kind is int and item.bit_length() < _BIG_INT_BITS:
+                    total += ((item.bit_length() * 1233) >> 12) + 2
+                else:
+                    total += self.text(item, depth + 1)
+                if total > limit:
+                    raise _Over()
+        else:
+            items = list.__iter__(value) if isinstance(value, list) else (
+                tuple.__iter__(value) if isinstance(value, tuple) else iter(value))
+            for item in items:
+                kind = type(item)
+                if kind is str:
+                    total += _str_text(item) + pad
+                elif kind is int and item.bit_length() < _BIG_INT_BITS:
+                    total += ((item.bit_length() * 1233) >> 12) + 2 + pad
+                else:
+                    total += self.text(item, depth + 1) + pad
+                if total > limit:
+                    raise _Over()
         if len(value) >= 2:
-            self.memo[key] = result
-        return result
+            self.memo[key] = (total, self.nodes - nodes_before)
+        return total
 
 
-def measure(value: Any, budget: Budget | None, *, text_limit: int, memory_limit: int = 1 << 62,
-            indent: int = 0) -> Size | None:
-    """Estimate what `value` becomes; None once the text or memory estimate passes its limit.
+def measure(value: Any, budget: Budget | None, *, text_limit: int, indent: int = 0) -> Size | None:
+    """Estimate what `value` becomes as text; None once the estimate passes `text_limit`.
 
     `indent` adds what `tojson(indent=…)`/`pprint` put before each item.
     """
-    sizer = _Sizer(budget, text_limit, memory_limit, max(indent, 0))
+    sizer = _Sizer(budget, text_limit, max(indent, 0))
     try:
-        text, memory, nodes = sizer.walk(value, 0)
+        text = sizer.text(value, 0)
     except _Over:
         return None
-    if text > text_limit or memory > memory_limit:
-        return None
-    return Size(text, memory, nodes)
+    return Size(text, sizer.nodes) if text <= text_limit else None
 
 
 def text_of(value: Any, budget: Budget, indent: int = 0) -> int:
@@ -158,69 +179,122 @@ def texts_of(items: list[Any], budget: Budget) -> int:
     """Estimated total bytes of `str(item)` for every item (what `join` concatenates), measured
     with one memo so ten thousand references to one list cost one walk; refuses past the
     output limit."""
-    sizer = _Sizer(budget, budget.max_output, 1 << 62, 0)
+    sizer: _Sizer | None = None
+    limit = budget.max_output
     total = 0
     try:
         for item in items:
-            if isinstance(item, str):
-                total += text_size(item)
+            if type(item) is str:
+                total += len(item) if item.isascii() else text_size(item)
             elif isinstance(item, int) and not isinstance(item, bool):
                 total += check_int_text(item)
             else:
-                total += sizer.walk(item, 0)[0]
-            if total > budget.max_output:
+                sizer = sizer or _Sizer(budget, limit, 0)
+                total += sizer.text(item, 0) - (2 if isinstance(item, str) else 0)
+            if total > limit:
                 raise _Over()
     except _Over:
         raise BudgetExceeded("joining these items would exceed the output limit of "
-                             + str(budget.max_output) + " bytes") from None
+                             + str(limit) + " bytes") from None
     return total
 
 
 # ---------------------------------------------------------------- native results (TPL-6)
 
-def unwrap_to_data(value: Any, budget: Budget | None = None) -> Any:
-    """Deep-copy a native result as JSON data (TPL-6) without charging iterations.
+class _Copier:
+    """A deep copy as JSON data that counts its JSON text and the bytes it allocates, and stops
+    as soon as either passes its limit: shared references are copied (and counted) each time."""
 
-    With a budget the copy is measured first: a result whose JSON or copy would exceed the memory
-    limit is refused before anything is copied.
-    """
-    if budget is not None and isinstance(value, (list, tuple, dict)):
-        size = measure(value, budget, text_limit=budget.max_memory, memory_limit=budget.memory_left)
-        if size is None:
+    __slots__ = ("text_left", "memory_left", "limit")
+
+    def __init__(self, budget: Budget) -> None:
+        self.limit = budget.max_memory
+        self.text_left = budget.max_memory
+        self.memory_left = budget.memory_left
+
+    def spend(self, text: int, memory: int) -> None:
+        self.text_left -= text
+        self.memory_left -= memory
+        if self.text_left < 0 or self.memory_left < 0:
             raise BudgetExceeded("expression result would exceed the memory limit of "
-                                 + str(budget.max_memory) + " bytes once stored")
-        budget.alloc(size.memory)
-    return _copy(value)
+                                 + str(self.limit) + " bytes once stored")
+
+    def copy(self, value: Any, depth: int) -> Any:
+        kind = type(value)
+        if kind is str:
+            self.spend(len(value) + 2 if value.isascii() else 4 * len(value) + 2, 0)
+            return value
+        if value is None or kind is bool:
+            self.spend(5, 0)
+            return value
+        if kind is int or kind is float:
+            self.spend(24, 0)
+            return _number(value)
+        if depth > MAX_DEPTH:
+            raise BudgetExceeded("value nested deeper than " + str(MAX_DEPTH) + " levels")
+        if isinstance(value, dict):
+            self.spend(2 + 4 * len(value), 184 + 48 * len(value))
+            out: dict[str, Any] = {}
+            text = 0
+            for key, item in dict.items(value):
+                if type(key) is not str:
+                    if not isinstance(key, str):
+                        raise NonDataValue("expression produced a non-data value "
+                                           "(non-string object key)")
+                    key = str(key)
+                text += len(key)
+                out[key] = self._child(item, depth)
+            self.spend(text, 0)
+            return out
+        if isinstance(value, (list, tuple)):
+            self.spend(2 + 2 * len(value), 56 + 8 * len(value))
+            iterate = list.__iter__ if isinstance(value, list) else tuple.__iter__
+            return [self._child(item, depth) for item in iterate(value)]
+        if isinstance(value, str):  # Markup and other str subclasses become plain text
+            self.spend(2 + len(value), 49 + len(value))
+            return str(value)
+        if isinstance(value, (int, float)):
+            self.spend(24, 32)
+            return _number(value)
+        if isinstance(value, Undefined):
+            return None
+        if isinstance(value, datetime):
+            return iso_z(value)
+        raise NonDataValue("expression produced a non-data value (" + type(value).__name__ + ")")
 
 
-def _copy(value: Any) -> Any:
-    if value is None or value is True or value is False:
-        return value
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise NonDataValue("expression produced an integer outside the 64-bit range "
-                               "storage can hold (about " + str(int_digits(value)) + " digits)")
-        return int(value)
+    def _child(self, item: Any, depth: int) -> Any:
+        """Plain strings, small ints and None are the common items: no call to `copy`."""
+        kind = type(item)
+        if kind is str and len(item) < 64:
+            self.text_left -= len(item) + 2
+            if self.text_left < 0:
+                self.spend(0, 0)
+            return item
+        if (kind is int and INT64_MIN <= item <= INT64_MAX) or item is None:
+            self.text_left -= 21
+            if self.text_left < 0:
+                self.spend(0, 0)
+            return item
+        return self.copy(item, depth + 1)
+
+
+def _number(value: int | float) -> int | float:
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise NonDataValue("expression produced a non-finite number (" + repr(value)
+            raise NonDataValue("expression produced a non-finite number (" + repr(float(value))
                                + "); JSON cannot carry it")
         return float(value)
-    if isinstance(value, Undefined):
-        return None
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in dict.items(value):
-            if not isinstance(key, str):
-                raise NonDataValue("expression produced a non-data value (non-string object key)")
-            out[str(key)] = _copy(item)
-        return out
-    if isinstance(value, list):
-        return [_copy(item) for item in list.__iter__(value)]
-    if isinstance(value, tuple):
-        return [_copy(item) for item in tuple.__iter__(value)]
-    if isinstance(value, datetime):
-        return iso_z(value)
-    raise NonDataValue("expression produced a non-data value (" + type(value).__name__ + ")")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise NonDataValue("expression produced an integer outside the 64-bit range "
+                           "storage can hold (about " + str(int_digits(value)) + " digits)")
+    return int(value)
+
+
+def unwrap_to_data(value: Any, budget: Budget) -> Any:
+    """Deep-copy a native result as JSON data (TPL-6) without charging iterations; the copy is
+    charged to the memory limit as it is built and refused once it would pass it."""
+    copier = _Copier(budget)
+    data = copier.copy(value, 0)
+    budget.alloc(budget.memory_left - copier.memory_left)
+    return data
