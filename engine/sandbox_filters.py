@@ -22,7 +22,7 @@ from jinja2.filters import make_attrgetter, sync_do_slice
 from jinja2.runtime import Undefined
 from jinja2.utils import _PassArg
 
-from engine.sandbox_budget import BudgetExceeded, budget_or_default, text_size
+from engine.sandbox_budget import Budget, BudgetExceeded, budget_or_default, text_size
 from engine.sandbox_ops import (
     MAX_POWER_BITS,
     PIECE_BYTES,
@@ -51,12 +51,12 @@ def _estimate_words(value: Any, text: int) -> int:
     return split_pieces(value, "split", (), {}) if isinstance(value, str) else text // 2 + 1
 
 
-def _same_size(budget: Any, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _same_size(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     budget.size(text_of(value, budget))
 
 
 def _per_word(pieces_per_word: int) -> Callable[..., None]:
-    def check(budget: Any, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def check(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         text = text_of(value, budget)
         budget.size(text)
         budget.alloc(_estimate_words(value, text) * pieces_per_word * PIECE_BYTES)
@@ -64,16 +64,16 @@ def _per_word(pieces_per_word: int) -> Callable[..., None]:
     return check
 
 
-def _urlencode(budget: Any, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _urlencode(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     budget.size(3 * text_of(value, budget))  # percent-encoding triples a byte at most
 
 
-def _reverse(budget: Any, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _reverse(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     if isinstance(value, str):
         budget.size(text_size(value))
 
 
-def _tojson(budget: Any, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _tojson(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     indent = args[0] if args else kwargs.get("indent")
     if (isinstance(indent, int) and indent > MAX_JSON_INDENT) \
             or (isinstance(indent, str) and len(indent) > MAX_JSON_INDENT):
@@ -82,7 +82,7 @@ def _tojson(budget: Any, value: Any, args: tuple[Any, ...], kwargs: dict[str, An
     budget.size(text_of(value, budget, indent=max(width, 0)))
 
 
-def _pprint(budget: Any, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _pprint(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     size = measure(value, budget, text_limit=budget.max_output, indent=1)
     if size is None:
         raise BudgetExceeded("pprint of this value would exceed the output limit of "
