@@ -159,6 +159,14 @@ class StoreUnavailable(RequestError):
     error_type = "store_unavailable"
 
 
+class ProviderUnavailable(RequestError):
+    """A provider cannot be used as configured (no key): the request was fine, the server's
+    state is what conflicts with it (not a 5xx, the server did not fail; issue 15)."""
+
+    http_status = 409
+    error_type = "provider_unavailable"
+
+
 class MockTaintedState(RequestError):
     error_type = "mock_tainted_state"
 

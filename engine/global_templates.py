@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import BadRequest, NotFound
+from engine.errors import Conflict, NotFound
 from engine.wire_web import CloneVersionResponse, PublishGlobalResponse
 
 if TYPE_CHECKING:
@@ -39,8 +39,8 @@ def _version_of(eng: "WorkflowEngine", template: dict[str, Any], version_id: str
     if version is None or version.get("workflow_template_id") != template["workflow_template_id"]:
         raise NotFound("Version not found", details={"workflow_version_id": version_id})
     if version.get("version_type") == "resolved":
-        raise BadRequest("Use the source version, not a resolved child version",
-                         details={"workflow_version_id": version_id})
+        raise Conflict("Use the source version, not a resolved child version",
+                       details={"workflow_version_id": version_id})
     return version
 
 
@@ -49,8 +49,8 @@ def publish_global(eng: "WorkflowEngine", admin_id: str,
     version = eng.store.get_version(source_version_id)
     template = eng.store.get_template(str(version.get("workflow_template_id"))) if version else None
     if template is not None and is_global(template):
-        raise BadRequest("Source version is already global",
-                         details={"source_version_id": source_version_id})
+        raise Conflict("Source version is already global",
+                       details={"source_version_id": source_version_id})
     if template is None or template.get("user_id") != admin_id:
         raise NotFound("Workflow version not found",
                        details={"source_version_id": source_version_id})
@@ -67,8 +67,9 @@ def clone_global_version(eng: "WorkflowEngine", user_id: str, template_id: str,
                          version_id: str) -> CloneVersionResponse:
     template = readable_template(eng, user_id, template_id)
     if not is_global(template):
-        raise BadRequest("Only versions of global templates can be cloned",
-                         details={"template_id": template_id})
+        # not a global template: as unknown as a missing one (a schema-valid id, issue 15)
+        raise NotFound("Only versions of global templates can be cloned",
+                       details={"template_id": template_id})
     version = _version_of(eng, template, version_id)
     name = str(template["workflow_template_name"])
     had = any(t.get("workflow_template_name") == name for t in eng.store.list_templates(user_id))

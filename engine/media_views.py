@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine import media_catalog
-from engine.errors import BadRequest, NotFound
+from engine.errors import BadRequest, NotFound, ProviderUnavailable
 from engine.provider_types import PreviewInfo, ProviderError
 from engine.sanitize import sanitize_message
 
@@ -28,14 +28,13 @@ def media_preview(eng: "WorkflowEngine", user_id: str, run_id: str | None, provi
     actions = media_catalog.PROVIDER_ACTIONS.get(provider)
     if actions is None:
         raise BadRequest(f"Unknown media provider '{provider}'", details={"provider": provider})
-    if action_type not in actions:
-        raise BadRequest(f"Provider '{provider}' does not support '{action_type}'",
-                         details={"provider": provider, "action_type": action_type})
+    if action_type not in actions:  # a pair outside the table: no such preview
+        raise NotFound(f"Provider '{provider}' does not support '{action_type}'",
+                       details={"provider": provider, "action_type": action_type})
     try:
         client = eng.providers.for_call(mock).media(provider, credentials)
         return client.get_preview_info(action_type, client.format_params(dict(params)))
     except ProviderError as exc:
         message = sanitize_message(exc.message, [v for v in credentials.values() if v])
-        raise BadRequest(f"Provider '{provider}' is unavailable: {message}",
-                         error_type="provider_unavailable",
-                         details={"provider": provider}) from None
+        raise ProviderUnavailable(f"Provider '{provider}' is unavailable: {message}",
+                                  details={"provider": provider}) from None

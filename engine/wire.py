@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from engine.errors import NotFound
+
 WorkflowStatus = Literal[
     "created", "processing", "awaiting_input", "completed", "error", "validation_failed"
 ]
@@ -324,7 +326,10 @@ class VirtualRunRef(msgspec.Struct, kw_only=True):
     def __post_init__(self) -> None:
         alias = self.virtual_run_id or None
         if alias is not None and self.workflow_run_id and self.workflow_run_id != alias:
-            raise ValueError("workflow_run_id and virtual_run_id name different runs")
+            # one of the two is not the blob's run: a run the request cannot find (issue 15)
+            raise NotFound("workflow_run_id and virtual_run_id name different runs",
+                           details={"workflow_run_id": self.workflow_run_id,
+                                    "virtual_run_id": alias})
         self.workflow_run_id = self.workflow_run_id or alias
 
 
@@ -382,7 +387,7 @@ class VirtualGenerationsRequest(VirtualRunRef, kw_only=True):
 class MockDataRequest(msgspec.Struct, kw_only=True):
     schema: dict[str, Any] | None = None
     interaction_request: InteractionRequest | None = None
-    count: int = 1
+    count: Annotated[int, msgspec.Meta(ge=1, le=100)] = 1
     context: str | None = None
     seed: int | None = 0
     mode: Literal["generated", "llm"] = "generated"
@@ -397,7 +402,8 @@ def auto_respond_config(value: bool | AutoRespondConfig | None) -> AutoRespondCo
     return value
 
 
-# SSE framing moved to engine/sse_frames.py (framework-free); re-exported for its users.
+# SSE framing moved to engine/sse_frames.py (framework-free); re-exported for its users. The
+# auth request bodies live in engine/wire_routes.py with the other auth structs.
 from engine.sse_frames import SSE_PING, sse_frame  # noqa: E402,F401
 
 # ---------------------------------------------------------------- production request bodies
@@ -459,6 +465,10 @@ class ResumeRequest(msgspec.Struct, kw_only=True):
     capabilities: list[str] = []
 
 
+class ResumeConfirmRequest(ResumeRequest, kw_only=True):
+    workflow_content: str | dict[str, Any]  # the content the confirmation accepts
+
+
 class SubActionRequest(msgspec.Struct, kw_only=True):
     interaction_id: str
     sub_action_id: str
@@ -473,26 +483,14 @@ class StreamRespondRequest(msgspec.Struct, kw_only=True):
     workflow_run_id: str | None = None
 
 
-class RegisterRequest(msgspec.Struct, kw_only=True):
-    invitation_code: str
-    username: str
-    password: str
-    email: str | None = None
-
-
-class LoginRequest(msgspec.Struct, kw_only=True):
-    identifier: str
-    password: str
-
-
-class AccessKeyCreateRequest(msgspec.Struct, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+#: engine/media_catalog.py's PROVIDER_ACTIONS (tests/unit/test_openapi_contract.py compares)
+MediaProvider = Literal["leonardo", "openai", "midjourney", "stable_diffusion", "elevenlabs"]
+MediaAction = Literal["txt2img", "img2img", "img2vid", "txt2audio"]
 
 
 class MediaPreviewRequest(msgspec.Struct, kw_only=True):
-    provider: str
-    action_type: str
+    provider: MediaProvider
+    action_type: MediaAction
     params: dict[str, Any] = {}
     ai_config: dict[str, Any] | None = None
     mock: bool = True  # virtual server only (no run there); production uses the run's mode
