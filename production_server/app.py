@@ -13,13 +13,14 @@ from typing import Any, Callable
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
 
 from engine.clock import SystemClock
 from engine.ids import MonotonicIds
 from engine.ports import Clock, IdGenerator, ProviderSet
+from production_server.allow import answer_options
 from production_server.auth.routes import AUTH_ROUTES
 from production_server.errors import EXCEPTION_HANDLERS
+from production_server.openapi import openapi_config
 from production_server.routes.execution import EXECUTION_ROUTES
 from production_server.routes.listing import LISTING_ROUTES
 from production_server.routes.media import MEDIA_ROUTES
@@ -61,10 +62,10 @@ def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
         on_startup=[services.start],
         on_shutdown=[services.stop],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=answer_options,
         state=State({"services": services}),
         cors_config=cors,
-        openapi_config=OpenAPIConfig(title="Workflow Engine — production server",
-                                     version="1.0.0", path="/schema"),
+        openapi_config=openapi_config(),
         request_max_body_size=None,
         debug=False,
     )

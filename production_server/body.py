@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request
 
+from engine.json_body import decode_body
 from production_server.errors import ApiError, bad_request
 
 T = TypeVar("T")
@@ -46,17 +47,57 @@ async def read_bytes(request: Request[Any, Any, Any], limit: int) -> bytes:
     return b"".join(chunks)
 
 
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+_LONG_NUMBER = re.compile(rb"\d{19,}")
+
+
+def unstorable(value: Any, path: str = "$") -> tuple[str, str] | None:
+    """(path, reason) of the first part MongoDB cannot store — an object key with a NUL
+    character, an integer beyond 64 bits — or None. Such a body would fail a write half-way
+    (openapi_values.py states the rule in the schema)."""
+    if isinstance(value, int) and not isinstance(value, bool) \
+            and not INT64_MIN <= value <= INT64_MAX:
+        return path, "Integers must fit in 64 bits"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return path, "Object keys must not contain NUL characters"
+            found = unstorable(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = unstorable(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def check_storable(raw: bytes, decoded: Any) -> None:
+    """400 for a decoded body MongoDB could not store (fields the struct does not know were
+    dropped and are not looked at). Only a body with an escaped NUL or a number of 19+ digits
+    can be one, so any other body is not walked at all."""
+    if b"\\u0000" not in raw and _LONG_NUMBER.search(raw) is None:
+        return
+    found = unstorable(msgspec.to_builtins(decoded))
+    if found is not None:
+        raise bad_request(found[1], path=found[0])
+
+
 def decode(raw: bytes, type_: type[T], max_depth: int) -> T:
+    """Depth, storability, then strict typed decoding (engine/json_body.py)."""
     if json_depth_of(raw) > max_depth:
         raise bad_request("Request body nested too deeply", max_depth=max_depth)
     try:
-        return msgspec.json.decode(raw, type=type_)
+        decoded = decode_body(raw, type_)
     except msgspec.ValidationError as exc:
         raise bad_request("Invalid request body", errors=[str(exc)]) from None
     except msgspec.DecodeError as exc:
         raise bad_request("Malformed JSON body", errors=[str(exc)]) from None
     except RecursionError:
         raise bad_request("Request body nested too deeply", max_depth=max_depth) from None
+    check_storable(raw, decoded)
+    return decoded
 
 
 async def read_body(request: Request[Any, Any, Any], type_: type[T], limit: int, max_depth: int,

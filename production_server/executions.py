@@ -9,7 +9,7 @@ SSE payloads of wire-api.md §4 here, so the route modules stay small.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar, cast
 
 import msgspec
 from litestar import Request, Response
@@ -27,11 +27,14 @@ from production_server.services import Services
 from production_server.sse import Frame, FrameQueue
 
 JSON = "application/json"
+T = TypeVar("T")
 
 
-def json_response(value: Any, status: int = 200) -> Response[bytes]:
-    """Encode once with msgspec so equal structs give byte-identical bodies (PS-1)."""
-    return Response(content=msgspec.json.encode(value), status_code=status, media_type=JSON)
+def json_response(value: T, status: int = 200) -> Response[T]:
+    """Encode once with msgspec so equal structs give byte-identical bodies (PS-1). The body is
+    bytes; the declared type is the struct's, which is what `/schema` shows for the route."""
+    return cast("Response[T]", Response(content=msgspec.json.encode(value), status_code=status,
+                                        media_type=JSON))
 
 
 def admit(services: Services) -> None:

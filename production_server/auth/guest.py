@@ -20,11 +20,13 @@ from production_server.auth.repo import invitation_invalid, user_exists
 from production_server.auth.routes import _client, _session_cookies
 from production_server.body import read_body
 from production_server.errors import ApiError
+from production_server.openapi import answers, request_body
 
 NAME_ATTEMPTS = 5
 
 
-@post("/auth/guest-access", status_code=201, opt={"request_body": GuestAccessRequest})
+@post("/auth/guest-access", status_code=201, dependencies=request_body(GuestAccessRequest),
+      **answers(400, 413, auth=False))
 async def guest_access(request: Request[Any, Any, Any]) -> Response[SessionUser]:
     """A guest account for a usable invitation code; session cookies as on login."""
     services = services_of(request)

@@ -12,7 +12,19 @@ from litestar.di import Provide
 
 from db.users import token_version_of
 from engine.clock import iso_z
-from engine.wire import AccessKeyCreateRequest, LoginRequest, RegisterRequest
+from engine.wire_routes import (
+    AccessKeyCreateRequest,
+    AccessKeyCreated,
+    AccessKeysView,
+    AccessKeyView,
+    InvitationView,
+    LoginRequest,
+    LoginView,
+    MessageView,
+    RegisterRequest,
+    RevokedView,
+    UserView,
+)
 from production_server.auth.identity import CurrentUser, current_user, services_of
 from production_server.auth.passwords import verify_password
 from production_server.auth.repo import (
@@ -25,6 +37,7 @@ from production_server.auth.repo import (
 from production_server.auth.tokens import InvalidToken
 from production_server.body import read_body
 from production_server.errors import ApiError, not_found, unauthorized
+from production_server.openapi import answers, request_body
 from production_server.services import Services
 
 LOGIN_FAILED = "Invalid username/email or password"
@@ -61,8 +74,9 @@ def _client(request: Request[Any, Any, Any]) -> str | None:
     return request.client.host if request.client else None
 
 
-@post("/auth/register", status_code=201)
-async def register(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+@post("/auth/register", status_code=201, dependencies=request_body(RegisterRequest),
+      **answers(400, 409, 413, auth=False))
+async def register(request: Request[Any, Any, Any]) -> Response[UserView]:
     services = services_of(request)
     s = services.settings
     body = await read_body(request, RegisterRequest, s.max_body_bytes, s.max_json_depth)
@@ -78,11 +92,12 @@ async def register(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         await services.auth.delete_user(user["user_id"])
         raise invitation_invalid()
     cookies = await _session_cookies(services, request, user)
-    return Response(public_user(user), status_code=201, cookies=cookies)
+    return Response(UserView(**public_user(user)), status_code=201, cookies=cookies)
 
 
-@post("/auth/login", status_code=200)
-async def login(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+@post("/auth/login", status_code=200, dependencies=request_body(LoginRequest),
+      **answers(400, 401, 413, 429, auth=False))
+async def login(request: Request[Any, Any, Any]) -> Response[LoginView]:
     services = services_of(request)
     s = services.settings
     body = await read_body(request, LoginRequest, s.max_body_bytes, s.max_json_depth)
@@ -99,11 +114,11 @@ async def login(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         raise ApiError(401, "unauthorized", LOGIN_FAILED)
     services.limiter.succeed(identifier_key)
     cookies = await _session_cookies(services, request, user)
-    return Response({**public_user(user), "message": "Login successful"}, cookies=cookies)
+    return Response(LoginView(**public_user(user), message="Login successful"), cookies=cookies)
 
 
-@post("/auth/refresh", status_code=200)
-async def refresh(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+@post("/auth/refresh", status_code=200, **answers(401, auth=False))
+async def refresh(request: Request[Any, Any, Any]) -> Response[MessageView]:
     """Rotate the refresh token; a just-rotated one still works within the grace window."""
     services = services_of(request)
     token = request.cookies.get("refresh_token")
@@ -128,11 +143,11 @@ async def refresh(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     cookies = await _session_cookies(services, request, user)
     successor = _refresh_jti(services, cookies)
     if rotated is None and await services.auth.mark_rotated(str(record["token_id"]), successor):
-        return Response({"message": "Token refreshed"}, cookies=cookies)
+        return Response(MessageView(message="Token refreshed"), cookies=cookies)
     record = await services.auth.find_refresh(token) or record
     rotated = record.get("rotated_at")
     if rotated is not None and now - rotated < grace and record.get("revoked_at") is None:
-        return Response({"message": "Token refreshed"}, cookies=cookies)
+        return Response(MessageView(message="Token refreshed"), cookies=cookies)
     await services.auth.revoke_refresh(successor)
     raise unauthorized()
 
@@ -142,8 +157,8 @@ def _refresh_jti(services: Services, cookies: list[Cookie]) -> str:
     return str(services.tokens.decode(str(value), "refresh")["jti"])
 
 
-@post("/auth/logout", status_code=200)
-async def logout(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+@post("/auth/logout", status_code=200, **answers(auth=False))
+async def logout(request: Request[Any, Any, Any]) -> Response[MessageView]:
     services = services_of(request)
     token = request.cookies.get("refresh_token")
     if token:
@@ -155,68 +170,71 @@ async def logout(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
                 await services.auth.revoke_refresh(str(record["token_id"]))
         except InvalidToken:
             pass
-    return Response({"message": "Logged out"}, cookies=_clear_cookies(services))
+    return Response(MessageView(message="Logged out"), cookies=_clear_cookies(services))
 
 
-@post("/auth/logout-all", status_code=200, dependencies=USER)
-async def logout_all(request: Request[Any, Any, Any], user: CurrentUser) -> Response[dict[str, Any]]:
+@post("/auth/logout-all", status_code=200, dependencies=USER, **answers())
+async def logout_all(request: Request[Any, Any, Any], user: CurrentUser) -> Response[MessageView]:
     services = services_of(request)
     assert services.auth is not None
     await services.auth.end_all_sessions(user.user_id)
-    return Response({"message": "Logged out from all sessions"},
+    return Response(MessageView(message="Logged out from all sessions"),
                     cookies=_clear_cookies(services))
 
 
-@get("/auth/me", dependencies=USER)
-async def me(user: CurrentUser) -> dict[str, Any]:
-    return user.public()
+@get("/auth/me", dependencies=USER, **answers())
+async def me(user: CurrentUser) -> UserView:
+    return UserView(**user.public())
 
 
-@get("/auth/invitation/{code:str}")
-async def invitation(request: Request[Any, Any, Any], code: FromPath[str]) -> dict[str, Any]:
+@get("/auth/invitation/{code:str}", **answers(404, auth=False))
+async def invitation(request: Request[Any, Any, Any], code: FromPath[str]) -> InvitationView:
     services = services_of(request)
     assert services.auth is not None
     doc = await services.auth.usable_invitation(code)
     if doc is None:
         raise not_found()
-    return {"invitation_code": doc["code"], "remaining_uses": doc["remaining_uses"],
-            "expires_at": iso_z(doc.get("expires_at"))}
+    return InvitationView(invitation_code=doc["code"], remaining_uses=doc["remaining_uses"],
+                          expires_at=iso_z(doc.get("expires_at")))
 
 
-@post("/auth/access-keys", status_code=201, dependencies=USER)
-async def create_access_key(request: Request[Any, Any, Any], user: CurrentUser) -> Response[dict[str, Any]]:
+@post("/auth/access-keys", status_code=201,
+      dependencies={**USER, **request_body(AccessKeyCreateRequest)}, **answers(400, 413))
+async def create_access_key(request: Request[Any, Any, Any],
+                            user: CurrentUser) -> Response[AccessKeyCreated]:
     services = services_of(request)
     s = services.settings
     body = await read_body(request, AccessKeyCreateRequest, s.max_body_bytes, s.max_json_depth)
     assert services.auth is not None
     doc, key = await services.auth.create_access_key(user.user_id, body.name, body.expires_in_days)
-    return Response({"access_key_id": doc["access_key_id"], "name": doc["name"],
-                     "access_key": key, "created_at": iso_z(doc["created_at"]),
-                     "expires_at": iso_z(doc.get("expires_at"))}, status_code=201)
+    return Response(AccessKeyCreated(access_key_id=doc["access_key_id"], name=doc["name"],
+                                     access_key=key, created_at=iso_z(doc["created_at"]),
+                                     expires_at=iso_z(doc.get("expires_at"))), status_code=201)
 
 
-@get("/auth/access-keys", dependencies=USER)
-async def list_access_keys(request: Request[Any, Any, Any], user: CurrentUser) -> dict[str, Any]:
+@get("/auth/access-keys", dependencies=USER, **answers())
+async def list_access_keys(request: Request[Any, Any, Any], user: CurrentUser) -> AccessKeysView:
     services = services_of(request)
     assert services.auth is not None
     keys = await services.auth.list_access_keys(user.user_id)
     now = wall_now()
-    return {"access_keys": [{
-        "access_key_id": k["access_key_id"], "name": k["name"],
-        "created_at": iso_z(k.get("created_at")), "last_used_at": iso_z(k.get("last_used_at")),
-        "expires_at": iso_z(k.get("expires_at")),
-        "is_active": bool(k.get("is_active")) and k.get("revoked_at") is None
-        and (k.get("expires_at") is None or k["expires_at"] > now)} for k in keys]}
+    return AccessKeysView(access_keys=[AccessKeyView(
+        access_key_id=k["access_key_id"], name=k["name"],
+        created_at=iso_z(k.get("created_at")), last_used_at=iso_z(k.get("last_used_at")),
+        expires_at=iso_z(k.get("expires_at")),
+        is_active=bool(k.get("is_active")) and k.get("revoked_at") is None
+        and (k.get("expires_at") is None or k["expires_at"] > now)) for k in keys])
 
 
-@delete("/auth/access-keys/{access_key_id:str}", status_code=200, dependencies=USER)
+@delete("/auth/access-keys/{access_key_id:str}", status_code=200, dependencies=USER,
+        **answers(404))
 async def revoke_access_key(request: Request[Any, Any, Any], user: CurrentUser,
-                            access_key_id: FromPath[str]) -> dict[str, Any]:
+                            access_key_id: FromPath[str]) -> RevokedView:
     services = services_of(request)
     assert services.auth is not None
     if not await services.auth.revoke_access_key(user.user_id, access_key_id):
         raise not_found()
-    return {"revoked": True}
+    return RevokedView(revoked=True)
 
 
 AUTH_ROUTES = [register, login, refresh, logout, logout_all, me, invitation, create_access_key,

@@ -13,9 +13,11 @@ from typing import Any
 import msgspec
 
 from db.queries import TASK_FINAL_STATUSES
+from engine.clock import iso_z
 from engine.errors import EngineError
 from engine.ports import CancelToken
 from engine.wire import SubActionEvent, SubActionOutcome
+from engine.wire_routes import TaskView
 from production_server.executions import sub_action_progress, sub_action_terminal
 from production_server.sse import Frame
 
@@ -30,19 +32,18 @@ def run_of(doc: Doc) -> str:
     return str((doc.get("payload") or {}).get("workflow_run_id") or "")
 
 
-def task_view(doc: Doc) -> Doc:
+def task_view(doc: Doc) -> TaskView:
     """What a client may see of a task: no params, no worker internals, never any key."""
     payload = doc.get("payload") or {}
-    return {
-        "task_id": doc["task_id"], "actor": doc.get("actor"), "status": doc.get("status"),
-        "workflow_run_id": payload.get("workflow_run_id"),
-        "interaction_id": payload.get("interaction_id"),
-        "sub_action_id": payload.get("sub_action_id"),
-        "provider": doc.get("concurrency_identifier"), "progress": doc.get("progress"),
-        "result": doc.get("result"), "error": doc.get("error"),
-        "created_at": doc.get("created_at"), "started_at": doc.get("started_at"),
-        "completed_at": doc.get("completed_at"),
-    }
+    return TaskView(
+        task_id=doc["task_id"], actor=doc.get("actor"), status=doc.get("status"),
+        workflow_run_id=payload.get("workflow_run_id"),
+        interaction_id=payload.get("interaction_id"),
+        sub_action_id=payload.get("sub_action_id"),
+        provider=doc.get("concurrency_identifier"), progress=doc.get("progress"),
+        result=doc.get("result"), error=doc.get("error"),
+        created_at=iso_z(doc.get("created_at")), started_at=iso_z(doc.get("started_at")),
+        completed_at=iso_z(doc.get("completed_at")))
 
 
 def progress_payload(run_id: str, task_id: str, event: SubActionEvent) -> Doc:

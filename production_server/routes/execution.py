@@ -7,7 +7,7 @@ body); the routes that do not call the engine check `user_id` on the run themsel
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar.params import FromPath, FromQuery
 from litestar import Request, Response, get, post
@@ -29,10 +29,12 @@ from engine.wire import (
     StartWorkflowRequest,
     WorkflowResponse,
 )
+from engine.wire_routes import CancelView, RunCheck
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.errors import ApiError, bad_request, not_found
 from production_server.executions import execute, json_response
+from production_server.openapi import answers, bounds, request_body
 from production_server.routes.common import OWNER, USER, find_one, owned_run, read_owned_body
 from production_server.services import Services
 
@@ -40,7 +42,7 @@ from production_server.services import Services
 async def _start(request: Request[Any, Any, Any], services: Services, user: User,
                  body: StartWorkflowRequest | StartByVersionRequest,
                  *, confirm: bool, workflow: dict[str, Any] | None = None,
-                 source_type: str = "json") -> Response[bytes]:
+                 source_type: str = "json") -> Response[WorkflowResponse]:
     s = services.settings
     mock = s.mock_by_default if body.mock is None else body.mock
     if mock and not s.mock_runs_allowed:
@@ -79,21 +81,27 @@ async def _start_body(request: Request[Any, Any, Any]) -> StartWorkflowRequest:
     return await read_body(request, StartWorkflowRequest, s.upload_max_body_bytes, s.max_json_depth)
 
 
-@post("/workflow/start", status_code=200, dependencies=USER)
-async def start(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
+START = {**USER, **request_body(StartWorkflowRequest)}
+
+
+@post("/workflow/start", status_code=200, dependencies=START, **answers(400, 409, 413))
+async def start(request: Request[Any, Any, Any], user: CurrentUser) -> Response[WorkflowResponse]:
     return await _start(request, services_of(request), user, await _start_body(request),
                         confirm=False)
 
 
-@post("/workflow/start/confirm", status_code=200, dependencies=USER)
-async def start_confirm(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
+@post("/workflow/start/confirm", status_code=200, dependencies=START, **answers(400, 409, 413))
+async def start_confirm(request: Request[Any, Any, Any],
+                        user: CurrentUser) -> Response[WorkflowResponse]:
     return await _start(request, services_of(request), user, await _start_body(request),
                         confirm=True)
 
 
-@post("/workflow/start/{workflow_version_id:str}", status_code=200, dependencies=USER)
+@post("/workflow/start/{workflow_version_id:str}", status_code=200,
+      dependencies={**USER, **request_body(StartByVersionRequest)},
+      **answers(400, 404, 409, 413))
 async def start_by_version(request: Request[Any, Any, Any], user: CurrentUser,
-                           workflow_version_id: FromPath[str]) -> Response[bytes]:
+                           workflow_version_id: FromPath[str]) -> Response[WorkflowResponse]:
     services = services_of(request)
     s = services.settings
     body = await read_body(request, StartByVersionRequest, s.max_body_bytes, s.max_json_depth)
@@ -105,35 +113,36 @@ async def start_by_version(request: Request[Any, Any, Any], user: CurrentUser,
     if template is None or (template.get("user_id") != user.user_id and not is_global(template)):
         raise not_found()  # a global version is stored into the user's own template on start
     if version.get("version_type") == "resolved" or version.get("parent_workflow_version_id"):
-        raise bad_request("Start from a source version, not a resolved child version",
-                          workflow_version_id=workflow_version_id)
+        raise ApiError(409, "conflict", "Start from a source version, not a resolved child version",
+                       {"workflow_version_id": workflow_version_id})
     # an explicit version is never a confirmation question (the UI's by-version start has none)
     return await _start(request, services, user, body, confirm=True,
                         workflow=version["resolved_workflow"],
                         source_type=str(version.get("source_type") or "json"))
 
 
-@get("/workflow/check", dependencies=USER)
+@get("/workflow/check", dependencies=USER, **answers(400))
 async def check(request: Request[Any, Any, Any], user: CurrentUser,
-                project_name: FromQuery[str | None] = None,
-                workflow_template_name: FromQuery[str | None] = None,
-                mock: FromQuery[bool] = False) -> dict[str, Any]:
+                project_name: Annotated[str, bounds(True, minLength=1)] = "",
+                workflow_template_name: Annotated[str, bounds(True, minLength=1)] = "",
+                mock: FromQuery[bool] = False) -> RunCheck:
     if not project_name or not workflow_template_name:  # checked after authentication
         raise bad_request("project_name and workflow_template_name are required")
     services = services_of(request)
     template = await find_one(services, "workflow_templates",
                               q.template_key(user.user_id, workflow_template_name))
     if template is None:
-        return {"exists": False}
+        return RunCheck(exists=False)
     spec = q.active_run_query(user.user_id, project_name, str(template["workflow_template_id"]),
                               mock)
     runs = await services.adapter.find(spec.collection, spec.filter, sort=spec.sort, limit=1)
     if not runs:
-        return {"exists": False}
+        return RunCheck(exists=False)
     run = runs[0]
-    return {"exists": True, "workflow_run_id": run["workflow_run_id"], "status": run["status"],
-            "current_step": run.get("current_step"), "current_module": run.get("current_module"),
-            "created_at": iso_z(run.get("created_at")), "updated_at": iso_z(run.get("updated_at"))}
+    return RunCheck(exists=True, workflow_run_id=run["workflow_run_id"], status=run["status"],
+                    current_step=run.get("current_step"), current_module=run.get("current_module"),
+                    created_at=iso_z(run.get("created_at")),
+                    updated_at=iso_z(run.get("updated_at")))
 
 
 def _opts(services: Services, ai_config: dict[str, Any] | None, token: CancelToken) -> ExecOptions:
@@ -141,8 +150,10 @@ def _opts(services: Services, ai_config: dict[str, Any] | None, token: CancelTok
                        cancel=token)
 
 
-@post("/workflow/respond", status_code=200, dependencies=USER)
-async def respond(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
+@post("/workflow/respond", status_code=200,
+      dependencies={**USER, **request_body(RespondRequest)}, **answers(400, 404, 409, 413))
+async def respond(request: Request[Any, Any, Any],
+                 user: CurrentUser) -> Response[WorkflowResponse]:
     services = services_of(request)
     body = await read_owned_body(request, user, RespondRequest)
     eng = services.eng()
@@ -152,8 +163,10 @@ async def respond(request: Request[Any, Any, Any], user: CurrentUser) -> Respons
     return json_response(response)
 
 
-@post("/workflow/retry", status_code=200, dependencies=USER)
-async def retry(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
+@post("/workflow/retry", status_code=200,
+      dependencies={**USER, **request_body(RetryRequest)}, **answers(400, 404, 409, 413))
+async def retry(request: Request[Any, Any, Any],
+               user: CurrentUser) -> Response[WorkflowResponse]:
     services = services_of(request)
     body = await read_owned_body(request, user, RetryRequest)
     eng = services.eng()
@@ -163,8 +176,10 @@ async def retry(request: Request[Any, Any, Any], user: CurrentUser) -> Response[
     return json_response(response)
 
 
-@post("/workflow/jump", status_code=200, dependencies=USER)
-async def jump(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
+@post("/workflow/jump", status_code=200,
+      dependencies={**USER, **request_body(JumpRequest)}, **answers(400, 404, 409, 413))
+async def jump(request: Request[Any, Any, Any],
+              user: CurrentUser) -> Response[WorkflowResponse]:
     services = services_of(request)
     body = await read_owned_body(request, user, JumpRequest)
     eng = services.eng()
@@ -174,8 +189,11 @@ async def jump(request: Request[Any, Any, Any], user: CurrentUser) -> Response[b
     return json_response(response)
 
 
-@post("/workflow/jump-to-interaction", status_code=200, dependencies=USER)
-async def jump_to_interaction(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
+@post("/workflow/jump-to-interaction", status_code=200,
+      dependencies={**USER, **request_body(JumpToInteractionRequest)},
+      **answers(400, 404, 409, 413))
+async def jump_to_interaction(request: Request[Any, Any, Any],
+                             user: CurrentUser) -> Response[WorkflowResponse]:
     services = services_of(request)
     body = await read_owned_body(request, user, JumpToInteractionRequest)
     eng = services.eng()
@@ -185,13 +203,15 @@ async def jump_to_interaction(request: Request[Any, Any, Any], user: CurrentUser
     return json_response(response)
 
 
-@post("/workflow/{workflow_run_id:str}/cancel", status_code=200, dependencies=OWNER)
-async def cancel(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> dict[str, Any]:
+@post("/workflow/{workflow_run_id:str}/cancel", status_code=200, dependencies=OWNER,
+      **answers(404))
+async def cancel(request: Request[Any, Any, Any], user: CurrentUser,
+                 workflow_run_id: FromPath[str]) -> CancelView:
     services = services_of(request)
     await owned_run(services, user, workflow_run_id)
     count = services.registry.cancel(workflow_run_id, "user_cancelled")
-    return {"message": "Cancellation requested" if count else "No active execution found",
-            "workflow_run_id": workflow_run_id, "cancelled": count}
+    return CancelView(message="Cancellation requested" if count else "No active execution found",
+                      workflow_run_id=workflow_run_id, cancelled=count)
 
 
 EXECUTION_ROUTES = [start, start_confirm, start_by_version, check, respond, retry, jump,

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 import anyio
 from litestar import Request, Response, get
@@ -30,6 +31,7 @@ from engine.wire_web import (
 )
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.errors import ApiError, bad_request, not_found
+from production_server.openapi import answers, bounds, downloads
 from production_server.routes.common import OWNER, owned_run
 from production_server.services import Services
 
@@ -67,6 +69,22 @@ async def _with_contents(services: Services, docs: list[Doc]) -> list[Doc]:
     return out
 
 
+RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def rfc3339(text: str) -> datetime | None:
+    """An RFC 3339 date-time (what `format: date-time` means in the schema), else None."""
+    match = RFC3339.fullmatch(text)
+    if match is None:
+        return None
+    day, clock, fraction, zone = match.groups()
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        return datetime.fromisoformat(f"{day}T{clock}{(fraction or '')[:7]}{zone}")
+    except ValueError:
+        return None
+
+
 def _plain(doc: Doc) -> Doc:
     return {k: (iso_z(v) if isinstance(v, datetime) else v) for k, v in doc.items()
             if k != "_id"}
@@ -76,19 +94,18 @@ def _step_of(doc: Doc) -> str:
     return str((doc.get("metadata") or {}).get("step_id") or "")
 
 
-@get("/workflow/{workflow_run_id:str}/files", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/files", dependencies=OWNER, **answers(400, 404))
 async def list_files(request: Request[Any, Any, Any], user: CurrentUser,
                      workflow_run_id: FromPath[str], category: FromQuery[str | None] = None,
                      step_id: FromQuery[str | None] = None,
-                     since: FromQuery[str | None] = None) -> FilesView:
-    """The run's files without content; `since` (ISO time) for incremental sync."""
+                     since: Annotated[str | None, bounds(format="date-time")] = None,
+                     ) -> FilesView:
+    """The run's files without content; `since` (RFC 3339 time) for incremental sync."""
     after = None
     if since is not None:
-        try:
-            after = datetime.fromisoformat(since.replace("Z", "+00:00"))
-            after = after if after.tzinfo else after.replace(tzinfo=timezone.utc)
-        except ValueError:
-            raise bad_request("since must be an ISO-8601 time", since=since) from None
+        after = rfc3339(since)
+        if after is None:
+            raise bad_request("since must be an RFC 3339 date-time", since=since)
     services = services_of(request)
     run, files = await _lineage_files(services, user, workflow_run_id)
     chosen = [f for f in files if (category is None or f.get("category") == category)
@@ -128,7 +145,13 @@ async def _zip(services: Services, chosen: list[Doc], layout: str,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@get("/workflow/{workflow_run_id:str}/files/download", dependencies=OWNER)
+ZIP = {"media_type": "application/zip", "what": "A zip of the selected files"}
+ONE_FILE = {"media_type": "*/*",
+            "what": "The file: `application/json` for JSON files, else `text/plain`"}
+
+
+@get("/workflow/{workflow_run_id:str}/files/download", dependencies=OWNER,
+     **downloads(404, 413, **ZIP))
 async def download_all(request: Request[Any, Any, Any], user: CurrentUser,
                        workflow_run_id: FromPath[str]) -> Response[bytes]:
     """Every file as a zip (`<category>/<step_id>/<filename>`)."""
@@ -137,7 +160,8 @@ async def download_all(request: Request[Any, Any, Any], user: CurrentUser,
     return await _zip(services, files, "category/step", f"{workflow_run_id}_files.zip")
 
 
-@get("/workflow/{workflow_run_id:str}/files/{category:str}/download", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/files/{category:str}/download", dependencies=OWNER,
+     **downloads(404, 413, **ZIP))
 async def download_category(request: Request[Any, Any, Any], user: CurrentUser,
                             workflow_run_id: FromPath[str],
                             category: FromPath[str]) -> Response[bytes]:
@@ -148,7 +172,7 @@ async def download_category(request: Request[Any, Any, Any], user: CurrentUser,
 
 
 @get("/workflow/{workflow_run_id:str}/files/{category:str}/{step_id:str}/download",
-     dependencies=OWNER)
+     dependencies=OWNER, **downloads(404, 413, **ZIP))
 async def download_step(request: Request[Any, Any, Any], user: CurrentUser,
                         workflow_run_id: FromPath[str], category: FromPath[str],
                         step_id: FromPath[str]) -> Response[bytes]:
@@ -160,7 +184,7 @@ async def download_step(request: Request[Any, Any, Any], user: CurrentUser,
 
 
 @get("/workflow/{workflow_run_id:str}/files/{category:str}/{step_id:str}/{group_id:str}/download",
-     dependencies=OWNER)
+     dependencies=OWNER, **downloads(404, 413, **ZIP))
 async def download_group(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str], category: FromPath[str],
                          step_id: FromPath[str], group_id: FromPath[str]) -> Response[bytes]:
@@ -171,7 +195,7 @@ async def download_group(request: Request[Any, Any, Any], user: CurrentUser,
                       "flat", f"{workflow_run_id}_{group_id[:12]}.zip")
 
 
-@get("/workflow/{workflow_run_id:str}/files/{file_id:str}", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/files/{file_id:str}", dependencies=OWNER, **answers(404))
 async def get_file(request: Request[Any, Any, Any], user: CurrentUser,
                    workflow_run_id: FromPath[str], file_id: FromPath[str]) -> FileContentView:
     """One file with its content (the web UI's `WorkflowFileContent`)."""
@@ -208,7 +232,8 @@ async def _attachment(services: Services, user: User, run_id: str, file_id: str,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@get("/workflow/{workflow_run_id:str}/files/{category:str}/{file_id:str}", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/files/{category:str}/{file_id:str}", dependencies=OWNER,
+     **downloads(404, **ONE_FILE))
 async def download_file(request: Request[Any, Any, Any], user: CurrentUser,
                         workflow_run_id: FromPath[str], category: FromPath[str],
                         file_id: FromPath[str]) -> Response[bytes]:
@@ -217,7 +242,7 @@ async def download_file(request: Request[Any, Any, Any], user: CurrentUser,
 
 
 @get("/workflow/{workflow_run_id:str}/files/{category:str}/{step_id:str}/{group_id:str}/"
-     "{file_id:str}", dependencies=OWNER)
+     "{file_id:str}", dependencies=OWNER, **downloads(404, **ONE_FILE))
 async def download_group_file(request: Request[Any, Any, Any], user: CurrentUser,
                               workflow_run_id: FromPath[str], category: FromPath[str],
                               step_id: FromPath[str], group_id: FromPath[str],
@@ -226,7 +251,7 @@ async def download_group_file(request: Request[Any, Any, Any], user: CurrentUser
                              category=category, step_id=step_id, group_id=group_id)
 
 
-@get("/workflow/{workflow_run_id:str}/api-calls", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/api-calls", dependencies=OWNER, **answers(404))
 async def api_calls(request: Request[Any, Any, Any], user: CurrentUser,
                     workflow_run_id: FromPath[str]) -> ApiCallsView:
     """Files of category `api_calls`, one entry per `group_id` (one call)."""
@@ -244,7 +269,8 @@ async def api_calls(request: Request[Any, Any, Any], user: CurrentUser,
                         count=len(groups))
 
 
-@get("/workflow/{workflow_run_id:str}/api-calls/{group_id:str}", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/api-calls/{group_id:str}", dependencies=OWNER,
+     **answers(404, 413))
 async def api_call_files(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str],
                          group_id: FromPath[str]) -> ApiCallFilesView:

@@ -20,18 +20,25 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import File
 
 from engine.media_files import media_type_for, resolve_media_path
+from engine.provider_types import PreviewInfo
 from engine.wire import MediaPreviewRequest
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.body import read_body
 from production_server.errors import not_found
 from production_server.executions import json_response
+from production_server.openapi import answers, downloads, request_body
 from production_server.routes.common import OWNER, owned_run
 from production_server.services import Services
 
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 
 
-@get("/workflow/{workflow_run_id:str}/media/{file_name:str}", dependencies=OWNER)
+MEDIA = {"media_type": "*/*", "what": "The stored image, video or audio file"}
+ZIP = {"media_type": "application/zip", "what": "A zip of the stored media"}
+
+
+@get("/workflow/{workflow_run_id:str}/media/{file_name:str}", dependencies=OWNER,
+     **downloads(400, 404, **MEDIA))
 async def media_file(request: Request[Any, Any, Any], user: CurrentUser,
                      workflow_run_id: FromPath[str], file_name: FromPath[str],
                      download: FromQuery[bool] = False) -> File:
@@ -97,7 +104,8 @@ async def _zip_response(services: Services, run_id: str, provider: str | None,
                 background=BackgroundTask(os.unlink, zip_path))
 
 
-@get("/workflow/{workflow_run_id:str}/media/download", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/media/download", dependencies=OWNER,
+     **downloads(404, **ZIP))
 async def media_zip(request: Request[Any, Any, Any], user: CurrentUser,
                     workflow_run_id: FromPath[str]) -> File:
     services = services_of(request)
@@ -106,7 +114,8 @@ async def media_zip(request: Request[Any, Any, Any], user: CurrentUser,
                                f"{workflow_run_id}_media.zip")
 
 
-@get("/workflow/{workflow_run_id:str}/media/{provider:str}/download", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/media/{provider:str}/download", dependencies=OWNER,
+     **downloads(404, **ZIP))
 async def provider_media_zip(request: Request[Any, Any, Any], user: CurrentUser,
                              workflow_run_id: FromPath[str], provider: FromPath[str]) -> File:
     services = services_of(request)
@@ -116,7 +125,7 @@ async def provider_media_zip(request: Request[Any, Any, Any], user: CurrentUser,
 
 
 @get("/workflow/{workflow_run_id:str}/media/{provider:str}/{metadata_id:str}/download",
-     dependencies=OWNER)
+     dependencies=OWNER, **downloads(404, **ZIP))
 async def generation_media_zip(request: Request[Any, Any, Any], user: CurrentUser,
                                workflow_run_id: FromPath[str], provider: FromPath[str],
                                metadata_id: FromPath[str]) -> File:
@@ -127,7 +136,7 @@ async def generation_media_zip(request: Request[Any, Any, Any], user: CurrentUse
 
 
 @get("/workflow/{workflow_run_id:str}/media/{provider:str}/{metadata_id:str}/{content_id:str}",
-     dependencies=OWNER)
+     dependencies=OWNER, **downloads(404, **MEDIA))
 async def media_item_download(request: Request[Any, Any, Any], user: CurrentUser,
                               workflow_run_id: FromPath[str], provider: FromPath[str],
                               metadata_id: FromPath[str], content_id: FromPath[str]) -> File:
@@ -152,9 +161,11 @@ async def media_item_download(request: Request[Any, Any, Any], user: CurrentUser
 # ---------------------------------------------------------------------- preview
 
 
-@post("/workflow/{workflow_run_id:str}/media/preview", status_code=200, dependencies=OWNER)
+@post("/workflow/{workflow_run_id:str}/media/preview", status_code=200,
+      dependencies={**OWNER, **request_body(MediaPreviewRequest)},
+      **answers(400, 404, 409, 413))
 async def media_preview(request: Request[Any, Any, Any], user: CurrentUser,
-                        workflow_run_id: FromPath[str]) -> Response[bytes]:
+                        workflow_run_id: FromPath[str]) -> Response[PreviewInfo]:
     """Resolution and credit estimate of a generation (providers.md §4.5)."""
     services = services_of(request)
     s = services.settings

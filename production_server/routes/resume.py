@@ -18,11 +18,12 @@ from engine.errors import WorkflowInvalid
 from engine.execution import ExecOptions
 from engine.ports import CancelToken
 from engine.upload import load_workflow_zip
-from engine.wire import ResumeRequest, WorkflowProgress, WorkflowResponse
+from engine.wire import ResumeConfirmRequest, ResumeRequest, WorkflowProgress, WorkflowResponse
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
-from production_server.errors import ApiError, bad_request
+from production_server.errors import ApiError
 from production_server.executions import execute, json_response
+from production_server.openapi import answers, request_body
 from production_server.routes.common import OWNER, owned_run
 
 
@@ -64,19 +65,21 @@ def processing(run: dict[str, Any]) -> WorkflowResponse:
             completed_steps=list(run.get("completed_steps") or [])))
 
 
-async def _body(request: Request[Any, Any, Any], optional: bool) -> ResumeRequest:
+async def _body(request: Request[Any, Any, Any], type_: type[ResumeRequest],
+                optional: bool) -> ResumeRequest:
     s = services_of(request).settings
-    return await read_body(request, ResumeRequest, s.upload_max_body_bytes, s.max_json_depth,
+    return await read_body(request, type_, s.upload_max_body_bytes, s.max_json_depth,
                            optional=optional)
 
 
-@post("/workflow/{workflow_run_id:str}/resume", status_code=200, dependencies=OWNER,
-      opt={"request_body": ResumeRequest})
+@post("/workflow/{workflow_run_id:str}/resume", status_code=200,
+      dependencies={**OWNER, **request_body(ResumeRequest)},
+      **answers(400, 404, 409, 413))
 async def resume(request: Request[Any, Any, Any], user: CurrentUser,
-                 workflow_run_id: FromPath[str]) -> Response[bytes]:
+                 workflow_run_id: FromPath[str]) -> Response[WorkflowResponse]:
     """Where the run stands (never executes); with `workflow_content`, the version check."""
     services = services_of(request)
-    body = await _body(request, optional=True)
+    body = await _body(request, ResumeRequest, optional=True)
     if body.workflow_content is not None:
         return json_response(await _with_content(request, user, workflow_run_id, body, False))
     if services.registry.running(workflow_run_id) is not None:
@@ -88,14 +91,13 @@ async def resume(request: Request[Any, Any, Any], user: CurrentUser,
     return json_response(response)
 
 
-@post("/workflow/{workflow_run_id:str}/resume/confirm", status_code=200, dependencies=OWNER,
-      opt={"request_body": ResumeRequest})
+@post("/workflow/{workflow_run_id:str}/resume/confirm", status_code=200,
+      dependencies={**OWNER, **request_body(ResumeConfirmRequest)},
+      **answers(400, 404, 409, 413))
 async def resume_confirm(request: Request[Any, Any, Any], user: CurrentUser,
-                         workflow_run_id: FromPath[str]) -> Response[bytes]:
+                         workflow_run_id: FromPath[str]) -> Response[WorkflowResponse]:
     """Switch the run to the confirmed content and continue (WorkflowResponse)."""
-    body = await _body(request, optional=False)
-    if body.workflow_content is None:
-        raise bad_request("workflow_content is required for confirm")
+    body = await _body(request, ResumeConfirmRequest, optional=False)
     return json_response(await _with_content(request, user, workflow_run_id, body, True))
 
 

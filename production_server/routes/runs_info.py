@@ -8,7 +8,7 @@ pool (one pool operation per page); tokens are a plain read awaited on the loop.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get
 from litestar.params import FromPath, FromQuery
@@ -17,15 +17,17 @@ from engine.status_display import plain_tokens, token_totals
 from engine.wire_web import RunsPage, RunSummary, TokensView
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.errors import bad_request
+from production_server.openapi import answers, bounds
 from production_server.routes.common import OWNER, USER, owned_run
 
 MAX_PAGE = 100
 
 
-@get("/workflows/all", dependencies=USER)
-async def all_runs(request: Request[Any, Any, Any], user: CurrentUser, limit: FromQuery[int] = 10,
-                   offset: FromQuery[int] = 0,
-                   updated_since_hours: FromQuery[int | None] = None,
+@get("/workflows/all", dependencies=USER, **answers(400))
+async def all_runs(request: Request[Any, Any, Any], user: CurrentUser,
+                   limit: Annotated[int, bounds(minimum=1, maximum=MAX_PAGE)] = 10,
+                   offset: Annotated[int, bounds(minimum=0)] = 0,
+                   updated_since_hours: Annotated[int | None, bounds(minimum=1)] = None,
                    include_mock: FromQuery[bool] = True) -> RunsPage:
     """The user's top-level runs (any status, mock ones marked), newest first, with
     `display_fields`/`layout` from `status_display`, token totals and the `total`."""
@@ -45,7 +47,7 @@ async def all_runs(request: Request[Any, Any, Any], user: CurrentUser, limit: Fr
     return RunsPage(workflows=summaries, count=len(summaries), total=total)
 
 
-@get("/workflow/{workflow_run_id:str}/status-display", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/status-display", dependencies=OWNER, **answers(404))
 async def status_display(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str]) -> RunSummary:
     """The run's summary with its rendered `status_display` fields and layout."""
@@ -54,7 +56,7 @@ async def status_display(request: Request[Any, Any, Any], user: CurrentUser,
                                    user.user_id, workflow_run_id)
 
 
-@get("/workflow/{workflow_run_id:str}/tokens", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/tokens", dependencies=OWNER, **answers(404))
 async def tokens(request: Request[Any, Any, Any], user: CurrentUser,
                  workflow_run_id: FromPath[str]) -> TokensView:
     """Every token-usage record of the run (live calls) and their totals."""

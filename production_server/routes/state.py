@@ -7,37 +7,53 @@ from typing import Annotated, Any
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar import Request, Response, delete, get, post
 
-from engine.wire import EventFilters
+from engine.wire import (
+    EventFilters,
+    EventsView,
+    GenerationsView,
+    InteractionDataView,
+    InteractionHistoryView,
+    RunStatusView,
+    StateView,
+    WorkflowResponse,
+)
+from engine.wire_routes import DeletedView
 from engine.wire_web import DefinitionView
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.errors import bad_request
 from production_server.executions import execute, json_response
+from production_server.openapi import answers, bounds
 from production_server.routes.common import OWNER, owned_run
 
 MAX_EVENTS = 5000
 CONTENT_TYPES = ("image", "video", "audio")
 
 
-@get("/workflow/{workflow_run_id:str}/state", dependencies=OWNER)
-async def state(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
+@get("/workflow/{workflow_run_id:str}/state", dependencies=OWNER, **answers(404))
+async def state(request: Request[Any, Any, Any], user: CurrentUser,
+                workflow_run_id: FromPath[str]) -> Response[StateView]:
     services = services_of(request)
     view = await services.pool.run(services.eng().get_state_view, user.user_id, workflow_run_id,
                                    f"/workflow/{workflow_run_id}")  # file links to our routes
     return json_response(view)
 
 
-@get("/workflow/{workflow_run_id:str}/status", dependencies=OWNER)
-async def status(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
+@get("/workflow/{workflow_run_id:str}/status", dependencies=OWNER, **answers(404))
+async def status(request: Request[Any, Any, Any], user: CurrentUser,
+                 workflow_run_id: FromPath[str]) -> Response[RunStatusView]:
     services = services_of(request)
     view = await services.pool.run(services.eng().get_status, user.user_id, workflow_run_id)
     return json_response(view)
 
 
-@get("/workflow/{workflow_run_id:str}/events", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/events", dependencies=OWNER, **answers(400, 404))
 async def events(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str],
-                 event_scope: Annotated[str, QueryParameter(name="scope")] = "lineage", event_type: FromQuery[str | None] = None,
-                 module_name: FromQuery[str | None] = None, after_sequence: FromQuery[int | None] = None,
-                 limit: FromQuery[int] = 500) -> Response[bytes]:
+                 event_scope: Annotated[str, QueryParameter(
+                     name="scope", schema_extra={"enum": ["lineage", "all"]})] = "lineage",
+                 event_type: FromQuery[str | None] = None,
+                 module_name: FromQuery[str | None] = None,
+                 after_sequence: FromQuery[int | None] = None,
+                 limit: Annotated[int, bounds(minimum=1)] = 500) -> Response[EventsView]:
     if event_scope not in ("lineage", "all"):
         raise bad_request("scope must be 'lineage' or 'all'", scope=event_scope)
     if limit < 1:
@@ -51,18 +67,20 @@ async def events(request: Request[Any, Any, Any], user: CurrentUser, workflow_ru
     return json_response(view)
 
 
-@get("/workflow/{workflow_run_id:str}/interaction-history", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/interaction-history", dependencies=OWNER, **answers(404))
 async def interaction_history(request: Request[Any, Any, Any], user: CurrentUser,
-                              workflow_run_id: FromPath[str]) -> Response[bytes]:
+                              workflow_run_id: FromPath[str]) -> Response[InteractionHistoryView]:
     services = services_of(request)
     view = await services.pool.run(services.eng().get_interaction_history, user.user_id,
                                    workflow_run_id)
     return json_response(view)
 
 
-@get("/workflow/{workflow_run_id:str}/interaction/{interaction_id:str}/data", dependencies=OWNER)
-async def interaction_data(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str],
-                           interaction_id: FromPath[str]) -> Response[bytes]:
+@get("/workflow/{workflow_run_id:str}/interaction/{interaction_id:str}/data", dependencies=OWNER,
+     **answers(404))
+async def interaction_data(request: Request[Any, Any, Any], user: CurrentUser,
+                           workflow_run_id: FromPath[str],
+                           interaction_id: FromPath[str]) -> Response[InteractionDataView]:
     services = services_of(request)
     view = await services.pool.run(services.eng().get_interaction_data, user.user_id,
                                    workflow_run_id, interaction_id)
@@ -70,9 +88,11 @@ async def interaction_data(request: Request[Any, Any, Any], user: CurrentUser, w
 
 
 @get("/workflow/{workflow_run_id:str}/interaction/{interaction_id:str}/generations",
-     dependencies=OWNER)
-async def generations(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str],
-                      interaction_id: FromPath[str], content_type: FromQuery[str | None] = None) -> Response[bytes]:
+     dependencies=OWNER, **answers(400, 404))
+async def generations(request: Request[Any, Any, Any], user: CurrentUser,
+                      workflow_run_id: FromPath[str], interaction_id: FromPath[str],
+                      content_type: Annotated[str, bounds(True, enum=list(CONTENT_TYPES))] = "",
+                      ) -> Response[GenerationsView]:
     if content_type not in CONTENT_TYPES:
         raise bad_request("content_type must be image, video or audio",
                           content_type=content_type)
@@ -82,7 +102,7 @@ async def generations(request: Request[Any, Any, Any], user: CurrentUser, workfl
     return json_response(view)
 
 
-@get("/workflow/{workflow_run_id:str}/definition", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/definition", dependencies=OWNER, **answers(404))
 async def definition(request: Request[Any, Any, Any], user: CurrentUser,
                      workflow_run_id: FromPath[str]) -> DefinitionView:
     """The executed definition and, for an execution-group variant, its source (also under the
@@ -101,18 +121,21 @@ async def definition(request: Request[Any, Any, Any], user: CurrentUser,
         source_definition=source_definition, raw_definition=source_definition)
 
 
-@delete("/workflow/{workflow_run_id:str}", status_code=200, dependencies=OWNER)
+@delete("/workflow/{workflow_run_id:str}", status_code=200, dependencies=OWNER,
+        **answers(404, 409))
 async def delete_run(request: Request[Any, Any, Any], user: CurrentUser,
-                     workflow_run_id: FromPath[str]) -> dict[str, Any]:
+                     workflow_run_id: FromPath[str]) -> DeletedView:
     services = services_of(request)
     eng = services.eng()
     await execute(services, workflow_run_id,
                   lambda _token: eng.delete(user.user_id, workflow_run_id))
-    return {"deleted": True, "workflow_run_id": workflow_run_id}
+    return DeletedView(deleted=True, workflow_run_id=workflow_run_id)
 
 
-@post("/workflow/{workflow_run_id:str}/reset", status_code=200, dependencies=OWNER)
-async def reset(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
+@post("/workflow/{workflow_run_id:str}/reset", status_code=200, dependencies=OWNER,
+      **answers(404, 409))
+async def reset(request: Request[Any, Any, Any], user: CurrentUser,
+                workflow_run_id: FromPath[str]) -> Response[WorkflowResponse]:
     services = services_of(request)
     eng = services.eng()
     response = await execute(services, workflow_run_id,

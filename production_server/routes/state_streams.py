@@ -8,18 +8,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 
 from engine.wire import StateView
 from engine.wire_web import StateV2View
 from production_server.auth.identity import CurrentUser, User, services_of
+from production_server.openapi import answers, bounds, streams
 from production_server.routes.common import OWNER
 from production_server.services import Services
 from production_server.sse import SSEStream
-from production_server.state_stream import open_state_stream
+from production_server.state_stream import MAX_POLL_S, MIN_POLL_S, open_state_stream
+
+POLL = Annotated[float, bounds(minimum=MIN_POLL_S, maximum=MAX_POLL_S)]
 
 
 def state_v2_of(view: StateView) -> dict[str, Any]:
@@ -32,7 +35,7 @@ async def state_view(services: Services, user: User, run_id: str) -> StateView:
                                    user.user_id, run_id, f"/workflow/{run_id}")
 
 
-@get("/workflow/{workflow_run_id:str}/state/v2", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/state/v2", dependencies=OWNER, **answers(404))
 async def state_v2(request: Request[Any, Any, Any], user: CurrentUser,
                    workflow_run_id: FromPath[str]) -> StateV2View:
     """`{workflow_run_id, status, state: {steps, state_mapped, files}}`."""
@@ -41,10 +44,11 @@ async def state_v2(request: Request[Any, Any, Any], user: CurrentUser,
                        state=state_v2_of(view))
 
 
-@get("/workflow/{workflow_run_id:str}/state/v2/stream", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/state/v2/stream", dependencies=OWNER,
+     **streams(400, 404, 429, frames="`state_snapshot` whenever the state changes"))
 async def state_v2_stream(request: Request[Any, Any, Any], user: CurrentUser,
                           workflow_run_id: FromPath[str],
-                          poll_interval: FromQuery[float] = 1.0) -> SSEStream:
+                          poll_interval: POLL = 1.0) -> SSEStream:
     """SSE: `state_snapshot {workflow_run_id, state}` now and after every change."""
     services = services_of(request)
 
@@ -55,10 +59,11 @@ async def state_v2_stream(request: Request[Any, Any, Any], user: CurrentUser,
                                    diffs=False)
 
 
-@get("/workflow/{workflow_run_id:str}/state/stream", dependencies=OWNER)
+@get("/workflow/{workflow_run_id:str}/state/stream", dependencies=OWNER,
+     **streams(400, 404, 429, frames="`state_snapshot`, then `state_update` diffs"))
 async def state_stream(request: Request[Any, Any, Any], user: CurrentUser,
                        workflow_run_id: FromPath[str],
-                       poll_interval: FromQuery[float] = 1.0) -> SSEStream:
+                       poll_interval: POLL = 1.0) -> SSEStream:
     """SSE: `state_snapshot {state}` (the flat state), then `state_update {changed_keys,
     updates}` with the top-level keys that changed."""
     services = services_of(request)

@@ -22,7 +22,7 @@ from engine.wire import StreamRespondRequest, SubActionRequest, WorkflowResponse
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.cancellation import Execution
-from production_server.errors import ApiError, bad_request
+from production_server.errors import ApiError, not_found
 from production_server.executions import (
     admit,
     launch,
@@ -33,6 +33,7 @@ from production_server.executions import (
     sub_action_terminal,
 )
 from production_server.jobs import is_media_sub_action
+from production_server.openapi import request_body, streams
 from production_server.routes.common import OWNER, owned_run
 from production_server.routes.tasks import media_job_stream
 from production_server.services import Services
@@ -86,8 +87,14 @@ async def _run_body(services: Services, run_id: str, execution: Execution, frame
     yield counter.frame(*terminal(execution.task, execution.token))
 
 
-@get("/workflow/{workflow_run_id:str}/stream", dependencies=OWNER)
-async def stream(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Any:
+RUN_FRAMES = ("`started`, `progress` frames, then one terminal frame: `interaction`, `complete`, "
+              "`error`, `validation_failed` or `cancelled` (wire-api.md §4)")
+
+
+@get("/workflow/{workflow_run_id:str}/stream", dependencies=OWNER,
+     **streams(404, 429, frames=RUN_FRAMES))
+async def stream(request: Request[Any, Any, Any], user: CurrentUser,
+                 workflow_run_id: FromPath[str]) -> SSEStream:
     services = services_of(request)
     run_id = workflow_run_id
     eng = services.eng()
@@ -129,15 +136,17 @@ async def stream(request: Request[Any, Any, Any], user: CurrentUser, workflow_ru
     return _respond_stream(services, user, body, execution.token)
 
 
-@post("/workflow/{workflow_run_id:str}/stream/respond", status_code=200, dependencies=OWNER)
-async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Any:
+@post("/workflow/{workflow_run_id:str}/stream/respond", status_code=200,
+      dependencies={**OWNER, **request_body(StreamRespondRequest)},
+      **streams(400, 404, 409, 413, 429, frames=RUN_FRAMES))
+async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser,
+                         workflow_run_id: FromPath[str]) -> SSEStream:
     services = services_of(request)
     s = services.settings
     run_id = workflow_run_id
     body = await read_body(request, StreamRespondRequest, s.max_body_bytes, s.max_json_depth)
     if body.workflow_run_id is not None and body.workflow_run_id != run_id:
-        raise bad_request("workflow_run_id does not match the path",
-                          workflow_run_id=body.workflow_run_id)
+        raise not_found()  # the body names another run: not one this route can act on
     eng = services.eng()
     _open_stream(services, user)
     frames = FrameQueue(asyncio.get_running_loop())
@@ -185,8 +194,12 @@ async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser, wor
     return _respond_stream(services, user, body_iter, execution.token)
 
 
-@post("/workflow/{workflow_run_id:str}/sub-action", status_code=200, dependencies=OWNER)
-async def sub_action(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Any:
+@post("/workflow/{workflow_run_id:str}/sub-action", status_code=200,
+      dependencies={**OWNER, **request_body(SubActionRequest)},
+      **streams(400, 404, 409, 413, 429, frames="`progress` frames, then one terminal frame: "
+                "`complete`, `error` or `cancelled` (wire-api.md §4)"))
+async def sub_action(request: Request[Any, Any, Any], user: CurrentUser,
+                     workflow_run_id: FromPath[str]) -> SSEStream:
     services = services_of(request)
     s = services.settings
     run_id = workflow_run_id

@@ -10,16 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from engine.errors import ExecutionError
+from engine.wire_routes import TaskQueued, TasksView, TaskView
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.errors import ApiError, bad_request, not_found
 from production_server.executions import json_response
 from production_server.jobs import is_media_sub_action
 from production_server.jobs.frames import is_final, queued_frame, task_view
 from production_server.jobs.streams import job_stream_body, subscribe
+from production_server.openapi import answers, request_body, streams
 from production_server.routes.common import OWNER, USER, owned_run, read_owned_body
 from production_server.services import Services
 from production_server.sse import SSEStream
@@ -80,8 +82,13 @@ async def _owned_task(services: Services, user: User, task_id: str) -> dict[str,
     return doc
 
 
-@post("/api/task", status_code=202, dependencies=USER)
-async def create_task(request: Request[Any, Any, Any], user: CurrentUser) -> Any:
+TASK_FRAMES = ("`progress` frames of the job, then one terminal frame: `complete`, `error` or "
+               "`cancelled` (wire-api.md §4)")
+
+
+@post("/api/task", status_code=202, dependencies={**USER, **request_body(TaskRequest)},
+      **answers(400, 404, 413))
+async def create_task(request: Request[Any, Any, Any], user: CurrentUser) -> Response[TaskQueued]:
     services = services_of(request)
     body = await read_owned_body(request, user, TaskRequest)
     eng = services.eng()
@@ -97,29 +104,31 @@ async def create_task(request: Request[Any, Any, Any], user: CurrentUser) -> Any
                                         interaction_id=body.interaction_id,
                                         sub_action_id=body.sub_action_id, params=body.params,
                                         ai_config=body.ai_config)
-    return json_response({"task_id": job.task_id, "status": "queued"}, status=202)
+    return json_response(TaskQueued(task_id=job.task_id), status=202)
 
 
-@get("/api/task/workflow/{workflow_run_id:str}", dependencies=OWNER)
+@get("/api/task/workflow/{workflow_run_id:str}", dependencies=OWNER, **answers(404))
 async def run_tasks(request: Request[Any, Any, Any], user: CurrentUser,
-                    workflow_run_id: FromPath[str]) -> Any:
+                    workflow_run_id: FromPath[str]) -> Response[TasksView]:
     services = services_of(request)
     await owned_run(services, user, workflow_run_id)
     docs = await services.jobs().queue.list_by_run(workflow_run_id)
-    return json_response({"tasks": [task_view(d) for d in docs
-                                    if (d.get("payload") or {}).get("user_id") == user.user_id]})
+    return json_response(TasksView(tasks=[task_view(d) for d in docs
+                                          if (d.get("payload") or {}).get("user_id")
+                                          == user.user_id]))
 
 
-@get("/api/task/{task_id:str}", dependencies=USER)
+@get("/api/task/{task_id:str}", dependencies=USER, **answers(404))
 async def get_task(request: Request[Any, Any, Any], user: CurrentUser,
-                   task_id: FromPath[str]) -> Any:
+                   task_id: FromPath[str]) -> Response[TaskView]:
     services = services_of(request)
     return json_response(task_view(await _owned_task(services, user, task_id)))
 
 
-@get("/api/task/{task_id:str}/stream", dependencies=USER)
+@get("/api/task/{task_id:str}/stream", dependencies=USER,
+     **streams(404, 429, frames=TASK_FRAMES))
 async def stream_task(request: Request[Any, Any, Any], user: CurrentUser,
-                      task_id: FromPath[str]) -> Any:
+                      task_id: FromPath[str]) -> SSEStream:
     services = services_of(request)
     doc = await _owned_task(services, user, task_id)
     open_stream(services, user)

@@ -15,11 +15,13 @@ from engine.wire_web import CloneVersionResponse, PublishGlobalRequest, PublishG
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.body import read_body
 from production_server.errors import ApiError
+from production_server.openapi import answers, request_body
 from production_server.routes.common import USER
 
 
-@post("/workflow-templates/global/publish", status_code=200, dependencies=USER,
-      opt={"request_body": PublishGlobalRequest})
+@post("/workflow-templates/global/publish", status_code=200,
+      dependencies={**USER, **request_body(PublishGlobalRequest)},
+      **answers(400, 403, 404, 409, 413))
 async def publish_global(request: Request[Any, Any, Any],
                          user: CurrentUser) -> PublishGlobalResponse:
     """Copy one of the admin's source versions (and its variants) into the global template of
@@ -34,7 +36,7 @@ async def publish_global(request: Request[Any, Any, Any],
 
 
 @post("/workflow-templates/{template_id:str}/versions/{version_id:str}/clone", status_code=200,
-      dependencies=USER)
+      dependencies=USER, **answers(404, 409))
 async def clone_version(request: Request[Any, Any, Any], user: CurrentUser,
                         template_id: FromPath[str],
                         version_id: FromPath[str]) -> CloneVersionResponse:
