@@ -12,12 +12,12 @@ from typing import Any, Callable
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
-from litestar.openapi import OpenAPIConfig
 
 from engine.clock import SystemClock
 from engine.ids import MonotonicIds
 from virtual_server.errors import EXCEPTION_HANDLERS
 from virtual_server.limits import request_guard
+from virtual_server.openapi import openapi_config
 from virtual_server.routes import ROUTES
 from virtual_server.runtime import Runtime
 from virtual_server.service import VirtualService
@@ -53,8 +53,7 @@ def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
         before_request=request_guard(settings),
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors,
-        openapi_config=OpenAPIConfig(title="Workflow engine — virtual server", version="1.0.0",
-                                     path="/schema"),
+        openapi_config=openapi_config(),
         state={"runtime": runtime},  # type: ignore[arg-type]
         on_startup=[runtime.startup],
         on_shutdown=[runtime.shutdown],

@@ -109,8 +109,8 @@ def _http_error(exc: HTTPException) -> ApiError:
         return unauthorized()
     if status == 413:
         return ApiError(413, "payload_too_large", "Request body too large")
-    if status == 405:
-        return ApiError(405, "bad_request", "Method not allowed")
+    if status == 405:  # `Allow` lists the path's methods (RFC 9110 §15.5.6)
+        return ApiError(405, "bad_request", "Method not allowed", headers=dict(exc.headers or {}))
     error_type = "bad_request" if status < 500 else "internal_error"
     message = str(exc.detail) if status < 500 else "Internal server error"
     return ApiError(status, error_type, message, headers=dict(exc.headers or {}))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, post
-from litestar.params import JSONBody
+from litestar.di import NamedDependency
 
 from engine.wire import (
     VirtualRespondRequest,
@@ -18,39 +18,45 @@ from engine.wire import (
     VirtualStartRequest,
     VirtualWorkflowResponse,
 )
+from virtual_server.bodies import body_of
 from virtual_server.errors import json_response
+from virtual_server.openapi import answers
 from virtual_server.runtime import runtime
 from virtual_server.shapes import shaped, wants_rev3
 
 
-@post("/workflow/start", status_code=200, summary="Run a virtual workflow to a target module")
+@post("/workflow/start", status_code=200, summary="Run a virtual workflow to a target module",
+      dependencies=body_of(VirtualStartRequest), **answers(404, 409, 413))
 async def start(request: Request[Any, Any, Any],
-                data: JSONBody[VirtualStartRequest]) -> Response[VirtualWorkflowResponse]:
+                payload: NamedDependency[VirtualStartRequest]) -> Response[VirtualWorkflowResponse]:
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.start, data, None, not rev3, blob=data.virtual_db,
+    response = await rt.run(rt.service.start, payload, None, not rev3, blob=payload.virtual_db,
                             request=request)
     return json_response(shaped(response, rev3))
 
 
 @post("/workflow/respond", status_code=200,
-      summary="Answer the pending interaction of a virtual run")
+      summary="Answer the pending interaction of a virtual run",
+      dependencies=body_of(VirtualRespondRequest), **answers(404, 409, 413))
 async def respond(request: Request[Any, Any, Any],
-                  data: JSONBody[VirtualRespondRequest]) -> Response[VirtualWorkflowResponse]:
+                  payload: NamedDependency[VirtualRespondRequest],
+                  ) -> Response[VirtualWorkflowResponse]:
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.respond, data, None, not rev3, blob=data.virtual_db,
+    response = await rt.run(rt.service.respond, payload, None, not rev3, blob=payload.virtual_db,
                             request=request)
     return json_response(shaped(response, rev3))
 
 
 @post("/workflow/resume/confirm", status_code=200,
-      summary="Continue the blob's run with the (possibly edited) workflow to a target")
+      summary="Continue the blob's run with the (possibly edited) workflow to a target",
+      dependencies=body_of(VirtualResumeConfirmRequest), **answers(404, 409, 413))
 async def resume_confirm(request: Request[Any, Any, Any],
-                         data: JSONBody[VirtualResumeConfirmRequest]
+                         payload: NamedDependency[VirtualResumeConfirmRequest]
                          ) -> Response[VirtualWorkflowResponse]:
     """The reference editor's forward move: import the blob, store the workflow as a new version
     of the blob's run when it changed, continue from the run's position to the target. That is
     `/start` with a blob (VS-3, VS-4, ENG-42), so the same operation answers it."""
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.start, data, None, not rev3, blob=data.virtual_db,
+    response = await rt.run(rt.service.start, payload, None, not rev3, blob=payload.virtual_db,
                             request=request)
     return json_response(shaped(response, rev3))

@@ -12,20 +12,24 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import File
 
 from engine.errors import NotFound
 from engine.media_files import hashed_media_path, media_type_for
 from engine.provider_types import PreviewInfo
 from engine.wire import MediaPreviewRequest
+from virtual_server.bodies import body_of
 from virtual_server.errors import json_response
+from virtual_server.openapi import answers, downloads
 from virtual_server.runtime import runtime
 
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 
 
-@get("/workflow/media/{file_name:str}", summary="A stored live generation, by content hash")
+@get("/workflow/media/{file_name:str}", summary="A stored live generation, by content hash",
+     **downloads(404, media_type="*/*", what="The stored image, video or audio file"))
 async def media_file(request: Request[Any, Any, Any], file_name: FromPath[str],
                      download: FromQuery[bool] = False) -> File:
     path = hashed_media_path(runtime(request).settings.media_base_path, file_name)
@@ -37,10 +41,11 @@ async def media_file(request: Request[Any, Any, Any], file_name: FromPath[str],
 
 
 @post("/workflow/media/preview", status_code=200,
-      summary="Resolution and credit estimate of a generation (providers.md §4.5)")
+      summary="Resolution and credit estimate of a generation (providers.md §4.5)",
+      dependencies=body_of(MediaPreviewRequest), **answers(404, 409, 413))
 async def media_preview(request: Request[Any, Any, Any],
-                        data: JSONBody[MediaPreviewRequest]) -> Response[PreviewInfo]:
+                        payload: NamedDependency[MediaPreviewRequest]) -> Response[PreviewInfo]:
     """No blob and no run: `mock` (default true, like every virtual request) gives the mock
     provider's preview; `mock: false` the vendor's pricing, which needs that vendor's key."""
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.media_preview, data))
+    return json_response(await rt.run(rt.service.media_preview, payload))

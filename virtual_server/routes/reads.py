@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, post
-from litestar.params import JSONBody
+from litestar.di import NamedDependency
 
 from engine.wire import (
     GenerationsView,
@@ -18,27 +18,35 @@ from engine.wire import (
     VirtualGenerationsRequest,
     VirtualReadRequest,
 )
+from virtual_server.bodies import body_of
 from virtual_server.errors import json_response
+from virtual_server.openapi import answers
 from virtual_server.runtime import runtime
 
 
-@post("/workflow/state", status_code=200, summary="State view of the run in a blob")
-async def state(request: Request[Any, Any, Any], data: JSONBody[VirtualReadRequest]) -> Response[StateView]:
+@post("/workflow/state", status_code=200, summary="State view of the run in a blob",
+      dependencies=body_of(VirtualReadRequest), **answers(404, 413))
+async def state(request: Request[Any, Any, Any],
+                payload: NamedDependency[VirtualReadRequest]) -> Response[StateView]:
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.read, data, "state"))
+    return json_response(await rt.run(rt.service.read, payload, "state"))
 
 
 @post("/workflow/interaction-history", status_code=200,
-      summary="Interaction history of the run in a blob")
+      summary="Interaction history of the run in a blob",
+      dependencies=body_of(VirtualReadRequest), **answers(404, 413))
 async def interaction_history(request: Request[Any, Any, Any],
-                              data: JSONBody[VirtualReadRequest]) -> Response[InteractionHistoryView]:
+                              payload: NamedDependency[VirtualReadRequest],
+                              ) -> Response[InteractionHistoryView]:
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.read, data, "history"))
+    return json_response(await rt.run(rt.service.read, payload, "history"))
 
 
 @post("/workflow/generations", status_code=200,
-      summary="Completed generations of an interaction in a blob")
+      summary="Completed generations of an interaction in a blob",
+      dependencies=body_of(VirtualGenerationsRequest), **answers(404, 413))
 async def generations(request: Request[Any, Any, Any],
-                      data: JSONBody[VirtualGenerationsRequest]) -> Response[GenerationsView]:
+                      payload: NamedDependency[VirtualGenerationsRequest],
+                      ) -> Response[GenerationsView]:
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.read, data, "generations"))
+    return json_response(await rt.run(rt.service.read, payload, "generations"))

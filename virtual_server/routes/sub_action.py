@@ -13,14 +13,16 @@ import threading
 from typing import Any, AsyncIterator, Callable, TypeVar
 
 from litestar import Request, post
-from litestar.params import JSONBody
+from litestar.di import NamedDependency
 
 from engine.errors import Overloaded
 from engine.pool import BUSY_MESSAGE, EnginePool
 from engine.ports import CancelToken
 from engine.wire import VirtualSubActionRequest
+from virtual_server.bodies import body_of
 from virtual_server.errors import ApiError
 from virtual_server.gcpause import without_gc
+from virtual_server.openapi import streams
 from virtual_server.runtime import runtime
 from virtual_server.service import prepare_sub_action, run_sub_action, sub_action_failure
 from virtual_server.sse import SSEProducer, SSEResponse
@@ -53,14 +55,17 @@ class _Slot:
 
 
 @post("/workflow/sub-action", status_code=200, summary="Run a sub-action (SSE stream)",
-      media_type="text/event-stream")
-async def sub_action(request: Request[Any, Any, Any], data: JSONBody[VirtualSubActionRequest]) -> SSEResponse:
+      media_type="text/event-stream", dependencies=body_of(VirtualSubActionRequest),
+      **streams(404, 409, 413, frames="`progress` frames, then one terminal frame: `complete`, "
+                "`error` or `cancelled` (wire-api.md §4)"))
+async def sub_action(request: Request[Any, Any, Any],
+                     payload: NamedDependency[VirtualSubActionRequest]) -> SSEResponse:
     rt = runtime(request)
     if not rt.pool.try_admit():
-        raise ApiError.from_engine(Overloaded(BUSY_MESSAGE), virtual_db=data.virtual_db)
+        raise ApiError.from_engine(Overloaded(BUSY_MESSAGE), virtual_db=payload.virtual_db)
     slot = _Slot(rt.pool)
     try:
-        prepared = await rt.pool.run_admitted(without_gc(prepare_sub_action), rt.service, data)
+        prepared = await rt.pool.run_admitted(without_gc(prepare_sub_action), rt.service, payload)
     except BaseException:
         slot.release()
         raise
@@ -73,7 +78,7 @@ async def sub_action(request: Request[Any, Any, Any], data: JSONBody[VirtualSubA
 
     async def frames() -> AsyncIterator[bytes]:
         async for frame in producer.frames(
-                work, cancel, lambda exc: sub_action_failure(run_id, data.virtual_db, exc)):
+                work, cancel, lambda exc: sub_action_failure(run_id, payload.virtual_db, exc)):
             yield frame
 
     return SSEResponse(frames(), cancel=cancel, send_timeout_s=rt.settings.sse_send_timeout_s,
