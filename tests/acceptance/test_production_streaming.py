@@ -41,10 +41,11 @@ async def test_p8_streams(secantus_uri: str, cuddle_workflow: dict[str, Any]) ->
         replay = await prod.sse("POST", f"/workflow/{run}/stream/respond", body)
         assert [e for e, _ in replay] == ["interaction"]
         assert replay[0][1] == frames[-1][1]
-        # mismatched body run id → 400 before the stream
+        # a body naming another run → the fixed 404 before the stream (issue 15: a
+        # schema-valid body, so not a 400)
         mismatch = await prod.post(f"/workflow/{run}/stream/respond",
                                    {**body, "workflow_run_id": "wf_other"})
-        assert mismatch.status_code == 400
+        assert mismatch.status_code == 404 and mismatch.json()["error_type"] == "not_found"
         # [ACC-P8-3] stale id → JSON 409 before any stream; invalid answer → validation_failed
         stale = await prod.post(f"/workflow/{run}/stream/respond",
                                 {"interaction_id": aesthetic_iid,

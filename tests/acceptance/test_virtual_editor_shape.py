@@ -64,8 +64,11 @@ async def test_virtual_run_id_is_an_alias(client: AsyncTestClient[Any],
     assert status == 200
     status, error = await _post(client, "/workflow/state", {
         "virtual_db": blob, "virtual_run_id": run_id, "workflow_run_id": "virtual_other"})
-    assert status == 400 and error["result"]["error_type"] == "bad_request"
-    assert "different runs" in str(error["result"]["details"])
+    # one of the two names is not the blob's run: not found (issue 15: the request is
+    # schema-valid, so it is not a 400)
+    assert status == 404 and error["result"]["error_type"] == "not_found"
+    assert error["result"]["details"] == {"workflow_run_id": "virtual_other",
+                                          "virtual_run_id": run_id}
     status, missing = await _post(client, "/workflow/respond", {
         "workflow": cuddle_workflow, "virtual_db": blob, "virtual_run_id": "virtual_nope",
         "interaction_id": "x", "response": {}, **PET})
@@ -118,7 +121,7 @@ async def test_media_preview_live_needs_the_vendor_key() -> None:
     async with AsyncTestClient(app) as client:
         status, body = await _post(client, "/workflow/media/preview", {
             "provider": "openai", "action_type": "txt2img", "params": {}, "mock": False})
-        assert status == 400 and body["result"]["error_type"] == "provider_unavailable"
+        assert status == 409 and body["result"]["error_type"] == "provider_unavailable"
     keyed = create_app(load_settings({"WFE_JWT_SECRET": SECRET,
                                       "OPENAI_API_KEY": "sk-preview-0123456789"}), providers=None)
     async with AsyncTestClient(keyed) as client:

@@ -1,0 +1,92 @@
+"""Both servers live on free loopback ports, sharing one user database, with a logged-in user.
+
+The production server runs on a fresh database of the secantusdb wire-protocol server; the
+virtual server checks tokens against that same user database (revocation, issue 15), so one
+access token from a real `POST /auth/login` is accepted by both. Used by the schemathesis tests,
+which need real sockets because schemathesis talks HTTP to a URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from engine.settings_env import PROVIDER_URL_VARS
+from production_server.admin import create_user
+from production_server.app import create_app as production_app
+from tests.acceptance.production_client import PASSWORD, SECRET, make_settings
+from tests.e2e.virtual_live import LiveServer
+from virtual_server.app import create_app as virtual_app
+from virtual_server.settings import load_settings as virtual_settings
+
+USERNAME = "schema_tester"
+
+
+@dataclass(frozen=True)
+class LiveApis:
+    production: str
+    virtual: str
+    access_key: str  # survives `logout-all` (keys are revoked one by one), unlike tokens
+    services: Any  # the production server's services (its adapter, ids and loop)
+
+    def access_token(self) -> str:
+        """A fresh access token from a real login (an earlier one may have been revoked)."""
+        login = httpx.post(self.production + "/auth/login", timeout=30,
+                           json={"identifier": USERNAME, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        return str(login.cookies["access_token"])
+
+
+#: live providers as the servers build them, without keys, their vendors at a closed local port:
+#: a live call fails the way it does on a server without keys, and nothing leaves the machine
+NO_VENDOR = {name: "http://127.0.0.1:9" for name in PROVIDER_URL_VARS}
+
+
+def _virtual(uri: str, database: str) -> Any:
+    settings = virtual_settings({"WFE_JWT_SECRET": SECRET, "WFE_MONGODB_URI": uri,
+                                 "WFE_MONGODB_DATABASE": database, **NO_VENDOR})
+    return virtual_app(settings)
+
+
+def _access_key(base: str, services: Any) -> str:
+    """A real user, logged in once, and an access key created with that login."""
+    future = asyncio.run_coroutine_threadsafe(
+        create_user(services.adapter, USERNAME, PASSWORD, ids=services.ids), services.loop)
+    future.result(timeout=30)
+    token = LiveApis(base, "", "", services).access_token()
+    key = httpx.post(base + "/auth/access-keys", json={"name": "schemathesis"}, timeout=30,
+                     headers={"Authorization": "Bearer " + token})
+    assert key.status_code == 201, key.text
+    return str(key.json()["access_key"])
+
+
+@contextmanager
+def live_apis(uri: str) -> Iterator[LiveApis]:
+    database = "schema_" + uuid.uuid4().hex[:12]
+    prod = production_app(make_settings(uri, database, **NO_VENDOR))
+    with LiveServer(prod) as production, LiveServer(_virtual(uri, database)) as virtual:
+        try:
+            key = _access_key(production.url, prod.state.services)
+            yield LiveApis(production=production.url, virtual=virtual.url, access_key=key,
+                           services=prod.state.services)
+        finally:
+            _drop(uri, database)
+
+
+def _drop(uri: str, database: str) -> None:
+    from pymongo import MongoClient
+
+    client: Any = MongoClient(uri)
+    try:
+        client.drop_database(database)
+    finally:
+        client.close()
+
+
+__all__ = ["LiveApis", "live_apis"]

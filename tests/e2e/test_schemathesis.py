@@ -1,0 +1,105 @@
+"""The API descriptions are honest (issue 15 item 7, issue 11 item 5): schemathesis against both
+live servers' `/schema/openapi.json`, every check on, must find nothing.
+
+Both servers run on free loopback ports (production on the secantusdb wire-protocol server),
+authenticated with a real access key and a real login's access token. The checks cover what
+the issue counted: responses conform to their declared schemas, schema-valid requests are
+accepted, every status is declared, a 405 carries `Allow`, and more (content types, headers,
+ignored auth, negative data rejected). Examples per operation are bounded so both runs fit in
+about a minute; `WFE_SCHEMATHESIS_EXAMPLES` raises the bound for a deeper local run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engine.upload import load_workflow_folder
+from production_server.admin import create_invitation
+from tests.conftest import CUDDLE_DIR
+from tests.e2e.api_live import LiveApis, live_apis
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+EXAMPLES = int(os.environ.get("WFE_SCHEMATHESIS_EXAMPLES", "10"))
+TIMEOUT_S = 600
+
+
+@pytest.fixture(scope="module")
+def apis(secantus_uri: str) -> Iterator[LiveApis]:
+    with live_apis(secantus_uri) as live:
+        yield live
+
+
+def _data_file(apis: LiveApis, server: str, token: str, folder: Path) -> Path:
+    """What the hooks put into schema-valid requests: an invitation with uses to spare (every
+    register and guest access consumes one), the real workflow, and for the virtual server a
+    real blob with its run, pending interaction and target."""
+    workflow = load_workflow_folder(CUDDLE_DIR, "workflow_v3.json")
+    real: dict[str, object] = {"server": server, "workflow": workflow}
+    if server == "production":
+        services = apis.services
+        real["invitation_code"] = "schemathesis-" + folder.name
+        asyncio.run_coroutine_threadsafe(
+            create_invitation(services.adapter, str(real["invitation_code"]), 100_000, None,
+                              ids=services.ids), services.loop).result(timeout=30)
+    else:
+        target = ["user_input", "select_pet_type"]
+        started = httpx.post(apis.virtual + "/workflow/start", timeout=60,
+                             headers={"Authorization": "Bearer " + token},
+                             json={"workflow": workflow, "target_step_id": target[0],
+                                   "target_module_name": target[1], "mock": True})
+        assert started.status_code == 200, started.text
+        body = started.json()
+        real.update(virtual_db=body["virtual_db"], virtual_run_id=body["virtual_run_id"],
+                    interaction_id=body["interaction_request"]["interaction_id"], target=target)
+    path = folder / "schemathesis-data.json"
+    path.write_text(json.dumps(real))
+    return path
+
+
+def _schemathesis(url: str, header: str, data: Path,
+                  report: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run",
+               url + "/schema/openapi.json", "--checks", "all",
+               "--phases", "examples,coverage,fuzzing", "--max-examples", str(EXAMPLES),
+               "--seed", "15", "--no-color", "--report", "junit",
+               "--report-junit-path", str(report), "-H", header]
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks",
+           "WFE_SCHEMATHESIS_DATA": str(data), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S,
+                          cwd=report.parent, env=env, stdin=subprocess.DEVNULL)  # its files there
+
+
+def _summary(result: subprocess.CompletedProcess[str]) -> str:
+    text = result.stdout + result.stderr
+    return text[-12000:]
+
+
+@pytest.mark.parametrize("server", ["production", "virtual"])
+def test_schemathesis_finds_nothing(apis: LiveApis, server: str, tmp_path: Path) -> None:
+    """[issue 15 item 7] every check of schemathesis passes on both servers."""
+    token = apis.access_token()  # a fresh login: a production run may have called logout-all
+    data = _data_file(apis, server, token, tmp_path)
+    if server == "production":
+        url, header = apis.production, "X-Access-Key: " + apis.access_key
+    else:
+        url, header = apis.virtual, "Authorization: Bearer " + token
+    began = time.monotonic()
+    result = _schemathesis(url, header, data, tmp_path / "junit.xml")
+    elapsed = time.monotonic() - began
+    (tmp_path / "schemathesis.txt").write_text(result.stdout + result.stderr)
+    print(f"schemathesis {server}: exit {result.returncode} in {elapsed:.1f} s "
+          f"(output: {tmp_path / 'schemathesis.txt'})")
+    assert "No issues found" in result.stdout or result.returncode == 0, _summary(result)
+    assert result.returncode == 0, _summary(result)
+    assert " passed" in result.stdout or "generated" in result.stdout, _summary(result)
