@@ -80,13 +80,9 @@ class VirtualService:
 
     def finish(self, store: Any, response: WorkflowResponse, input_blob: str | None,
                timings: Timings | None) -> WorkflowResponse:
-        """Attach `result.virtual_db` (VS-5) and log execution errors (VS-8)."""
+        """Attach `result.virtual_db` (VS-5); the engine logs execution errors (engine/oplog.py)."""
         blob = self.blobs.export(store, input_blob, response.workflow_run_id, timings)
-        response = self._with_blob(response, blob)
-        if response.status == "error":
-            log.info("virtual execution error %s: %s", (response.result or {}).get("error_type"),
-                     response.error)
-        return response
+        return self._with_blob(response, blob)
 
     def _execute(self, store: Any, run_id: str, blob: str | None, timings: Timings | None,
                  call: Callable[[], WorkflowResponse]) -> WorkflowResponse:
@@ -221,7 +217,6 @@ def run_sub_action(svc: VirtualService, p: PreparedSubAction, emit: Callable[[di
             "updated_state": outcome.updated_state, "sub_action_result": outcome.sub_action_result,
             "applied": outcome.applied, "interaction_refreshed": outcome.interaction_refreshed,
             "virtual_db": blob, "state": state}
-    log.info("virtual sub-action error %s: %s", outcome.error_type, outcome.message)
     return "error", {"workflow_run_id": run_id, "execution_id": outcome.execution_id,
                      "message": outcome.message or "Sub-action failed",
                      "error_type": outcome.error_type or "execution_failed",

@@ -36,13 +36,16 @@ from production_server.executions import execute, json_response
 from production_server.routes.common import USER, find_one, owned_run
 from production_server.services import Services
 
+MOCK_REFUSED = ("Mock runs are not allowed on this server: set WFE_ALLOW_MOCK_RUNS=true to allow "
+                "them (scripts/serve runs with WFE_ENV=development, which allows them)")
+
 
 async def _start(services: Services, user: User, body: StartWorkflowRequest | StartByVersionRequest,
                  *, confirm: bool, workflow: dict[str, Any] | None = None,
                  source_type: str = "json") -> Response[bytes]:
     s = services.settings
     if body.mock and not s.allow_mock_runs:
-        raise MockNotAllowed("Mock runs are not allowed on this server")
+        raise MockNotAllowed(MOCK_REFUSED, details={"setting": "WFE_ALLOW_MOCK_RUNS"})
     eng = services.eng()
 
     def work(token: CancelToken) -> WorkflowResponse:
