@@ -22,6 +22,7 @@ import time
 from typing import Any, Callable, TypeVar
 
 from engine.errors import EngineError, ExecutionError
+from engine.wire import SubActionOutcome, WorkflowResponse
 
 log = logging.getLogger("wfe.engine")
 C = TypeVar("C", bound=type)
@@ -37,16 +38,15 @@ _nesting = threading.local()
 
 
 def outcome_of(result: Any) -> tuple[str, str | None, str | None]:
-    """(outcome, error type, run id) of a returned value: responses, sub-action outcomes, views."""
+    """(outcome, error type, run id) of a returned value: a response's or a sub-action's status;
+    a view (whose `status` is the run's, not the read's) is just `ok`."""
     run_id = getattr(result, "workflow_run_id", None)
-    status = getattr(result, "status", None)
-    error_type = getattr(result, "error_type", None)
-    payload = getattr(result, "result", None)
-    if error_type is None and isinstance(payload, dict):
-        error_type = payload.get("error_type")
-    if not isinstance(status, str) or not hasattr(result, "__struct_fields__"):
-        status = "ok"
-    return status, error_type if status == "error" else None, run_id
+    if isinstance(result, WorkflowResponse):
+        error_type = (result.result or {}).get("error_type") if result.status == "error" else None
+        return result.status, error_type, run_id
+    if isinstance(result, SubActionOutcome):
+        return result.status, result.error_type if result.status == "error" else None, run_id
+    return "ok", None, run_id
 
 
 def _level(outcome: str, exc: BaseException | None) -> int:

@@ -20,6 +20,9 @@ FORBIDDEN: dict[str, set[str]] = {
                   "mongomock", "jwt"},
     "production_server": {"virtual_server"},
     "virtual_server": {"production_server"},
+    # the command line runs workflows in-process on the engine, never through a server package
+    "client": {"production_server", "virtual_server", "litestar", "uvicorn", "motor", "mongomock",
+               "pymongo", "jwt"},
 }
 
 # third-party packages each package may use (GEN-1 … GEN-4); stdlib is always allowed
@@ -27,6 +30,7 @@ ALLOWED_THIRD_PARTY: dict[str, set[str]] = {
     "engine": {"msgspec", "jinja2", "jsonschema", "uuid6", "markupsafe", "engine"},
     "db": {"engine", "db", "mongomock", "mongomock_ng", "motor", "pymongo", "bson", "anyio", "msgspec"},
     "providers": {"engine", "providers", "httpx", "msgspec", "openai", "anthropic"},
+    "client": {"client", "engine", "db", "providers", "typer", "rich", "click", "httpx", "msgspec"},
 }
 
 
