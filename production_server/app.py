@@ -75,4 +75,5 @@ def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
                                      version="1.0.0", path="/schema"),
         request_max_body_size=None,
         debug=False,
+        logging_config=None,  # the process's logging (engine/logsetup.py) stays as configured
     )
