@@ -17,9 +17,10 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import httpx
 import pytest
@@ -85,8 +86,6 @@ class Serve:
             rules += line.startswith("-----")
         self.block = "".join(lines)
         # keep reading its (log) output so the pipe never fills
-        import threading
-
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self) -> None:
