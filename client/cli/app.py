@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -28,6 +28,7 @@ from client.cli.local_run import LocalRun, RunOptions
 from client.cli.login import LoginError, login as login_to
 from client.cli.run_loop import RunLoop, RunStopped
 from engine.errors import EngineError, WorkflowInvalid
+from engine.settings import EngineSettings
 from engine.validation import validate_workflow
 from engine.wire import Target
 
@@ -48,7 +49,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(folder: Path, entry: str | None) -> tuple[dict, str]:  # type: ignore[type-arg]
+def _load(folder: Path, entry: str | None) -> tuple[dict[str, Any], str]:
     try:
         return load_workflow(folder, entry)
     except LoadError as exc:
@@ -63,8 +64,6 @@ def validate(folder: Folder, entry: Entry = None,
                  "--resolved", help="also write the resolved workflow JSON here")] = None) -> None:
     """Resolve $refs and validate a workflow; list its steps and modules."""
     workflow, name = _load(folder, entry)
-    from engine.settings import EngineSettings
-
     try:
         validate_workflow(workflow, EngineSettings())
     except WorkflowInvalid as exc:

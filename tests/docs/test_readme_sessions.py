@@ -180,13 +180,15 @@ def test_serve_restart_keeps_the_data_and_stops_everything(serve: Serve) -> None
     token = re.search(r"token\s+(\S+)", serve.block)
     assert token is not None
     headers = {"Authorization": f"Bearer {token[1]}"}
-    before = httpx.get(serve.url("production") + "/workflows/active", headers=headers, timeout=10)
+    before = httpx.get(serve.url("production") + "/workflows/active?include_mock=true",
+                       headers=headers, timeout=10)
     assert before.status_code == 200 and before.json()["count"] >= 1  # the sessions' demo run
     serve.stop()
     assert not any(_port_open(port) for port in serve.ports.values())
     serve.start()
     assert "login       admin / " in serve.block
-    after = httpx.get(serve.url("production") + "/workflows/active", headers=headers, timeout=10)
+    after = httpx.get(serve.url("production") + "/workflows/active?include_mock=true",
+                      headers=headers, timeout=10)
     assert after.status_code == 200 and after.json() == before.json()
     logs = (serve.data / "logs" / "production.log").read_text()
     assert "development admin user 'admin' kept" in logs
