@@ -392,9 +392,44 @@ def stale_tasks_query(heartbeat_before: datetime) -> QuerySpec:
 
 
 def task_mark_lost(task_id: str, heartbeat_before: datetime, now: datetime) -> tuple[Doc, Doc]:
-    """(filter, update): fail a stale task unless its worker beat again meanwhile."""
+    """(filter, update): fail a stale task unless its worker beat again meanwhile; its open
+    sub-action is closed next (`lineage_closed` turns true once `sub_action_failed` is written)."""
     return ({"task_id": task_id, "status": "processing",
              "heartbeat_at": {"$lt": heartbeat_before}},
-            {"$set": {"status": "failed", "completed_at": now,
+            {"$set": {"status": "failed", "completed_at": now, "lineage_closed": False,
                       "error": {"error_type": "worker_lost", "message": "worker lost",
                                 "details": {}}}})
+
+
+def lost_tasks_to_close_query() -> QuerySpec:
+    """Tasks failed as "worker lost" whose sub-action has no end event yet (see media jobs)."""
+    return QuerySpec(collection="task_queue",
+                     filter={"status": "failed", "error.error_type": "worker_lost",
+                             "lineage_closed": False},
+                     sort=[("completed_at", ASC), ("task_id", ASC)])
+
+
+def task_lineage_closed(task_id: str) -> tuple[Doc, Doc]:
+    """(filter, update): the lost task's open sub-action got its `sub_action_failed` event."""
+    return {"task_id": task_id, "lineage_closed": False}, {"$set": {"lineage_closed": True}}
+
+
+# ---- users (authentication reads on both servers; writes on production only)
+
+#: what a request's authentication needs of a user document
+USER_AUTH_PROJECTION: Doc = {"user_id": 1, "username": 1, "email": 1, "role": 1,
+                             "is_active": 1, "token_version": 1}
+
+
+def user_filter(user_id: str) -> Doc:
+    return {"user_id": user_id}
+
+
+def user_revoke_tokens(user_id: str, now: datetime, *,
+                       deactivate: bool = False) -> tuple[Doc, Doc]:
+    """(filter, update): every access token issued before now stops working (logout-all,
+    deactivation). `$inc` creates `token_version: 1` on documents written before it existed."""
+    fields: Doc = {"updated_at": now}
+    if deactivate:
+        fields["is_active"] = False
+    return user_filter(user_id), {"$inc": {"token_version": 1}, "$set": fields}

@@ -89,6 +89,18 @@ class TaskQueue:
         flt, update = q.task_mark_lost(task_id, heartbeat_before, now)
         return await self._guarded(flt, update, task_id)
 
+    async def lost_to_close(self) -> list[Doc]:
+        """Tasks failed as "worker lost" whose open sub-action still needs its end event."""
+        spec = q.lost_tasks_to_close_query()
+        return await self.adapter.find(spec.collection, spec.filter, sort=spec.sort)
+
+    async def mark_lineage_closed(self, task_id: str) -> bool:
+        flt, update = q.task_lineage_closed(task_id)
+        found = await self.adapter.find_one_and_update(COLLECTION, flt, update,
+                                                       return_after=False,
+                                                       projection={"task_id": 1})
+        return found is not None
+
     async def sweep_stale(self, heartbeat_before: datetime, now: datetime) -> list[str]:
         """Fail every processing task whose heartbeat is older than `heartbeat_before`.
 

@@ -37,14 +37,17 @@ def parse_int(name: str, low: int = 0, high: int | None = None) -> Parser:
     return parse
 
 
-def parse_float(name: str) -> Parser:
+def parse_float(name: str, *, allow_zero: bool = False) -> Parser:
     def parse(text: str) -> float:
         try:
             value = float(text.strip())
         except ValueError:
             raise SettingsError(f"{name} must be a number, got {text!r}") from None
+        if allow_zero and value == 0:
+            return 0.0
         if not value > 0 or value == float("inf"):
-            raise SettingsError(f"{name} must be a positive number")
+            raise SettingsError(f"{name} must be a positive number"
+                                + (" or 0" if allow_zero else ""))
         return value
     return parse
 

@@ -29,6 +29,7 @@ from engine.modules.base import InteractiveModule, SubActionContext
 from engine.progress import request_from_event
 from engine.provider_types import ProviderCancelled
 from engine.session import RunSession, flat_state
+from engine.sub_action_close import LOST_ERROR_TYPE, execution_closed
 from engine.wire import ProgressEvent, SubActionEvent, SubActionOutcome
 from engine.workflow_index import WorkflowIndex
 
@@ -149,6 +150,8 @@ def run_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction
 
     with eng.locks.hold(run_id):
         s = eng.load(user_id, run_id, opts.mock)
+        if execution_closed(s.events, execution_id):  # swept as lost meanwhile: one end only
+            return _failed(outcome, _closed_as_lost())
         try:
             state_mapped = apply_result_mapping(s.state, result, config.get("result_mapping") or [])
         except EngineError as exc:
@@ -180,6 +183,10 @@ def _failed(outcome: SubActionOutcome, exc: EngineError) -> SubActionOutcome:
     return outcome
 
 
+def _closed_as_lost() -> EngineError:
+    return EngineError("Sub-action was closed as lost before it ended", error_type=LOST_ERROR_TYPE)
+
+
 def _write_failure(eng: "WorkflowEngine", user_id: str, run_id: str, ref: Any,
                    outcome: SubActionOutcome, execution_id: str, sub_action_id: str,
                    interaction_id: str, kind: str, child_run_id: str | None, exc: EngineError,
@@ -198,11 +205,13 @@ def _write_failure_locked(s: RunSession, ref: Any, outcome: SubActionOutcome, ex
     from engine.sanitize import sanitize_message
 
     message = sanitize_message(exc.message, secrets)
+    exc.message = message
+    if execution_closed(s.events, execution_id):  # already closed as lost: one end only
+        return _failed(outcome, _closed_as_lost())
     s.append("sub_action_failed", ref.step_id, ref.module_name, {
         "execution_id": execution_id, "sub_action_id": sub_action_id,
         "interaction_id": interaction_id, "kind": kind, "child_workflow_run_id": child_run_id,
         "error_type": exc.error_type, "error": message})
-    exc.message = message
     return _failed(outcome, exc)
 
 

@@ -2,11 +2,15 @@
 
     python -m production_server.admin create-invitation --code C --max-uses N --expires-days D
     python -m production_server.admin create-user --username U --password-stdin [--admin] [--email E]
+    python -m production_server.admin deactivate-user --username U
+    python -m production_server.admin delete-user --username U
 
-Both work against the configured database (`WFE_MONGODB_URI`, `WFE_MONGODB_DATABASE`) and need
+All work against the configured database (`WFE_MONGODB_URI`, `WFE_MONGODB_DATABASE`) and need
 nothing else (no `WFE_JWT_SECRET`). Without a URI they refuse: the write would land in a
 throw-away in-memory database of this process and the server would never see it. The async
-helpers `create_invitation` and `create_user` are what tests call with an adapter of their own.
+helpers are what tests call with an adapter of their own. Deactivating or deleting a user ends
+their sessions: refresh tokens are revoked and their access tokens stop working on every server
+that reads this database within `WFE_AUTH_CACHE_S` (db/users.py).
 """
 
 from __future__ import annotations
@@ -52,6 +56,30 @@ async def create_user(adapter: StoreAdapter, username: str, password: str, *, ad
         username, password, email=email, role="admin" if admin else "user")
 
 
+async def _existing(repo: AuthRepo, username: str) -> dict[str, Any]:
+    user = await repo.find_login_user(username)
+    if user is None or "@" in username:
+        raise ValueError(f"no user named {username!r}")
+    return user
+
+
+async def deactivate_user(adapter: StoreAdapter, username: str) -> dict[str, Any]:
+    """Refuse the user's logins and revoke every token they hold (the document stays)."""
+    repo = AuthRepo(adapter, MonotonicIds())
+    user = await _existing(repo, username)
+    await repo.end_all_sessions(str(user["user_id"]), deactivate=True)
+    return user
+
+
+async def delete_user(adapter: StoreAdapter, username: str) -> dict[str, Any]:
+    """Remove the user document; their tokens and keys stop working (their runs are kept)."""
+    repo = AuthRepo(adapter, MonotonicIds())
+    user = await _existing(repo, username)
+    await repo.revoke_all_refresh(str(user["user_id"]))
+    await repo.delete_user(str(user["user_id"]))
+    return user
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m production_server.admin")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     usr.add_argument("--password-stdin", action="store_true", required=True)
     usr.add_argument("--email", default=None)
     usr.add_argument("--admin", action="store_true")
+    for name, text in (("deactivate-user", "disable a user and revoke their tokens"),
+                       ("delete-user", "delete a user (their tokens stop working)")):
+        sub.add_parser(name, help=text).add_argument("--username", required=True)
     return parser
 
 
@@ -82,6 +113,12 @@ async def _run(args: argparse.Namespace, env: dict[str, str]) -> str:
         if args.command == "create-invitation":
             doc = await create_invitation(adapter, args.code, args.max_uses, args.expires_days)
             return f"invitation {doc['code']} created ({doc['max_uses']} uses)"
+        if args.command == "deactivate-user":
+            doc = await deactivate_user(adapter, args.username)
+            return f"user {doc['username']} deactivated; their tokens are revoked"
+        if args.command == "delete-user":
+            doc = await delete_user(adapter, args.username)
+            return f"user {doc['username']} deleted ({doc['user_id']})"
         password = sys.stdin.readline().rstrip("\r\n")
         doc = await create_user(adapter, args.username, password, admin=args.admin,
                                 email=args.email)

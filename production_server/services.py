@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from db.pipeline_eval import MongomockPipelineEvaluator
 from db.production_store import AsyncReads, ProductionStore, StoreAdapter, ensure_indexes, \
     open_adapter
+from db.users import UserDirectory
 from engine.errors import StoreUnavailable
 from engine.modules.registry import default_registry
 from engine.pool import EnginePool
@@ -66,6 +67,7 @@ class Services:
     engine: WorkflowEngine | None = None
     reads: AsyncReads | None = None
     auth: AuthRepo | None = None
+    users: UserDirectory | None = None
     loop: asyncio.AbstractEventLoop | None = None
     media_jobs: "MediaJobs | None" = None
     #: the database answered and was opened; until then requests answer 503 (app.py)
@@ -97,7 +99,8 @@ class Services:
                         "(tokens stop working on restart)")
         self.store = ProductionStore(self.adapter, self.loop, s.db_call_timeout_s)
         self.reads = self.store.reads
-        self.auth = AuthRepo(self.adapter, self.ids)
+        self.users = UserDirectory(self.adapter, s.auth_cache_s)
+        self.auth = AuthRepo(self.adapter, self.ids, self.users)
         self.engine = WorkflowEngine(
             store=self.store, providers=self.providers, registry=default_registry(),
             pipeline=MongomockPipelineEvaluator(), clock=self.clock, ids=self.ids,

@@ -59,6 +59,7 @@ class ProductionSettings(SharedSettings, frozen=True, kw_only=True):
     access_token_ttl_s: int = 3600
     refresh_token_ttl_s: int = 1209600
     refresh_rotation_grace_s: int = 60
+    auth_cache_s: float = 5.0
     cookie_secure: bool = True
     cookie_samesite: Literal["lax", "strict", "none"] = "lax"
     cookie_domain: str | None = None
@@ -106,6 +107,7 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_ACCESS_TOKEN_TTL_S": ("access_token_ttl_s", parse_int("WFE_ACCESS_TOKEN_TTL_S", 1)),
     "WFE_REFRESH_TOKEN_TTL_S": ("refresh_token_ttl_s", parse_int("WFE_REFRESH_TOKEN_TTL_S", 1)),
     "WFE_REFRESH_ROTATION_GRACE_S": ("refresh_rotation_grace_s", parse_int("WFE_REFRESH_ROTATION_GRACE_S", 0)),
+    "WFE_AUTH_CACHE_S": ("auth_cache_s", parse_float("WFE_AUTH_CACHE_S", allow_zero=True)),
     "WFE_COOKIE_SECURE": ("cookie_secure", parse_bool("WFE_COOKIE_SECURE")),
     "WFE_COOKIE_SAMESITE": ("cookie_samesite", parse_choice("WFE_COOKIE_SAMESITE", "lax", "strict", "none")),
     "WFE_COOKIE_DOMAIN": ("cookie_domain", parse_text("WFE_COOKIE_DOMAIN")),

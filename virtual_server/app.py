@@ -8,7 +8,7 @@ run deterministically and can forbid live provider calls.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -32,11 +32,13 @@ def _default_providers(settings: VirtualSettings) -> Any:
 
 
 def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
-               providers: Any = None, store_kind: str = "fast") -> Litestar:
+               providers: Any = None, store_kind: str = "fast",
+               adapter_factory: Callable[[], Any] | None = None) -> Litestar:
+    """`adapter_factory` lets tests give the user database adapter (else `WFE_MONGODB_URI`)."""
     service = VirtualService(settings, clock=clock or SystemClock(), ids=ids or MonotonicIds(),
                              providers=providers if providers is not None else _default_providers(settings),
                              store_kind=store_kind)
-    runtime = Runtime(settings, service)
+    runtime = Runtime(settings, service, adapter_factory)
     cors = None
     if settings.cors_origins:
         cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True,

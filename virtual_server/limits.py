@@ -16,6 +16,7 @@ from litestar import Request
 
 from virtual_server.auth import authenticate
 from virtual_server.errors import bad_request
+from virtual_server.runtime import runtime
 from virtual_server.settings import VirtualSettings
 
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
@@ -48,7 +49,8 @@ def request_guard(settings: VirtualSettings) -> Callable[[Request[Any, Any, Any]
     async def guard(request: Request[Any, Any, Any]) -> None:
         if is_open_path(request.url.path):
             return None
-        authenticate(request, settings.jwt_secret, settings.auth_required)
+        await authenticate(request, settings.jwt_secret, settings.auth_required,
+                           runtime(request).users)
         if request.method == "POST":
             body = await request.body()  # enforces request_max_body_size on the streamed bytes
             check_depth(body, settings.max_json_depth)

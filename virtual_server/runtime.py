@@ -1,11 +1,17 @@
-"""The per-process objects every route needs, stored on `app.state` by `create_app`."""
+"""The per-process objects every route needs, stored on `app.state` by `create_app`.
+
+With `WFE_MONGODB_URI` set (and auth on) this includes a client of the production user
+database, opened on the serving loop at startup: authentication reads users through it.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, TypeVar
 
 from litestar import Request
 
+from db.users import UserDirectory
 from engine.errors import Overloaded
 from engine.pool import EnginePool
 from virtual_server.errors import ApiError
@@ -15,28 +21,58 @@ from virtual_server.settings import VirtualSettings
 from virtual_server.sse import StreamStats
 
 T = TypeVar("T")
+log = logging.getLogger("virtual_server")
+#: an unreachable user database answers 503 after this long rather than the driver's 30 s
+USER_DB_SELECTION_TIMEOUT_MS = 2000
 
 
 class Runtime:
-    def __init__(self, settings: VirtualSettings, service: VirtualService) -> None:
+    def __init__(self, settings: VirtualSettings, service: VirtualService,
+                 adapter_factory: Callable[[], Any] | None = None) -> None:
         self.settings = settings
         self.service = service
         self.pool = self._new_pool()
         self._pool_closed = False
         self.stats = StreamStats()
+        self.adapter_factory = adapter_factory
+        self.adapter: Any = None
+        self.users: UserDirectory | None = None
 
     def _new_pool(self) -> EnginePool:
         return EnginePool(self.settings.engine_threads, self.settings.engine_queue)
 
-    def startup(self) -> None:
-        """Lifespan start: a fresh pool if a previous lifespan closed it (apps can restart)."""
+    async def startup(self) -> None:
+        """Lifespan start: a fresh pool if a previous lifespan closed it (apps can restart), and
+        the user database client when users are checked."""
         if self._pool_closed:
             self.pool = self._new_pool()
             self._pool_closed = False
+        s = self.settings
+        if s.auth_required and (s.mongodb_uri or self.adapter_factory is not None):
+            if self.adapter_factory is not None:
+                self.adapter = self.adapter_factory()
+            else:
+                from db.mongo_adapter import MongoAdapter
 
-    def shutdown(self) -> None:
+                assert s.mongodb_uri is not None
+                self.adapter = MongoAdapter.connect(
+                    s.mongodb_uri, s.mongodb_database, driver=s.mongo_driver,
+                    server_selection_timeout_ms=USER_DB_SELECTION_TIMEOUT_MS,
+                    app_name="workflow-engine-virtual")
+            self.users = UserDirectory(self.adapter, s.auth_cache_s)
+        elif s.auth_required:
+            log.warning("WFE_MONGODB_URI is not set: access tokens are checked by signature "
+                        "only (a deactivated or logged-out user's token works until it expires)")
+
+    async def shutdown(self) -> None:
         self._pool_closed = True
         self.pool.shutdown(wait=False)
+        adapter, self.adapter, self.users = self.adapter, None, None
+        if adapter is not None:
+            try:
+                await adapter.close()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                log.exception("closing the user database client failed")
 
     async def run(self, fn: Callable[..., T], *args: Any, blob: str | None = None) -> T:
         """Engine work in the pool; a full pool is an immediate 503 (WIRE-5) keeping the blob."""

@@ -3,12 +3,14 @@
 Covers the shared settings of spec README §5.1 and the virtual ones of §5.3. Nothing here writes
 to the environment (GEN-9); an invalid value fails startup with a message naming the variable
 (GEN-10). With auth on (the default) `WFE_JWT_SECRET` is required and must be ≥ 32 bytes.
+`WFE_MONGODB_URI` (the production server's database) makes authentication check the token's
+user there too (virtual_server/auth.py); unset, the token alone decides.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import msgspec
 
@@ -22,7 +24,10 @@ from engine.settings_env import (
     SharedSettings,
     build,
     parse_bool,
+    parse_choice,
+    parse_float,
     parse_int,
+    parse_text,
     read_fields,
 )
 
@@ -48,6 +53,11 @@ class VirtualSettings(SharedSettings, frozen=True, kw_only=True):
     db_gzip_level: int = 4
     default_ai_config: dict[str, Any] = msgspec.field(default_factory=lambda: dict(DEFAULT_AI_CONFIG))
     max_auto_responses: int = 50
+    # the production user database, for revocation checks (unset: token-only authentication)
+    mongodb_uri: str | None = None
+    mongodb_database: str = "workflow_engine"
+    mongo_driver: Literal["motor", "pymongo_async"] = "motor"
+    auth_cache_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
@@ -103,6 +113,10 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_VIRTUAL_DB_GZIP_LEVEL": ("db_gzip_level", parse_int("WFE_VIRTUAL_DB_GZIP_LEVEL", 0, 9)),
     "WFE_VIRTUAL_DEFAULT_AI_CONFIG": ("default_ai_config", _ai_config),
     "WFE_MAX_AUTO_RESPONSES": ("max_auto_responses", parse_int("WFE_MAX_AUTO_RESPONSES", 0, 100000)),
+    "WFE_MONGODB_URI": ("mongodb_uri", parse_text("WFE_MONGODB_URI")),
+    "WFE_MONGODB_DATABASE": ("mongodb_database", parse_text("WFE_MONGODB_DATABASE")),
+    "WFE_MONGO_DRIVER": ("mongo_driver", parse_choice("WFE_MONGO_DRIVER", "motor", "pymongo_async")),
+    "WFE_AUTH_CACHE_S": ("auth_cache_s", parse_float("WFE_AUTH_CACHE_S", allow_zero=True)),
 }
 
 
@@ -116,7 +130,8 @@ def load_settings(env: Mapping[str, str], **overrides: Any) -> VirtualSettings:
 def describe(settings: VirtualSettings) -> str:
     """A log line without secrets."""
     shown = {k: v for k, v in msgspec.structs.asdict(settings).items()
-             if k not in ("jwt_secret", "provider_keys")}
+             if k not in ("jwt_secret", "provider_keys", "mongodb_uri")}
     shown["provider_keys"] = sorted(settings.provider_keys)
     shown["jwt_secret"] = "set" if settings.jwt_secret else "unset"
+    shown["mongodb_uri"] = "set" if settings.mongodb_uri else "unset"  # may hold a password
     return json.dumps(shown, default=str, sort_keys=True)

@@ -12,7 +12,9 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from db import queries as q
 from db.production_store import StoreAdapter
+from db.users import UserDirectory
 from engine.clock import utc_ms
 from engine.errors import ConcurrentModification
 from engine.ports import IdGenerator
@@ -59,14 +61,16 @@ def public_user(user: Doc) -> Doc:
 
 
 class AuthRepo:
-    def __init__(self, adapter: StoreAdapter, ids: IdGenerator) -> None:
+    def __init__(self, adapter: StoreAdapter, ids: IdGenerator,
+                 users: UserDirectory | None = None) -> None:
         self.db = adapter
         self.ids = ids
+        self.users = users if users is not None else UserDirectory(adapter, 0)
 
     # ------------------------------------------------------------------ users
 
     async def get_user(self, user_id: str) -> Doc | None:
-        return await self.db.find_one("users", {"user_id": user_id})
+        return await self.db.find_one("users", q.user_filter(user_id))
 
     async def find_login_user(self, identifier: str) -> Doc | None:
         text = identifier.strip()
@@ -102,7 +106,17 @@ class AuthRepo:
             "updated_at": wall_now()}})
 
     async def delete_user(self, user_id: str) -> None:
-        await self.db.delete_many("users", {"user_id": user_id})
+        try:
+            await self.db.delete_many("users", q.user_filter(user_id))
+        finally:
+            self.users.forget(user_id)
+
+    async def end_all_sessions(self, user_id: str, *, deactivate: bool = False) -> bool:
+        """Logout-all (and deactivation): every refresh token revoked, every access token issued
+        so far refused from now on (this process) or within `WFE_AUTH_CACHE_S` (others)."""
+        found = await self.users.revoke_tokens(user_id, wall_now(), deactivate=deactivate)
+        await self.revoke_all_refresh(user_id)
+        return found
 
     # ------------------------------------------------------------------ invitations
 

@@ -10,9 +10,10 @@ from litestar import Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.di import Provide
 
+from db.users import token_version_of
 from engine.clock import iso_z
 from engine.wire import AccessKeyCreateRequest, LoginRequest, RegisterRequest
-from production_server.auth.identity import CurrentUser, User, current_user, services_of
+from production_server.auth.identity import CurrentUser, current_user, services_of
 from production_server.auth.passwords import verify_password
 from production_server.auth.repo import (
     check_credentials_shape,
@@ -42,10 +43,12 @@ def _clear_cookies(services: Services) -> list[Cookie]:
 
 
 async def _session_cookies(services: Services, request: Request[Any, Any, Any],
-                           user_id: str) -> list[Cookie]:
-    """A new access/refresh pair; the refresh record is stored by hash (AUTH-3)."""
+                           user: dict[str, Any]) -> list[Cookie]:
+    """A new access/refresh pair; the refresh record is stored by hash (AUTH-3). The access
+    token carries the user's current `token_version` (revocation, db/users.py)."""
     assert services.auth is not None
-    access = services.tokens.issue_access(user_id)
+    user_id = str(user["user_id"])
+    access = services.tokens.issue_access(user_id, token_version_of(user))
     refresh, jti, exp = services.tokens.issue_refresh(user_id)
     await services.auth.store_refresh(refresh, jti, user_id, exp,
                                       request.headers.get("user-agent"), _client(request))
@@ -74,7 +77,7 @@ async def register(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
                                                   _client(request)):
         await services.auth.delete_user(user["user_id"])
         raise invitation_invalid()
-    cookies = await _session_cookies(services, request, user["user_id"])
+    cookies = await _session_cookies(services, request, user)
     return Response(public_user(user), status_code=201, cookies=cookies)
 
 
@@ -95,7 +98,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         services.limiter.fail(identifier_key, address_key)
         raise ApiError(401, "unauthorized", LOGIN_FAILED)
     services.limiter.succeed(identifier_key)
-    cookies = await _session_cookies(services, request, user["user_id"])
+    cookies = await _session_cookies(services, request, user)
     return Response({**public_user(user), "message": "Login successful"}, cookies=cookies)
 
 
@@ -122,7 +125,7 @@ async def refresh(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         raise unauthorized()
     grace = timedelta(seconds=services.settings.refresh_rotation_grace_s)
     rotated = record.get("rotated_at")
-    cookies = await _session_cookies(services, request, str(record["user_id"]))
+    cookies = await _session_cookies(services, request, user)
     successor = _refresh_jti(services, cookies)
     if rotated is None and await services.auth.mark_rotated(str(record["token_id"]), successor):
         return Response({"message": "Token refreshed"}, cookies=cookies)
@@ -159,7 +162,7 @@ async def logout(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 async def logout_all(request: Request[Any, Any, Any], user: CurrentUser) -> Response[dict[str, Any]]:
     services = services_of(request)
     assert services.auth is not None
-    await services.auth.revoke_all_refresh(user.user_id)
+    await services.auth.end_all_sessions(user.user_id)
     return Response({"message": "Logged out from all sessions"},
                     cookies=_clear_cookies(services))
 

@@ -1,5 +1,10 @@
 """HS256 JWTs with strict checks (AUTH-2): only HS256, required claims, typed tokens, 10 s leeway.
 
+pyjwt checks the signature, the pinned algorithm and the dates; the claim rules pyjwt is lenient
+about (numeric dates given as strings, the subject's type, the token version) are the shared ones
+of engine/token_claims.py, which the virtual server applies too. Access tokens carry the user's
+`token_version` as `ver` (revocation, db/users.py).
+
 Token lifetimes run on wall-clock time (pyjwt checks `exp` against the real clock); the injected
 engine clock is for deterministic run data only.
 """
@@ -12,6 +17,8 @@ import time
 from typing import Any, Literal
 
 import jwt
+
+from engine.token_claims import VERSION_CLAIM, claims_problem
 
 ALGORITHM = "HS256"
 LEEWAY_S = 10
@@ -38,10 +45,11 @@ class TokenService:
     def _encode(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
-    def issue_access(self, user_id: str) -> str:
+    def issue_access(self, user_id: str, version: int = 0) -> str:
+        """An access token valid while the user's `token_version` stays `version`."""
         now = int(time.time())
         return self._encode({"sub": user_id, "type": "access", "iat": now,
-                             "exp": now + self.access_ttl_s})
+                             "exp": now + self.access_ttl_s, VERSION_CLAIM: version})
 
     def issue_refresh(self, user_id: str) -> tuple[str, str, int]:
         """A refresh token, its `jti` (a `secrets` value, never the id generator) and `exp`."""
@@ -61,6 +69,7 @@ class TokenService:
             raise InvalidToken(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - hostile token text must never be a 500
             raise InvalidToken(type(exc).__name__) from None
-        if claims.get("type") != expected or not isinstance(claims.get("sub"), str):
-            raise InvalidToken("wrong token type")
+        problem = claims_problem(claims, expected)
+        if problem is not None:
+            raise InvalidToken(problem)
         return claims

@@ -5,7 +5,9 @@ the run lock while waiting (ENG-34), runs in its own bounded thread pool so it c
 request engine pool, and respects each provider's `concurrency`. The `task_queue` document is the
 shared truth between processes: a job is claimed atomically by the process that enqueued it (a
 second claim fails), heartbeats while it runs, and a sweep fails `processing` tasks whose worker
-went silent ("worker lost") instead of re-running a paid generation.
+went silent ("worker lost") instead of re-running a paid generation; the sub-action the lost
+worker had started then gets its `sub_action_failed` event (engine/sub_action_close.py), so the
+run's lineage never keeps a `sub_action_started` without an end.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from engine.execution import ExecOptions
 from engine.pool import BUSY_MESSAGE, EnginePool
 from engine.ports import CancelToken, Clock, IdGenerator, ProviderSet
 from engine.processor import WorkflowEngine
+from engine.sub_action_close import close_lost_sub_action
 from engine.wire import SubActionEvent, SubActionOutcome
 from production_server.cancellation import CancelRegistry
 from production_server.jobs.broadcast import Broadcaster
@@ -270,7 +273,37 @@ class MediaJobs:
                                             now)
         if lost:
             log.warning("marked %d media task(s) failed: worker lost: %s", len(lost), lost)
+        await self.close_lost_lineages()
         return lost
+
+    async def close_lost_lineages(self) -> list[str]:
+        """Write the missing `sub_action_failed` of every lost task (retried by the next sweep
+        when the engine pool is busy or the database fails); returns the tasks closed."""
+        closed: list[str] = []
+        for doc in await self.queue.lost_to_close():
+            payload = doc.get("payload") or {}
+            run_id, iid = str(payload.get("workflow_run_id")), str(payload.get("interaction_id"))
+            sub_action_id = str(payload.get("sub_action_id"))
+            execution_id = (doc.get("progress") or {}).get("execution_id")
+            alive = [t for t in await self.queue.list_by_run(run_id)
+                     if t["task_id"] != doc["task_id"] and not is_final(t)
+                     and (t.get("payload") or {}).get("interaction_id") == iid
+                     and (t.get("payload") or {}).get("sub_action_id") == sub_action_id]
+            alive_ids = {(t.get("progress") or {}).get("execution_id") for t in alive}
+            if execution_id is None and None in alive_ids:
+                continue  # cannot tell its execution from a live one yet: next sweep
+            try:
+                ids = await self.pool.run(close_lost_sub_action, self.engine,
+                                          str(payload.get("user_id")), run_id, iid,
+                                          sub_action_id, execution_id, alive_ids - {None})
+            except Exception:  # noqa: BLE001 - the next sweep tries again
+                log.warning("closing the sub-action of lost task %s failed", doc["task_id"],
+                            exc_info=True)
+                continue
+            await self.queue.mark_lineage_closed(doc["task_id"])
+            log.warning("lost task %s: closed sub-action execution(s) %s", doc["task_id"], ids)
+            closed.append(doc["task_id"])
+        return closed
 
     async def _sweep_loop(self) -> None:
         interval = max(self.settings.task_heartbeat_s, self.settings.task_stale_s / 2)

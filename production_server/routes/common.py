@@ -1,15 +1,26 @@
-"""Small helpers shared by the route modules."""
+"""Small helpers shared by the route modules, and ownership-first for every run route (AUTH-5).
+
+A route with a run id decides ownership before it looks at anything else the caller sent: the
+`OWNER` dependency (run id in the path) runs before Litestar validates the query and before the
+handler reads the body, and `read_owned_body` (run id in the body) checks the run named in the
+body before decoding the rest of it. So another user's run answers the missing-run 404 whatever
+else is wrong with the request, and an invalid query or body cannot tell the two apart.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
+from litestar import Request
 from litestar.di import Provide
 
-from production_server.auth.identity import User, current_user
+from production_server.auth.identity import User, current_user, services_of
+from production_server.body import decode, json_depth_of, read_bytes
 from production_server.errors import not_found
 from production_server.services import Services
 
+T = TypeVar("T")
 USER = {"user": Provide(current_user)}
 
 
@@ -24,3 +35,38 @@ async def owned_run(services: Services, user: User, run_id: str) -> dict[str, An
     if run is None or run.get("user_id") != user.user_id:
         raise not_found()
     return run
+
+
+async def run_owner(request: Request[Any, Any, Any]) -> User:
+    """The `user` of a route with `{workflow_run_id}` in its path: authenticated (401 first),
+    then the owner of that run (else the fixed 404), before query or body validation."""
+    user = await current_user(request)
+    await owned_run(services_of(request), user, str(request.path_params["workflow_run_id"]))
+    return user
+
+
+OWNER = {"user": Provide(run_owner)}
+
+
+class _RunRef(msgspec.Struct):
+    """Only the run id of a body; every other field is ignored at this stage."""
+
+    workflow_run_id: str
+
+
+async def read_owned_body(request: Request[Any, Any, Any], user: User, type_: type[T],
+                          limit: int | None = None) -> T:
+    """Read a body that names its run: size limit, then ownership of the named run, then the
+    full decoding. A body whose run id cannot be read at all is a 400 for any run alike."""
+    services = services_of(request)
+    s = services.settings
+    raw = await read_bytes(request, limit or s.max_body_bytes)
+    ref = None
+    if json_depth_of(raw) <= s.max_json_depth:  # no parser sees a too-deep body (WIRE-3)
+        try:
+            ref = msgspec.json.decode(raw, type=_RunRef)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass
+    if ref is not None:
+        await owned_run(services, user, ref.workflow_run_id)
+    return decode(raw, type_, s.max_json_depth)

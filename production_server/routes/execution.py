@@ -33,7 +33,7 @@ from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.errors import ApiError, bad_request, not_found
 from production_server.executions import execute, json_response
-from production_server.routes.common import USER, find_one, owned_run
+from production_server.routes.common import OWNER, USER, find_one, owned_run, read_owned_body
 from production_server.services import Services
 
 MOCK_REFUSED = ("Mock runs are not allowed on this server: set WFE_ALLOW_MOCK_RUNS=true to allow "
@@ -141,8 +141,7 @@ def _opts(services: Services, ai_config: dict[str, Any] | None, token: CancelTok
 @post("/workflow/respond", status_code=200, dependencies=USER)
 async def respond(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
     services = services_of(request)
-    s = services.settings
-    body = await read_body(request, RespondRequest, s.max_body_bytes, s.max_json_depth)
+    body = await read_owned_body(request, user, RespondRequest)
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.respond(
         user.user_id, body.workflow_run_id, body.interaction_id, body.response,
@@ -153,8 +152,7 @@ async def respond(request: Request[Any, Any, Any], user: CurrentUser) -> Respons
 @post("/workflow/retry", status_code=200, dependencies=USER)
 async def retry(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
     services = services_of(request)
-    s = services.settings
-    body = await read_body(request, RetryRequest, s.max_body_bytes, s.max_json_depth)
+    body = await read_owned_body(request, user, RetryRequest)
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.retry(
         user.user_id, body.workflow_run_id, body.target_module, body.feedback,
@@ -165,8 +163,7 @@ async def retry(request: Request[Any, Any, Any], user: CurrentUser) -> Response[
 @post("/workflow/jump", status_code=200, dependencies=USER)
 async def jump(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
     services = services_of(request)
-    s = services.settings
-    body = await read_body(request, JumpRequest, s.max_body_bytes, s.max_json_depth)
+    body = await read_owned_body(request, user, JumpRequest)
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.jump(
         user.user_id, body.workflow_run_id, body.target_step_id, body.target_module_name,
@@ -177,8 +174,7 @@ async def jump(request: Request[Any, Any, Any], user: CurrentUser) -> Response[b
 @post("/workflow/jump-to-interaction", status_code=200, dependencies=USER)
 async def jump_to_interaction(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
     services = services_of(request)
-    s = services.settings
-    body = await read_body(request, JumpToInteractionRequest, s.max_body_bytes, s.max_json_depth)
+    body = await read_owned_body(request, user, JumpToInteractionRequest)
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.jump_to_interaction(
         user.user_id, body.workflow_run_id, body.interaction_id,
@@ -186,7 +182,7 @@ async def jump_to_interaction(request: Request[Any, Any, Any], user: CurrentUser
     return json_response(response)
 
 
-@post("/workflow/{workflow_run_id:str}/resume", status_code=200, dependencies=USER)
+@post("/workflow/{workflow_run_id:str}/resume", status_code=200, dependencies=OWNER)
 async def resume(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
     services = services_of(request)
     s = services.settings
@@ -198,7 +194,7 @@ async def resume(request: Request[Any, Any, Any], user: CurrentUser, workflow_ru
     return json_response(response)
 
 
-@post("/workflow/{workflow_run_id:str}/cancel", status_code=200, dependencies=USER)
+@post("/workflow/{workflow_run_id:str}/cancel", status_code=200, dependencies=OWNER)
 async def cancel(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> dict[str, Any]:
     services = services_of(request)
     await owned_run(services, user, workflow_run_id)

@@ -25,13 +25,13 @@ from production_server.auth.identity import CurrentUser, services_of
 from production_server.body import read_body
 from production_server.errors import not_found
 from production_server.executions import json_response
-from production_server.routes.common import USER, owned_run
+from production_server.routes.common import OWNER, owned_run
 from production_server.services import Services
 
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 
 
-@get("/workflow/{workflow_run_id:str}/media/{file_name:str}", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/media/{file_name:str}", dependencies=OWNER)
 async def media_file(request: Request[Any, Any, Any], user: CurrentUser,
                      workflow_run_id: FromPath[str], file_name: FromPath[str],
                      download: FromQuery[bool] = False) -> File:
@@ -97,7 +97,7 @@ async def _zip_response(services: Services, run_id: str, provider: str | None,
                 background=BackgroundTask(os.unlink, zip_path))
 
 
-@get("/workflow/{workflow_run_id:str}/media/download", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/media/download", dependencies=OWNER)
 async def media_zip(request: Request[Any, Any, Any], user: CurrentUser,
                     workflow_run_id: FromPath[str]) -> File:
     services = services_of(request)
@@ -106,7 +106,7 @@ async def media_zip(request: Request[Any, Any, Any], user: CurrentUser,
                                f"{workflow_run_id}_media.zip")
 
 
-@get("/workflow/{workflow_run_id:str}/media/{provider:str}/download", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/media/{provider:str}/download", dependencies=OWNER)
 async def provider_media_zip(request: Request[Any, Any, Any], user: CurrentUser,
                              workflow_run_id: FromPath[str], provider: FromPath[str]) -> File:
     services = services_of(request)
@@ -116,7 +116,7 @@ async def provider_media_zip(request: Request[Any, Any, Any], user: CurrentUser,
 
 
 @get("/workflow/{workflow_run_id:str}/media/{provider:str}/{metadata_id:str}/download",
-     dependencies=USER)
+     dependencies=OWNER)
 async def generation_media_zip(request: Request[Any, Any, Any], user: CurrentUser,
                                workflow_run_id: FromPath[str], provider: FromPath[str],
                                metadata_id: FromPath[str]) -> File:
@@ -129,7 +129,7 @@ async def generation_media_zip(request: Request[Any, Any, Any], user: CurrentUse
 # ---------------------------------------------------------------------- preview
 
 
-@post("/workflow/{workflow_run_id:str}/media/preview", status_code=200, dependencies=USER)
+@post("/workflow/{workflow_run_id:str}/media/preview", status_code=200, dependencies=OWNER)
 async def media_preview(request: Request[Any, Any, Any], user: CurrentUser,
                         workflow_run_id: FromPath[str]) -> Response[bytes]:
     """Resolution and credit estimate of a generation (providers.md §4.5)."""

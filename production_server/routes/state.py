@@ -8,30 +8,30 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar import Request, Response, delete, get, post
 
 from engine.wire import EventFilters
-from production_server.auth.identity import CurrentUser, User, services_of
+from production_server.auth.identity import CurrentUser, services_of
 from production_server.errors import bad_request
 from production_server.executions import execute, json_response
-from production_server.routes.common import USER, owned_run
+from production_server.routes.common import OWNER, owned_run
 
 MAX_EVENTS = 5000
 CONTENT_TYPES = ("image", "video", "audio")
 
 
-@get("/workflow/{workflow_run_id:str}/state", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/state", dependencies=OWNER)
 async def state(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
     services = services_of(request)
     view = await services.pool.run(services.eng().get_state_view, user.user_id, workflow_run_id)
     return json_response(view)
 
 
-@get("/workflow/{workflow_run_id:str}/status", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/status", dependencies=OWNER)
 async def status(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
     services = services_of(request)
     view = await services.pool.run(services.eng().get_status, user.user_id, workflow_run_id)
     return json_response(view)
 
 
-@get("/workflow/{workflow_run_id:str}/events", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/events", dependencies=OWNER)
 async def events(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str],
                  event_scope: Annotated[str, QueryParameter(name="scope")] = "lineage", event_type: FromQuery[str | None] = None,
                  module_name: FromQuery[str | None] = None, after_sequence: FromQuery[int | None] = None,
@@ -49,7 +49,7 @@ async def events(request: Request[Any, Any, Any], user: CurrentUser, workflow_ru
     return json_response(view)
 
 
-@get("/workflow/{workflow_run_id:str}/interaction-history", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/interaction-history", dependencies=OWNER)
 async def interaction_history(request: Request[Any, Any, Any], user: CurrentUser,
                               workflow_run_id: FromPath[str]) -> Response[bytes]:
     services = services_of(request)
@@ -58,7 +58,7 @@ async def interaction_history(request: Request[Any, Any, Any], user: CurrentUser
     return json_response(view)
 
 
-@get("/workflow/{workflow_run_id:str}/interaction/{interaction_id:str}/data", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/interaction/{interaction_id:str}/data", dependencies=OWNER)
 async def interaction_data(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str],
                            interaction_id: FromPath[str]) -> Response[bytes]:
     services = services_of(request)
@@ -68,7 +68,7 @@ async def interaction_data(request: Request[Any, Any, Any], user: CurrentUser, w
 
 
 @get("/workflow/{workflow_run_id:str}/interaction/{interaction_id:str}/generations",
-     dependencies=USER)
+     dependencies=OWNER)
 async def generations(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str],
                       interaction_id: FromPath[str], content_type: FromQuery[str | None] = None) -> Response[bytes]:
     if content_type not in CONTENT_TYPES:
@@ -80,7 +80,7 @@ async def generations(request: Request[Any, Any, Any], user: CurrentUser, workfl
     return json_response(view)
 
 
-@get("/workflow/{workflow_run_id:str}/definition", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/definition", dependencies=OWNER)
 async def definition(request: Request[Any, Any, Any], user: CurrentUser,
                      workflow_run_id: FromPath[str]) -> dict[str, Any]:
     services = services_of(request)
@@ -96,7 +96,7 @@ async def definition(request: Request[Any, Any, Any], user: CurrentUser,
             "source_definition": source.get("resolved_workflow") if source else None}
 
 
-@delete("/workflow/{workflow_run_id:str}", status_code=200, dependencies=USER)
+@delete("/workflow/{workflow_run_id:str}", status_code=200, dependencies=OWNER)
 async def delete_run(request: Request[Any, Any, Any], user: CurrentUser,
                      workflow_run_id: FromPath[str]) -> dict[str, Any]:
     services = services_of(request)
@@ -106,7 +106,7 @@ async def delete_run(request: Request[Any, Any, Any], user: CurrentUser,
     return {"deleted": True, "workflow_run_id": workflow_run_id}
 
 
-@post("/workflow/{workflow_run_id:str}/reset", status_code=200, dependencies=USER)
+@post("/workflow/{workflow_run_id:str}/reset", status_code=200, dependencies=OWNER)
 async def reset(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
     services = services_of(request)
     eng = services.eng()

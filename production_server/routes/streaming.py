@@ -33,7 +33,7 @@ from production_server.executions import (
     sub_action_terminal,
 )
 from production_server.jobs import is_media_sub_action
-from production_server.routes.common import USER, owned_run
+from production_server.routes.common import OWNER, owned_run
 from production_server.routes.tasks import media_job_stream
 from production_server.services import Services
 from production_server.sse import Frame, FrameCounter, FrameQueue, SSEStream, once, pump
@@ -86,7 +86,7 @@ async def _run_body(services: Services, run_id: str, execution: Execution, frame
     yield counter.frame(*terminal(execution.task, execution.token))
 
 
-@get("/workflow/{workflow_run_id:str}/stream", dependencies=USER)
+@get("/workflow/{workflow_run_id:str}/stream", dependencies=OWNER)
 async def stream(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Any:
     services = services_of(request)
     run_id = workflow_run_id
@@ -129,7 +129,7 @@ async def stream(request: Request[Any, Any, Any], user: CurrentUser, workflow_ru
     return _respond_stream(services, user, body, execution.token)
 
 
-@post("/workflow/{workflow_run_id:str}/stream/respond", status_code=200, dependencies=USER)
+@post("/workflow/{workflow_run_id:str}/stream/respond", status_code=200, dependencies=OWNER)
 async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Any:
     services = services_of(request)
     s = services.settings
@@ -185,7 +185,7 @@ async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser, wor
     return _respond_stream(services, user, body_iter, execution.token)
 
 
-@post("/workflow/{workflow_run_id:str}/sub-action", status_code=200, dependencies=USER)
+@post("/workflow/{workflow_run_id:str}/sub-action", status_code=200, dependencies=OWNER)
 async def sub_action(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Any:
     services = services_of(request)
     s = services.settings

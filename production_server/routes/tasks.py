@@ -15,13 +15,12 @@ from litestar.params import FromPath
 
 from engine.errors import ExecutionError
 from production_server.auth.identity import CurrentUser, User, services_of
-from production_server.body import read_body
 from production_server.errors import ApiError, bad_request, not_found
 from production_server.executions import json_response
 from production_server.jobs import is_media_sub_action
 from production_server.jobs.frames import is_final, queued_frame, task_view
 from production_server.jobs.streams import job_stream_body, subscribe
-from production_server.routes.common import USER, owned_run
+from production_server.routes.common import OWNER, USER, owned_run, read_owned_body
 from production_server.services import Services
 from production_server.sse import SSEStream
 
@@ -84,9 +83,7 @@ async def _owned_task(services: Services, user: User, task_id: str) -> dict[str,
 @post("/api/task", status_code=202, dependencies=USER)
 async def create_task(request: Request[Any, Any, Any], user: CurrentUser) -> Any:
     services = services_of(request)
-    s = services.settings
-    body = await read_body(request, TaskRequest, s.max_body_bytes, s.max_json_depth)
-    await owned_run(services, user, body.workflow_run_id)
+    body = await read_owned_body(request, user, TaskRequest)
     eng = services.eng()
     try:
         info = await services.pool.run(eng.check_sub_action, user.user_id, body.workflow_run_id,
@@ -103,7 +100,7 @@ async def create_task(request: Request[Any, Any, Any], user: CurrentUser) -> Any
     return json_response({"task_id": job.task_id, "status": "queued"}, status=202)
 
 
-@get("/api/task/workflow/{workflow_run_id:str}", dependencies=USER)
+@get("/api/task/workflow/{workflow_run_id:str}", dependencies=OWNER)
 async def run_tasks(request: Request[Any, Any, Any], user: CurrentUser,
                     workflow_run_id: FromPath[str]) -> Any:
     services = services_of(request)

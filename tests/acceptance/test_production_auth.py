@@ -70,6 +70,57 @@ def run_matrix(run: str, iid: str) -> dict[tuple[str, str], tuple[str, str, Any]
     }
 
 
+def invalid_matrix(run: str, iid: str) -> dict[tuple[str, str], tuple[str, str, Any]]:
+    """Every run route again, with a query or body the route would refuse (400) for its owner:
+    ownership is decided first, so another user still gets the missing-run 404 (AUTH-5)."""
+    p = f"/workflow/{run}"
+    junk = "?limit=abc&scope=nope&download=maybe&after_sequence=x&content_type=bogus"
+    return {
+        ("POST", "/workflow/respond"): ("POST", "/workflow/respond", {
+            "workflow_run_id": run, "interaction_id": 7, "response": "not an object"}),
+        ("POST", "/workflow/retry"): ("POST", "/workflow/retry",
+                                      {"workflow_run_id": run, "target_module": 5}),
+        ("POST", "/workflow/jump"): ("POST", "/workflow/jump",
+                                     {"workflow_run_id": run, "target_step_id": []}),
+        ("POST", "/workflow/jump-to-interaction"): (
+            "POST", "/workflow/jump-to-interaction", {"workflow_run_id": run}),
+        ("POST", "/workflow/{workflow_run_id}/resume"): ("POST", f"{p}/resume",
+                                                         {"ai_config": "not an object"}),
+        ("POST", "/workflow/{workflow_run_id}/cancel"): ("POST", f"{p}/cancel{junk}", [1]),
+        ("POST", "/workflow/{workflow_run_id}/sub-action"): (
+            "POST", f"{p}/sub-action", {"interaction_id": iid, "params": "x"}),
+        ("GET", "/workflow/{workflow_run_id}/stream"): ("GET", f"{p}/stream{junk}", None),
+        ("POST", "/workflow/{workflow_run_id}/stream/respond"): (
+            "POST", f"{p}/stream/respond", {"workflow_run_id": RANDOM_RUN, "interaction_id": 1}),
+        ("GET", "/workflow/{workflow_run_id}/state"): ("GET", f"{p}/state{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/status"): ("GET", f"{p}/status{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/events"): ("GET", f"{p}/events{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/interaction-history"): (
+            "GET", f"{p}/interaction-history{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/interaction/{interaction_id}/data"): (
+            "GET", f"{p}/interaction/{iid}/data{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/interaction/{interaction_id}/generations"): (
+            "GET", f"{p}/interaction/{iid}/generations?content_type=bogus", None),
+        ("GET", "/workflow/{workflow_run_id}/definition"): ("GET", f"{p}/definition{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/media/{file_name}"): (
+            "GET", f"{p}/media/not-a-file-name{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/media/download"): (
+            "GET", f"{p}/media/download{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/media/{provider}/download"): (
+            "GET", f"{p}/media/no-such-provider/download{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/media/{provider}/{metadata_id}/download"): (
+            "GET", f"{p}/media/openai/not-an-id/download{junk}", None),
+        ("POST", "/workflow/{workflow_run_id}/media/preview"): (
+            "POST", f"{p}/media/preview", {"provider": 5}),
+        ("DELETE", "/workflow/{workflow_run_id}"): ("DELETE", f"{p}{junk}", None),
+        ("POST", "/workflow/{workflow_run_id}/reset"): ("POST", f"{p}/reset{junk}", "x"),
+        ("POST", "/api/task"): ("POST", "/api/task", {
+            "workflow_run_id": run, "interaction_id": iid, "sub_action_id": 5, "params": []}),
+        ("GET", "/api/task/workflow/{workflow_run_id}"): (
+            "GET", f"/api/task/workflow/{run}{junk}", None),
+    }
+
+
 OTHER_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/auth/register"): PUBLIC, ("POST", "/auth/login"): PUBLIC,
     ("POST", "/auth/refresh"): PUBLIC, ("POST", "/auth/logout"): PUBLIC,
@@ -139,6 +190,34 @@ async def test_route_matrix_bob_404_anonymous_401(secantus_uri: str,
         assert status["interaction_request"]["interaction_id"] == iid
         assert prod.db.events.count_documents({"workflow_run_id": run}) == \
             len(await prod.events(run, "all"))
+
+
+async def test_ownership_is_decided_before_query_and_body(secantus_uri: str,
+                                                          cuddle_workflow: dict[str, Any]) -> None:
+    """[AUTH-5] Every run route with another user's run and an invalid query or body answers
+    the missing-run 404, byte for byte; the owner gets the route's own 400 (so the input really
+    is invalid) or, where a route ignores it, anything but a 404."""
+    async with production(secantus_uri) as prod:
+        r = await prod.start(cuddle_workflow)
+        run, iid = r["workflow_run_id"], r["interaction_request"]["interaction_id"]
+        matrix = invalid_matrix(run, iid)
+        assert set(matrix) == set(run_matrix(run, iid)), "a run route has no invalid-input case"
+        missing = invalid_matrix(RANDOM_RUN, iid)
+        refused_for_owner = 0
+        for key, (method, path, body) in matrix.items():
+            as_bob = await _send(prod, "bob", method, path, body)
+            _, mpath, mbody = missing[key]
+            as_missing = await _send(prod, "alice", method, mpath, mbody)
+            assert as_bob.status_code == 404, (key, as_bob.status_code, as_bob.text)
+            assert as_bob.content == as_missing.content, (key, as_bob.text, as_missing.text)
+            if key[0] == "DELETE" or key[1].endswith(("/cancel", "/reset", "/stream")):
+                continue  # would change alice's run or open a stream; covered above for bob
+            as_owner = await _send(prod, "alice", method, path, body)
+            assert as_owner.status_code != 404 or "/media/" in key[1], (key, as_owner.text)
+            refused_for_owner += as_owner.status_code == 400
+        assert refused_for_owner >= 10  # the inputs are really invalid for the owner
+        status = await prod.ok("GET", f"/workflow/{run}/status")
+        assert status["interaction_request"]["interaction_id"] == iid
 
 
 async def test_p9_cookie_and_access_key_auth(secantus_uri: str, cuddle_workflow: dict[str, Any]) -> None:

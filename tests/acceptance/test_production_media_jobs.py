@@ -220,6 +220,52 @@ async def test_stale_processing_task_is_failed_not_rerun(secantus_uri: str) -> N
         assert frames[0][1]["error_type"] == "worker_lost"
 
 
+async def test_lost_worker_gets_its_sub_action_closed_once(
+        secantus_uri: str, cuddle_workflow: dict[str, Any]) -> None:
+    """A worker stops beating mid-generation: the sweep fails the task and writes the
+    `sub_action_failed` it never wrote; when the stalled worker comes back it writes nothing."""
+    hub = MediaHub()
+    async with production(secantus_uri, concurrent=True, providers=GatedProviderSet(hub),
+                          WFE_TASK_HEARTBEAT_S="60") as prod:
+        jobs: MediaJobs = prod.services.media_jobs
+        run, iid = await _at_image_step(prod, cuddle_workflow)
+        task_id = (await prod.post("/api/task", _task_body(run, iid))).json()["task_id"]
+        assert await asyncio.to_thread(hub.started.wait, 10)
+        for _ in range(100):  # the generation's progress (with its execution id) is stored
+            doc = prod.db.task_queue.find_one({"task_id": task_id})
+            if (doc.get("progress") or {}).get("message") == "Generating (gated)":
+                break
+            await asyncio.sleep(0.05)
+        execution_id = doc["progress"]["execution_id"]
+        assert execution_id.startswith("image_generation_")
+        assert _event_types(prod, run)[-1] == "sub_action_started"
+        # the worker goes silent (its last beat is long ago); nobody else sweeps meanwhile
+        prod.db.task_queue.update_one({"task_id": task_id},
+                                      {"$set": {"heartbeat_at": T0 - timedelta(minutes=10)}})
+        assert await jobs.sweep() == [task_id]
+        failed = prod.db.events.find_one({"workflow_run_id": run,
+                                          "event_type": "sub_action_failed"})
+        assert failed["data"]["execution_id"] == execution_id
+        assert failed["data"]["error_type"] == "worker_lost"
+        assert failed["data"]["interaction_id"] == iid
+        stored = prod.db.task_queue.find_one({"task_id": task_id})
+        assert stored["status"] == "failed" and stored["lineage_closed"] is True
+        assert await jobs.sweep() == [] and await jobs.close_lost_lineages() == []
+        # the stalled worker wakes up: no second end event, the task stays failed
+        hub.gate.set()
+        view = await _wait_status(prod, task_id, {"failed"})
+        for _ in range(100):
+            if jobs.active == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert jobs.active == 0
+        types = [t for t in _event_types(prod, run) if t.startswith("sub_action")]
+        assert types == ["sub_action_started", "sub_action_failed"]
+        assert view["error"]["error_type"] == "worker_lost"
+        status = await prod.ok("GET", f"/workflow/{run}/status")
+        assert status["interaction_request"]["interaction_id"] == iid  # still pending
+
+
 async def test_two_processes_never_run_the_same_task(
         secantus_uri: str, cuddle_workflow: dict[str, Any]) -> None:
     """A second MediaJobs on its own client of the same database ("process B") adopts a task

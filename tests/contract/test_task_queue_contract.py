@@ -123,3 +123,13 @@ def test_stale_sweep_fails_only_silent_processing_tasks(tq: Any) -> None:
     assert run(queue.get(task(8)["task_id"]))["status"] == "queued"
     # the lost worker can no longer write
     assert run(queue.finish(task(6)["task_id"], "w_a", "completed", {}, None, ts(102))) is None
+    # the lost task waits for its sub-action to be closed, once
+    assert [d["task_id"] for d in run(queue.lost_to_close())] == [task(6)["task_id"]]
+    assert run(queue.mark_lineage_closed(task(6)["task_id"])) is True
+    assert run(queue.mark_lineage_closed(task(6)["task_id"])) is False
+    assert run(queue.lost_to_close()) == []
+    assert run(queue.get(task(6)["task_id"]))["lineage_closed"] is True
+    # a task failed for any other reason is never listed
+    run(queue.claim(task(8)["task_id"], "w_c", ts(101)))
+    run(queue.finish(task(8)["task_id"], "w_c", "failed", None, {"error_type": "x"}, ts(102)))
+    assert run(queue.lost_to_close()) == []

@@ -68,8 +68,9 @@ def test_compose_file_is_consistent() -> None:
         assert env["WFE_JWT_SECRET"].startswith("${WFE_JWT_SECRET:?")  # required, never baked in
         assert env["OPENAI_API_KEY"] == "${OPENAI_API_KEY:-}"  # the merged provider keys
         assert f"ENV WFE_PORT={port}" in dockerfile.read_text()
-    assert services["production"]["environment"]["WFE_MONGODB_URI"] == "mongodb://mongo:27017"
-    assert services["production"]["depends_on"]["mongo"]["condition"] == "service_healthy"
+    for name in ("production", "virtual"):  # one user database for both servers
+        assert services[name]["environment"]["WFE_MONGODB_URI"] == "mongodb://mongo:27017"
+        assert services[name]["depends_on"]["mongo"]["condition"] == "service_healthy"
     nginx = services["nginx"]
     mount = nginx["volumes"][0].split(":")
     assert (DEPLOY / mount[0]).resolve() == TEMPLATE.resolve()

@@ -48,6 +48,16 @@ def test_admin_cli_creates_invitation_and_user(secantus_uri: str) -> None:
                          {**env, "WFE_JWT_SECRET": ""})
         assert no_secret.returncode == 0, no_secret.stderr
         assert client[database].invitation_codes.count_documents({"code": "Z"}) == 1
+        # deactivation keeps the document, refuses it and revokes its tokens; deletion removes it
+        off = _run(["deactivate-user", "--username", "root_admin"], env)
+        assert off.returncode == 0 and "deactivated" in off.stdout, off.stderr
+        doc = client[database].users.find_one({"username": "root_admin"})
+        assert doc["is_active"] is False and doc["token_version"] == 1
+        gone = _run(["delete-user", "--username", "root_admin"], env)
+        assert gone.returncode == 0, gone.stderr
+        assert client[database].users.count_documents({"username": "root_admin"}) == 0
+        unknown = _run(["delete-user", "--username", "nobody_here"], env)
+        assert unknown.returncode == 2 and "no user named" in unknown.stderr
     finally:
         client.drop_database(database)
         client.close()

@@ -24,7 +24,7 @@ DEFAULTS = {
     "refresh_token_ttl_s": 1209600, "refresh_rotation_grace_s": 60, "cookie_secure": True,
     "cookie_samesite": "lax", "cookie_domain": None, "login_max_failures": 10,
     "login_window_s": 900, "sse_max_per_user": 8, "media_queue_max": 64, "media_workers": 4,
-    "task_heartbeat_s": 5.0, "task_stale_s": 60.0,
+    "task_heartbeat_s": 5.0, "task_stale_s": 60.0, "auth_cache_s": 5.0,
 }
 
 PARSED = [
@@ -69,6 +69,8 @@ PARSED = [
     ("WFE_MEDIA_WORKERS", "2", "media_workers", 2),
     ("WFE_TASK_HEARTBEAT_S", "0.5", "task_heartbeat_s", 0.5),
     ("WFE_TASK_STALE_S", "12", "task_stale_s", 12.0),
+    ("WFE_AUTH_CACHE_S", "0", "auth_cache_s", 0.0),
+    ("WFE_AUTH_CACHE_S", "2.5", "auth_cache_s", 2.5),
 ]
 
 INVALID = [
@@ -77,6 +79,7 @@ INVALID = [
     ("WFE_COOKIE_SAMESITE", "loose"), ("WFE_PROGRESS_INTERVAL_S", "0"),
     ("WFE_SSE_HEARTBEAT_S", "-1"), ("WFE_MAX_BODY_BYTES", "0"), ("WFE_DB_CALL_TIMEOUT_S", "x"),
     ("WFE_MEDIA_QUEUE_MAX", "0"), ("WFE_MEDIA_WORKERS", "0"), ("WFE_TASK_STALE_S", "0"),
+    ("WFE_AUTH_CACHE_S", "-1"), ("WFE_AUTH_CACHE_S", "soon"),
 ]
 
 

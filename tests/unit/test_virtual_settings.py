@@ -23,7 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "db_max_decompressed_bytes": 67108864, "db_gzip_level": 4,
     "default_ai_config": {"provider": "openai", "model": "gpt-4o-mini"},
     "max_auto_responses": 50, "media_max_bytes": 268435456, "media_poll_interval_s": 2.0,
-    "provider_urls": {},
+    "provider_urls": {}, "mongodb_uri": None, "mongodb_database": "workflow_engine",
+    "mongo_driver": "motor", "auth_cache_s": 5.0,
 }
 
 PARSED: list[tuple[str, str, str, Any]] = [
@@ -61,6 +62,10 @@ PARSED: list[tuple[str, str, str, Any]] = [
      {"OPENAI_BASE_URL": "http://gateway:8080/v1"}),
     ("ELEVENLABS_BASE_URL", "https://el.example", "provider_urls",
      {"ELEVENLABS_BASE_URL": "https://el.example"}),
+    ("WFE_MONGODB_URI", "mongodb://db:27017", "mongodb_uri", "mongodb://db:27017"),
+    ("WFE_MONGODB_DATABASE", "users_db", "mongodb_database", "users_db"),
+    ("WFE_MONGO_DRIVER", "pymongo_async", "mongo_driver", "pymongo_async"),
+    ("WFE_AUTH_CACHE_S", "0", "auth_cache_s", 0.0),
 ]
 
 INVALID: list[tuple[str, str]] = [
@@ -73,6 +78,7 @@ INVALID: list[tuple[str, str]] = [
     ("WFE_MAX_AUTO_RESPONSES", "-1"), ("WFE_JWT_SECRET", "short"), ("WFE_HOST", "   "),
     ("WFE_MEDIA_MAX_BYTES", "0"), ("WFE_MEDIA_POLL_INTERVAL_S", "0"),
     ("OPENAI_BASE_URL", "ftp://x"), ("ANTHROPIC_BASE_URL", "not a url"),
+    ("WFE_MONGO_DRIVER", "mysql"), ("WFE_AUTH_CACHE_S", "-0.5"), ("WFE_MONGODB_URI", "  "),
 ]
 
 
@@ -113,6 +119,8 @@ def test_provider_keys_and_describe_hide_secrets() -> None:
     assert settings.provider_keys == {"OPENAI_API_KEY": "sk-abcdefgh12345678"}
     line = describe(settings)
     assert "sk-abcdefgh" not in line and SECRET not in line and "OPENAI_API_KEY" in line
+    with_uri = describe(load_settings({**BASE, "WFE_MONGODB_URI": "mongodb://u:pw-123@db/"}))
+    assert "pw-123" not in with_uri and '"mongodb_uri": "set"' in with_uri
 
 
 def test_vendor_addresses_reach_the_provider_clients() -> None:
