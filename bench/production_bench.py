@@ -72,7 +72,8 @@ async def virtual_p50(history: int, samples: int) -> tuple[float, int]:
 
     app = create_app(load_settings({"WFE_JWT_SECRET": SECRET}), clock=FixedClock(T0),
                      ids=SequentialIds(), providers=mock_only_providers())
-    headers = {"Authorization": "Bearer " + TokenService(SECRET, 3600, 3600).issue_access("u")}
+    headers = {"Authorization": "Bearer " + TokenService(SECRET, 3600, 3600).issue_access("u"),
+               "X-Virtual-Db-In": "result"}  # the Rev 3 shape: the blob in result.virtual_db
     workflow = bench_workflow(history, samples + 1)
     target = {"target_step_id": "ask", "target_module_name": f"q{samples}"}
     times: list[float] = []

@@ -2,10 +2,12 @@
 
 Run: `python bench/virtual_bench.py [--repeats N]` from the project root.
 
-(a) **ours** — exactly what the virtual server runs for a `/workflow/respond` body, minus the
-    socket: msgspec request decoding, `VirtualService.respond` in a GC pause (blob decode and
+(a) **ours** — exactly what the virtual server runs for a `/workflow/respond` body sent with
+    `X-Virtual-Db-In: result` (the Rev 3 response shape the seed design also produces), minus
+    the socket: msgspec request decoding, `VirtualService.respond` in a GC pause (blob decode and
     load into `FastVirtualStore`, the engine, export by splicing unchanged documents, gzip at the
-    configured level 4), msgspec response encoding.
+    configured level 4), msgspec response encoding. The default (editor) shape, which also reads
+    the run's state for the response, is measured alongside as **editor**.
 (b) **naive** — the seed design, re-implemented below: stdlib `json` for the HTTP bodies and the
     blob, `gzip.compress` at Python's default level (9), every collection imported into a fresh
     mongomock database (indexes created, as ST-14) and everything exported again on every
@@ -60,6 +62,7 @@ from providers.provider_set import DefaultProviderSet  # noqa: E402
 from virtual_server.gcpause import gc_paused  # noqa: E402
 from virtual_server.service import VirtualService  # noqa: E402
 from virtual_server.settings import load_settings  # noqa: E402
+from virtual_server.shapes import shaped  # noqa: E402
 
 WORKFLOW_DIR = ROOT.parent / "shared" / "workflows" / "cuddle_crew"
 RETRY_TARGET = Target(step_id="text_overlays", module_name="select_text_overlay")
@@ -198,13 +201,14 @@ def naive_respond(body: bytes, engine_for: Callable[[Any], WorkflowEngine],
 
 # ---------------------------------------------------------------------------- our path
 
-def ours_respond(body: bytes, service: VirtualService, timings: dict[str, float]) -> bytes:
+def ours_respond(body: bytes, service: VirtualService, timings: dict[str, float],
+                 rev3: bool = True) -> bytes:
     """The server's path for a `/respond` body (what runs inside the engine pool, plus codecs)."""
     started = time.perf_counter()
     with gc_paused():
         req = msgspec.json.decode(body, type=VirtualRespondRequest)
         decoded = time.perf_counter()
-        response = service.respond(req, timings)
+        response = shaped(service.respond(req, timings, not rev3), rev3)
         encoding = time.perf_counter()
         out = msgspec.json.encode(response)
     timings["request/response JSON"] = (decoded - started) + (time.perf_counter() - encoding)
@@ -252,6 +256,7 @@ def measure(workflow: dict[str, Any], events: int, repeats: int) -> dict[str, An
                               settings=engine_settings, mode="virtual")
 
     ours: list[float] = []
+    editor: list[float] = []
     naive: list[float] = []
     parts: list[dict[str, float]] = []
     check_ours = check_naive = b""
@@ -264,12 +269,18 @@ def measure(workflow: dict[str, Any], events: int, repeats: int) -> dict[str, An
         started = time.perf_counter()
         check_naive = naive_respond(body, engine_for, settings.default_ai_config)
         naive.append(time.perf_counter() - started)
-    a, b = json.loads(check_ours), json.loads(check_naive)
+        started = time.perf_counter()
+        check_editor = ours_respond(body, service, {}, rev3=False)
+        editor.append(time.perf_counter() - started)
+    a, b, c = json.loads(check_ours), json.loads(check_naive), json.loads(check_editor)
     assert (a["status"], a["message"]) == (b["status"], b["message"]) == \
         ("awaiting_input", "Awaiting input for select_title_description"), (a["status"], b["status"])
+    assert a["result"]["virtual_db"] and c["virtual_db"] and c["state"] and "virtual_db" not in (
+        c["result"] or {})
     breakdown = {key: statistics.median(p.get(key, 0.0) for p in parts) for key in parts[0]}
     return {"events": count, "blob_bytes": len(blob), "ours": statistics.median(ours),
-            "naive": statistics.median(naive), "breakdown": breakdown}
+            "naive": statistics.median(naive), "editor": statistics.median(editor),
+            "breakdown": breakdown}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,10 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     workflow = load_workflow_folder(WORKFLOW_DIR, "workflow_v3.json")
     results = [measure(workflow, n, args.repeats) for n in (100, 2000)]
     print(f"virtual /respond server time, median of {args.repeats} requests per path")
-    print(f"{'events':>8} {'blob KiB':>9} {'ours ms':>9} {'naive ms':>9} {'ratio':>7}")
+    print(f"{'events':>8} {'blob KiB':>9} {'ours ms':>9} {'naive ms':>9} {'ratio':>7} "
+          f"{'editor ms':>10}")
     for r in results:
         print(f"{r['events']:>8} {r['blob_bytes'] / 1024:>9.0f} {r['ours'] * 1000:>9.1f} "
-              f"{r['naive'] * 1000:>9.1f} {r['naive'] / r['ours']:>7.2f}")
+              f"{r['naive'] * 1000:>9.1f} {r['naive'] / r['ours']:>7.2f} "
+              f"{r['editor'] * 1000:>10.1f}")
     small, large = results
     print(f"ratio at 2,000 events: {large['naive'] / large['ours']:.2f}")
     print(f"ratio at 100 events: {small['naive'] / small['ours']:.2f}")

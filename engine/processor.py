@@ -458,8 +458,12 @@ class WorkflowEngine:
 
         return check_sub_action(self, user_id, run_id, interaction_id, sub_action_id)
 
-    def get_state_view(self, user_id: str, run_id: str) -> StateView:
-        return views.state_view(self, user_id, run_id)
+    def get_state_view(self, user_id: str, run_id: str, link_base: str | None = None) -> StateView:
+        return views.state_view(self, user_id, run_id, link_base)
+
+    def get_editor_state(self, user_id: str, run_id: str) -> dict[str, Any]:
+        """The flat state with `_state_mapped` per module (engine/state_tree.py)."""
+        return views.editor_state(self, user_id, run_id)
 
     def get_interaction_history(self, user_id: str, run_id: str) -> InteractionHistoryView:
         return views.interaction_history(self, user_id, run_id)
@@ -477,11 +481,13 @@ class WorkflowEngine:
                          content_type: str) -> GenerationsView:
         return views.generations_view(self, user_id, run_id, interaction_id, content_type)
 
-    def media_preview(self, user_id: str, run_id: str, provider: str, action_type: str,
-                      params: dict[str, Any], credentials: dict[str, str]) -> PreviewInfo:
+    def media_preview(self, user_id: str, run_id: str | None, provider: str, action_type: str,
+                      params: dict[str, Any], credentials: dict[str, str],
+                      mock: bool = False) -> PreviewInfo:
         from engine.media_views import media_preview
 
-        return media_preview(self, user_id, run_id, provider, action_type, params, credentials)
+        return media_preview(self, user_id, run_id, provider, action_type, params, credentials,
+                             mock)
 
 
 def raise_module_not_found(name: str) -> None:

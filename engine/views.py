@@ -8,15 +8,15 @@ import msgspec
 
 from engine import cursor as cur
 from engine.clock import iso_z
-from engine.errors import InteractionNotFound
+from engine.errors import InteractionNotFound, NotFound
 from engine.progress import build_progress, completed_steps, request_from_event, run_status
 from engine.session import RunSession
+from engine.state_tree import STATE_EVENTS, editor_flat_state, files_tree, steps_tree
 from engine.wire import (
     ContentItemView,
     EventFilters,
     EventsView,
     EventView,
-    FileView,
     GenerationsView,
     GenerationView,
     InteractionDataView,
@@ -44,8 +44,20 @@ def _pending_request(s: RunSession):  # type: ignore[no-untyped-def]
     return request_from_event(event) if event is not None else None
 
 
-def state_view(eng: "WorkflowEngine", user_id: str, run_id: str) -> StateView:
+def state_view(eng: "WorkflowEngine", user_id: str, run_id: str,
+               link_base: str | None = None) -> StateView:
+    """The state view; `link_base` (e.g. `/workflow/<id>`) adds file links (files_tree)."""
     s = eng.load(user_id, run_id)
+    return StateView(workflow_run_id=run_id, status=run_status(s.cursor),  # type: ignore[arg-type]
+                     state=dict(s.state), steps=steps_tree(s.events),
+                     state_mapped=editor_flat_state(s.events),
+                     files=files_tree(eng.store.list_files(run_id, s.lineage),
+                                      _generations(eng, s), link_base),
+                     mock_tainted=s.is_mock_tainted(), step_summaries=_step_summaries(s))
+
+
+def _step_summaries(s: RunSession) -> list[StepStateView]:
+    """Per-step and per-module status, outputs and execution counts (engine.md §6.3 `steps`)."""
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     completed: dict[tuple[str, str], dict[str, Any]] = {}
     last_interaction: dict[tuple[str, str], str] = {}
@@ -108,15 +120,44 @@ def state_view(eng: "WorkflowEngine", user_id: str, run_id: str) -> StateView:
             step_status = "pending"
         steps.append(StepStateView(step_id=step_id, name=s.index.step_name(step_id),
                                    status=step_status, modules=modules))
-    files = [FileView(file_id=str(f["file_id"]), filename=str(f["filename"]),
-                      category=str(f.get("category")), group_id=f.get("group_id"),
-                      step_id=(f.get("metadata") or {}).get("step_id"),
-                      content_type=str(f.get("content_type")),
-                      created_at=iso_z(f.get("created_at")) or "")
-             for f in eng.store.list_files(run_id, s.lineage)]
-    return StateView(workflow_run_id=run_id, status=run_status(c),  # type: ignore[arg-type]
-                     state=dict(s.state), steps=steps, files=files,
-                     mock_tainted=s.is_mock_tainted())
+    return steps
+
+
+Generation = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+def _generations(eng: "WorkflowEngine", s: RunSession) -> list[Generation]:
+    """Completed generations of the lineage's media interactions, oldest first."""
+    out: list[Generation] = []
+    seen: set[str] = set()
+    for event in s.events:
+        data = event.get("data") or {}
+        iid = data.get("interaction_id")
+        if event["event_type"] != "interaction_requested" or iid in seen or \
+                (data.get("request") or {}).get("interaction_type") != "media_generation":
+            continue
+        seen.add(iid)
+        metadata, contents = eng.store.list_generations(s.run_id, str(iid))
+        for meta in metadata:
+            if meta.get("status") == "completed":
+                mid = meta.get("content_generation_metadata_id")
+                out.append((meta, [c for c in contents
+                                   if c.get("content_generation_metadata_id") == mid]))
+    out.sort(key=lambda g: (g[0].get("created_at") is None, g[0].get("created_at")))
+    return out
+
+
+def editor_state(eng: "WorkflowEngine", user_id: str, run_id: str) -> dict[str, Any]:
+    """The `state` a virtual response carries: `editor_flat_state` of the lineage, read with
+    only the two event types it folds (cheaper than loading the whole session)."""
+    run = eng.store.get_run(run_id)
+    if run is None or run.get("user_id") != user_id:
+        raise NotFound("Workflow run not found", details={"workflow_run_id": run_id})
+    branch = eng.store.get_branch(str(run["current_branch_id"]))
+    if branch is None:
+        return {}
+    return editor_flat_state(eng.store.lineage_events(run_id, list(branch["lineage"]),
+                                                      STATE_EVENTS))
 
 
 def interaction_history(eng: "WorkflowEngine", user_id: str, run_id: str) -> InteractionHistoryView:
@@ -141,7 +182,8 @@ def interaction_history(eng: "WorkflowEngine", user_id: str, run_id: str) -> Int
                 intent=str(data.get("intent")), auto=bool(data.get("auto")),
                 provenance=str(event.get("provenance")),
                 requested_at=iso_z(found["timestamp"]) if found else None,
-                responded_at=iso_z(event["timestamp"]) or ""))
+                responded_at=iso_z(event["timestamp"]) or "",
+                timestamp=iso_z(event["timestamp"]) or ""))
     return InteractionHistoryView(workflow_run_id=run_id, interactions=items,
                                   pending_interaction=_pending_request(s))
 
@@ -225,5 +267,5 @@ def generations_view(eng: "WorkflowEngine", user_id: str, run_id: str, interacti
                            generations=out)
 
 
-__all__ = ["completed_steps", "events_view", "generations_view", "interaction_data",
+__all__ = ["completed_steps", "editor_state", "events_view", "generations_view", "interaction_data",
            "interaction_history", "run_status_view", "state_view"]

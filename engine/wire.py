@@ -15,15 +15,8 @@ WorkflowStatus = Literal[
     "created", "processing", "awaiting_input", "completed", "error", "validation_failed"
 ]
 InteractionType = Literal[
-    "text_input",
-    "select_from_structured",
-    "review_grouped",
-    "file_input",
-    "file_download",
-    "form_input",
-    "media_generation",
-    "resume_choice",
-    "retry_options",
+    "text_input", "select_from_structured", "review_grouped", "file_input", "file_download",
+    "form_input", "media_generation", "resume_choice", "retry_options",
 ]
 
 
@@ -119,6 +112,15 @@ class WorkflowResponse(msgspec.Struct, kw_only=True):
     validation_warnings: list[ValidationErrorItem] = []
 
 
+class VirtualWorkflowResponse(WorkflowResponse, kw_only=True):
+    """A virtual response (issue 9 item 1): `virtual_run_id` (= `workflow_run_id`), the blob and
+    `editor_flat_state` at the top; `X-Virtual-Db-In: result` asks for Rev 3's shape instead."""
+
+    virtual_run_id: str = ""
+    virtual_db: str | None = None
+    state: dict[str, Any] | None = None
+
+
 class ErrorBody(msgspec.Struct, kw_only=True):
     error: str
     error_type: str
@@ -156,23 +158,17 @@ class StepStateView(msgspec.Struct, kw_only=True):
     modules: list[ModuleStateView] = []
 
 
-class FileView(msgspec.Struct, kw_only=True):
-    file_id: str
-    filename: str
-    category: str
-    group_id: str | None
-    step_id: str | None
-    content_type: str
-    created_at: str
-
-
 class StateView(msgspec.Struct, kw_only=True):
+    """engine.md §6.3 amended by issue 9: `steps`, `state_mapped`, `files` are the trees of
+    engine/state_tree.py; `step_summaries` is the module status list §6.3 called `steps`."""
     workflow_run_id: str
     status: WorkflowStatus
     state: dict[str, Any]
-    steps: list[StepStateView]
-    files: list[FileView]
+    steps: dict[str, Any]
+    state_mapped: dict[str, Any]
+    files: list[dict[str, Any]]
     mock_tainted: bool
+    step_summaries: list[StepStateView]
 
 
 class InteractionHistoryItem(msgspec.Struct, kw_only=True):
@@ -188,6 +184,7 @@ class InteractionHistoryItem(msgspec.Struct, kw_only=True):
     provenance: str
     requested_at: str | None
     responded_at: str
+    timestamp: str  # the response time again, under the name clients read (issue 9 item 6)
 
 
 class InteractionHistoryView(msgspec.Struct, kw_only=True):
@@ -316,53 +313,69 @@ class ProgressEvent(msgspec.Struct, kw_only=True):
 # ---------------------------------------------------------------- virtual server request bodies
 
 
-class VirtualStartRequest(msgspec.Struct, kw_only=True):
+class VirtualRunRef(msgspec.Struct, kw_only=True):
+    """The run of a virtual request: `workflow_run_id` or its alias `virtual_run_id` (the
+    reference editor's name, issue 9 item 2); naming two different runs is a 400."""
+
+    workflow_run_id: str | None = None
+    virtual_run_id: str | None = None
+
+    def __post_init__(self) -> None:
+        alias = self.virtual_run_id or None
+        if alias is not None and self.workflow_run_id and self.workflow_run_id != alias:
+            raise ValueError("workflow_run_id and virtual_run_id name different runs")
+        self.workflow_run_id = self.workflow_run_id or alias
+
+
+class VirtualStartRequest(VirtualRunRef, kw_only=True):
     workflow: dict[str, Any]
     target_step_id: str
     target_module_name: str
     virtual_db: str | None = None
-    workflow_run_id: str | None = None
     mock: bool = True
     auto_respond: bool | AutoRespondConfig | None = False
     ai_config: dict[str, Any] | None = None
     capabilities: list[str] = []
 
 
-class VirtualRespondRequest(msgspec.Struct, kw_only=True):
+class VirtualRespondRequest(VirtualRunRef, kw_only=True):
     workflow: dict[str, Any]
     virtual_db: str
     target_step_id: str
     target_module_name: str
     interaction_id: str
     response: InteractionResponseData
-    workflow_run_id: str | None = None
     mock: bool = True
     auto_respond: bool | AutoRespondConfig | None = False
     ai_config: dict[str, Any] | None = None
     capabilities: list[str] = []
 
 
-class VirtualSubActionRequest(msgspec.Struct, kw_only=True):
+class VirtualResumeConfirmRequest(VirtualStartRequest, kw_only=True):
+    """`POST /workflow/resume/confirm`: continue the blob's run, with the (possibly edited)
+    workflow stored as a new version, to the target (issue 9 item 3)."""
+
+    virtual_db: str
+
+
+class VirtualSubActionRequest(VirtualRunRef, kw_only=True):
     virtual_db: str
     interaction_id: str
     sub_action_id: str
     workflow: dict[str, Any] | None = None
-    workflow_run_id: str | None = None
     params: dict[str, Any] = {}
     mock: bool = True
     ai_config: dict[str, Any] | None = None
 
 
-class VirtualReadRequest(msgspec.Struct, kw_only=True):
+class VirtualReadRequest(VirtualRunRef, kw_only=True):
     virtual_db: str
-    workflow_run_id: str | None = None
 
 
-class VirtualGenerationsRequest(msgspec.Struct, kw_only=True):
+class VirtualGenerationsRequest(VirtualRunRef, kw_only=True):
     virtual_db: str
     interaction_id: str
     content_type: Literal["image", "video", "audio"]
-    workflow_run_id: str | None = None
 
 
 class MockDataRequest(msgspec.Struct, kw_only=True):
@@ -383,19 +396,8 @@ def auto_respond_config(value: bool | AutoRespondConfig | None) -> AutoRespondCo
     return value
 
 
-# ---------------------------------------------------------------- SSE framing (framework-free)
-
-_encoder = msgspec.json.Encoder()
-
-
-def sse_frame(event: str, data: Any, frame_id: int | None = None) -> bytes:
-    """Encode one SSE frame: `id`, `event` and a single-line JSON `data` (SSE-1)."""
-    head = b"" if frame_id is None else b"id: %d\n" % frame_id
-    return head + b"event: " + event.encode() + b"\ndata: " + _encoder.encode(data) + b"\n\n"
-
-
-SSE_PING = b": ping\n\n"
-
+# SSE framing moved to engine/sse_frames.py (framework-free); re-exported for its users.
+from engine.sse_frames import SSE_PING, sse_frame  # noqa: E402,F401
 
 # ---------------------------------------------------------------- production request bodies
 # (wire-api.md §6.1/§6.2; appended by the production server work — input structs ignore
@@ -489,3 +491,4 @@ class MediaPreviewRequest(msgspec.Struct, kw_only=True):
     action_type: str
     params: dict[str, Any] = {}
     ai_config: dict[str, Any] | None = None
+    mock: bool = True  # virtual server only (no run there); production uses the run's mode

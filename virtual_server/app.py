@@ -22,6 +22,7 @@ from virtual_server.routes import ROUTES
 from virtual_server.runtime import Runtime
 from virtual_server.service import VirtualService
 from virtual_server.settings import VirtualSettings
+from virtual_server.shapes import BLOB_HEADER
 
 
 def _default_providers(settings: VirtualSettings) -> Any:
@@ -43,7 +44,8 @@ def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
     if settings.cors_origins:
         cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True,
                           allow_methods=["*"],
-                          allow_headers=["Content-Type", "Authorization", "X-Access-Key"])
+                          allow_headers=["Content-Type", "Authorization", "X-Access-Key",
+                                         BLOB_HEADER])
 
     return Litestar(
         route_handlers=ROUTES,

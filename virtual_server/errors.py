@@ -1,7 +1,9 @@
 """Every virtual-server error as a `WorkflowResponse`-shaped body with the right HTTP code.
 
 WIRE-7: error responses (2xx or not) carry `status: "error"`, `error`, and
-`result = {error_type, details, virtual_db}`; `workflow_run_id` is `""` when no run is known.
+`result = {error_type, details}`, the blob at the top level as in every virtual response
+(`result.virtual_db` with `X-Virtual-Db-In: result`, shapes.py); `workflow_run_id` and
+`virtual_run_id` are `""` when no run is known.
 WIRE-8: client input never produces a 500 — framework validation errors, oversized or deeply
 nested bodies and hostile blobs all map to 4xx here; only genuine bugs reach `internal_error`.
 """
@@ -16,7 +18,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
 from engine.errors import EngineError
-from engine.wire import WorkflowResponse
+from engine.wire import VirtualWorkflowResponse
+from virtual_server.shapes import shaped, wants_rev3
 
 log = logging.getLogger("virtual_server")
 
@@ -27,7 +30,7 @@ JSON = "application/json"
 class ApiError(Exception):
     """A request error raised by the server (or an engine request error given context).
 
-    `virtual_db` is what `result.virtual_db` reports (VS-5): the input blob when the call wrote
+    `virtual_db` is the blob the error body reports (VS-5): the input blob when the call wrote
     nothing, null when there was no valid blob.
     """
 
@@ -61,10 +64,11 @@ def unauthorized() -> ApiError:
 
 
 def error_body(error_type: str, message: str, details: dict[str, Any] | None = None, *,
-               run_id: str = "", virtual_db: str | None = None) -> WorkflowResponse:
-    return WorkflowResponse(workflow_run_id=run_id, status="error", message=message, error=message,
-                            result={"error_type": error_type, "details": details or {},
-                                    "virtual_db": virtual_db})
+               run_id: str = "", virtual_db: str | None = None) -> VirtualWorkflowResponse:
+    return VirtualWorkflowResponse(workflow_run_id=run_id, status="error", message=message,
+                                   error=message,
+                                   result={"error_type": error_type, "details": details or {}},
+                                   virtual_run_id=run_id, virtual_db=virtual_db)
 
 
 def json_response(body: Any, status: int = 200,
@@ -73,18 +77,18 @@ def json_response(body: Any, status: int = 200,
                     headers=headers or {})
 
 
-def api_error_response(exc: ApiError) -> Response[Any]:
+def api_error_response(exc: ApiError, rev3: bool = False) -> Response[Any]:
     body = error_body(exc.error_type, exc.message, exc.details, run_id=exc.run_id,
                       virtual_db=exc.virtual_db)
-    return json_response(body, exc.status, exc.headers)
+    return json_response(shaped(body, rev3), exc.status, exc.headers)
 
 
-def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
-    return api_error_response(exc)
+def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    return api_error_response(exc, wants_rev3(request))
 
 
-def handle_engine_error(_: Request[Any, Any, Any], exc: EngineError) -> Response[Any]:
-    return api_error_response(ApiError.from_engine(exc))
+def handle_engine_error(request: Request[Any, Any, Any], exc: EngineError) -> Response[Any]:
+    return api_error_response(ApiError.from_engine(exc), wants_rev3(request))
 
 
 def _validation_errors(exc: HTTPException) -> list[Any]:
@@ -95,29 +99,34 @@ def _validation_errors(exc: HTTPException) -> list[Any]:
     return [str(exc.detail)]
 
 
-def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def _http_error(exc: HTTPException) -> ApiError:
     status = exc.status_code
     if isinstance(exc, NotFoundException) or status == 404:
-        return api_error_response(ApiError(404, "not_found", "Not found"))
+        return ApiError(404, "not_found", "Not found")
     if isinstance(exc, ValidationException) or status == 400:
-        return api_error_response(bad_request("Invalid request body", errors=_validation_errors(exc)))
+        return bad_request("Invalid request body", errors=_validation_errors(exc))
     if status == 401:
-        return api_error_response(unauthorized())
+        return unauthorized()
     if status == 413:
-        return api_error_response(ApiError(413, "payload_too_large", "Request body too large"))
+        return ApiError(413, "payload_too_large", "Request body too large")
     if status == 405:
-        return api_error_response(ApiError(405, "bad_request", "Method not allowed"))
+        return ApiError(405, "bad_request", "Method not allowed")
     error_type = "bad_request" if status < 500 else "internal_error"
     message = str(exc.detail) if status < 500 else "Internal server error"
-    return api_error_response(ApiError(status, error_type, message,
-                                       headers=dict(exc.headers or {})))
+    return ApiError(status, error_type, message, headers=dict(exc.headers or {}))
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    return api_error_response(_http_error(exc), wants_rev3(request))
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, RecursionError):
-        return api_error_response(bad_request("Request body nested too deeply"))
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return api_error_response(ApiError(500, "internal_error", "Internal server error"))
+        error = bad_request("Request body nested too deeply")
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        error = ApiError(500, "internal_error", "Internal server error")
+    return api_error_response(error, wants_rev3(request))
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

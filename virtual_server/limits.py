@@ -47,7 +47,8 @@ def request_guard(settings: VirtualSettings) -> Callable[[Request[Any, Any, Any]
     """The `before_request` hook: auth, then the body limits, for every route but the open ones."""
 
     async def guard(request: Request[Any, Any, Any]) -> None:
-        if is_open_path(request.url.path):
+        # OPTIONS (a CORS preflight never carries credentials) and the open paths pass freely
+        if request.method == "OPTIONS" or is_open_path(request.url.path):
             return None
         await authenticate(request, settings.jwt_secret, settings.auth_required,
                            runtime(request).users)

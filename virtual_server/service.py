@@ -19,9 +19,11 @@ from engine.execution import ExecOptions
 from engine.modules.registry import default_registry
 from engine.ports import CancelToken, Clock, IdGenerator
 from engine.processor import WorkflowEngine
+from engine.provider_types import PreviewInfo
 from engine.progress import error_response
 from engine.starts import VIRTUAL_USER, virtual_prepare
 from engine.wire import (
+    MediaPreviewRequest,
     SubActionEvent,
     SubActionOutcome,
     Target,
@@ -30,6 +32,7 @@ from engine.wire import (
     VirtualRespondRequest,
     VirtualStartRequest,
     VirtualSubActionRequest,
+    VirtualWorkflowResponse,
     WorkflowResponse,
     auto_respond_config,
 )
@@ -37,6 +40,7 @@ from providers.credentials import build_credentials
 from virtual_server.blobs import BlobIO, Timings
 from virtual_server.errors import ApiError
 from virtual_server.settings import VirtualSettings
+from virtual_server.shapes import editor_response
 
 log = logging.getLogger("virtual_server")
 
@@ -78,14 +82,27 @@ class VirtualService:
             keep = None if exc.error_type == "invalid_virtual_db" else blob
             raise ApiError.from_engine(exc, run_id="", virtual_db=keep) from None
 
-    def finish(self, store: Any, response: WorkflowResponse, input_blob: str | None,
-               timings: Timings | None) -> WorkflowResponse:
-        """Attach `result.virtual_db` (VS-5); the engine logs execution errors (engine/oplog.py)."""
-        blob = self.blobs.export(store, input_blob, response.workflow_run_id, timings)
-        return self._with_blob(response, blob)
+    def state_of(self, eng: WorkflowEngine, run_id: str) -> dict[str, Any] | None:
+        """The `state` of a response: the editor's flat state, null when no run is known."""
+        if not run_id:
+            return None
+        try:
+            return eng.get_editor_state(VIRTUAL_USER, run_id)
+        except EngineError:
+            return None
 
-    def _execute(self, store: Any, run_id: str, blob: str | None, timings: Timings | None,
-                 call: Callable[[], WorkflowResponse]) -> WorkflowResponse:
+    def finish(self, eng: WorkflowEngine, store: Any, response: WorkflowResponse,
+               input_blob: str | None, timings: Timings | None,
+               with_state: bool) -> VirtualWorkflowResponse:
+        """Export the blob (VS-5) and add the state; the engine logs execution errors at WARNING
+        (engine/oplog.py, VS-8)."""
+        blob = self.blobs.export(store, input_blob, response.workflow_run_id, timings)
+        state = self.state_of(eng, response.workflow_run_id) if with_state else None
+        return editor_response(response, blob, state)
+
+    def _execute(self, eng: WorkflowEngine, store: Any, run_id: str, blob: str | None,
+                 timings: Timings | None, with_state: bool,
+                 call: Callable[[], WorkflowResponse]) -> VirtualWorkflowResponse:
         """Run one executing operation; request errors keep the input blob (VS-5).
 
         An execution error escaping the engine (it should not, ENG-54) is still answered as a
@@ -95,23 +112,20 @@ class VirtualService:
         try:
             response = call()
         except ExecutionError as exc:
-            return self._with_blob(error_response(run_id, exc.error_type, exc.message,
-                                                  dict(exc.details)), blob)
+            failed = error_response(run_id, exc.error_type, exc.message, dict(exc.details))
+            return editor_response(failed, blob, None)
         except EngineError as exc:
             raise ApiError.from_engine(exc, run_id=run_id, virtual_db=blob) from None
         finally:
             if timings is not None:
                 timings["engine"] = timings.get("engine", 0.0) + time.perf_counter() - started
-        return self.finish(store, response, blob, timings)
-
-    @staticmethod
-    def _with_blob(response: WorkflowResponse, blob: str | None) -> WorkflowResponse:
-        response.result = {**(response.result or {}), "virtual_db": blob}
-        return response
+        return self.finish(eng, store, response, blob, timings, with_state)
 
     # ------------------------------------------------------------------ operations
 
-    def start(self, req: VirtualStartRequest, timings: Timings | None = None) -> WorkflowResponse:
+    def start(self, req: VirtualStartRequest, timings: Timings | None = None,
+              with_state: bool = True) -> VirtualWorkflowResponse:
+        """`/start`, and `/resume/confirm` (a start on the blob's run, issue 9 item 3)."""
         store = self.blobs.open(req.virtual_db, self.clock.now, timings)
         eng = self.engine(store)
         run_id = None
@@ -119,20 +133,31 @@ class VirtualService:
             run_id = self.locate(eng, req.workflow, req.workflow_run_id, req.virtual_db)
         target = Target(step_id=req.target_step_id, module_name=req.target_module_name)
         opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond)
-        return self._execute(store, run_id or "", req.virtual_db, timings, lambda: eng.virtual_start(
-            workflow=req.workflow, has_blob=req.virtual_db is not None, run_id=run_id,
-            target=target, capabilities=list(req.capabilities), opts=opts))
+        return self._execute(eng, store, run_id or "", req.virtual_db, timings, with_state,
+                             lambda: eng.virtual_start(
+                                 workflow=req.workflow, has_blob=req.virtual_db is not None,
+                                 run_id=run_id, target=target,
+                                 capabilities=list(req.capabilities), opts=opts))
 
-    def respond(self, req: VirtualRespondRequest, timings: Timings | None = None) -> WorkflowResponse:
+    def respond(self, req: VirtualRespondRequest, timings: Timings | None = None,
+                with_state: bool = True) -> VirtualWorkflowResponse:
         store = self.blobs.open(req.virtual_db, self.clock.now, timings)
         eng = self.engine(store)
         run_id = self.locate(eng, req.workflow, req.workflow_run_id, req.virtual_db)
         target = Target(step_id=req.target_step_id, module_name=req.target_module_name)
         opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond)
-        return self._execute(store, run_id, req.virtual_db, timings, lambda: eng.virtual_respond(
-            workflow=req.workflow, run_id=run_id, interaction_id=req.interaction_id,
-            response=req.response, target=target, capabilities=list(req.capabilities),
-            opts=opts))
+        return self._execute(eng, store, run_id, req.virtual_db, timings, with_state,
+                             lambda: eng.virtual_respond(
+                                 workflow=req.workflow, run_id=run_id,
+                                 interaction_id=req.interaction_id, response=req.response,
+                                 target=target, capabilities=list(req.capabilities), opts=opts))
+
+    def media_preview(self, req: MediaPreviewRequest) -> PreviewInfo:
+        """`/media/preview` (issue 9 item 4): no run and no blob; `mock` picks the provider."""
+        eng = self.engine(self.blobs.open(None, self.clock.now))
+        return eng.media_preview(VIRTUAL_USER, None, req.provider, req.action_type,
+                                 dict(req.params), build_credentials(self.settings.provider_keys,
+                                                                     req.ai_config), req.mock)
 
     def read(self, req: VirtualReadRequest | VirtualGenerationsRequest, view: str) -> Any:
         """`/state`, `/interaction-history`, `/generations`: pure reads of the blob."""
@@ -210,7 +235,7 @@ def run_sub_action(svc: VirtualService, p: PreparedSubAction, emit: Callable[[di
                              "execution_id": outcome.execution_id}
     blob = svc.blobs.export(p.store, req.virtual_db, run_id)
     if outcome.status == "completed":
-        state = eng.get_state_view(VIRTUAL_USER, run_id).state
+        state = svc.state_of(eng, run_id)
         return "complete", {
             "workflow_run_id": run_id, "execution_id": outcome.execution_id,
             "sub_action_id": outcome.sub_action_id, "interaction_id": outcome.interaction_id,

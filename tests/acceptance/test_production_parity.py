@@ -71,7 +71,7 @@ async def _virtual_walk(workflow: dict[str, Any]) -> tuple[list[str], dict[str, 
     app = create_app(settings, clock=FixedClock(T0, tick=timedelta(0)), ids=SequentialIds(),
                      providers=mock_only_providers(), **kwargs)
     token = TokenService(SECRET, 3600, 3600).issue_access("usr_parity")
-    headers = {"Authorization": "Bearer " + token}
+    headers = {"Authorization": "Bearer " + token, "X-Virtual-Db-In": "result"}  # Rev 3 shape
     target = {"target_step_id": "workflow_summary", "target_module_name": "write_summary_file"}
     async with AsyncTestClient(app=app, base_url="http://virtual.local") as client:
         r = (await client.post("/workflow/start", headers=headers,

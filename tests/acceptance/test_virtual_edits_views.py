@@ -94,7 +94,7 @@ async def test_acc_v4_1_state_matches_production(vclient: VirtualClient) -> None
     body = await scene_pending(vclient)
     view = await vclient.state(body["result"]["virtual_db"])
     assert view["status"] == "awaiting_input"
-    assert [m["status"] for m in view["steps"][0]["modules"]] == ["completed", "completed"]
+    assert [m["status"] for m in view["step_summaries"][0]["modules"]] == ["completed", "completed"]
     assert normalise(view["state"]) == normalise(production_state_after_p1_3(vclient.workflow))
 
 
@@ -111,5 +111,6 @@ async def test_acc_v4_2_history_survives_round_trips(vclient: VirtualClient) -> 
     for item in done:
         assert item["requested_at"].startswith("2026-01-01T") and item["requested_at"].endswith("Z")
         assert item["responded_at"].startswith("2026-01-01T") and item["responded_at"].endswith("Z")
+        assert item["timestamp"] == item["responded_at"]
     assert history["pending_interaction"]["interaction_id"] == \
         body["interaction_request"]["interaction_id"]

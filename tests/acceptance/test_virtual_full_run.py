@@ -32,7 +32,7 @@ async def test_full_run_with_auto_respond_only(vclient: VirtualClient) -> None:
     assert done["result"]["target"] == {"step_id": SUMMARY[0], "module_name": SUMMARY[1]}
     view = await vclient.state(done["result"]["virtual_db"])
     assert view["status"] == "completed" and view["mock_tainted"] is True
-    assert all(m["status"] == "completed" for step in view["steps"] for m in step["modules"])
+    assert all(m["status"] == "completed" for step in view["step_summaries"] for m in step["modules"])
     state = view["state"]
     assert state["selected_image_id"].startswith("mock-gc_")
     assert state["workflow_summary_text"]

@@ -85,14 +85,20 @@ def parse_sse(text: str, terminals: set[str] = RUN_TERMINALS) -> list[Frame]:
     return frames
 
 
+REV3 = {"X-Virtual-Db-In": "result"}  # the blob in `result.virtual_db`, as Rev 3 documents
+
+
 class VirtualClient:
-    """Thin helpers over the ASGI client: every call returns (HTTP status, JSON body)."""
+    """Thin helpers over the ASGI client: every call returns (HTTP status, JSON body).
+
+    These scenarios were written against wire-api.md Rev 3, so they ask for the blob in
+    `result.virtual_db` with the `X-Virtual-Db-In: result` header (issue 9 item 1)."""
 
     def __init__(self, client: AsyncTestClient[Any], workflow: dict[str, Any],
                  token: str | None = None) -> None:
         self.http = client
         self.workflow = workflow
-        self.headers = {"Authorization": "Bearer " + (token or access_token())}
+        self.headers = {"Authorization": "Bearer " + (token or access_token()), **REV3}
 
     async def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         response = await self.http.post(path, json=body, headers=self.headers)
@@ -162,5 +168,5 @@ async def vclient(cuddle_workflow: dict[str, Any]) -> AsyncIterator[VirtualClien
         yield VirtualClient(client, cuddle_workflow)
 
 
-__all__ = ["ANSWERS", "Frame", "SECRET", "VirtualClient", "access_token", "decode_blob",
+__all__ = ["ANSWERS", "Frame", "REV3", "SECRET", "VirtualClient", "access_token", "decode_blob",
            "make_app", "make_settings", "parse_sse", "vclient"]

@@ -36,7 +36,8 @@ def scene_pending_blob(workflow: dict[str, Any]) -> tuple[str, str]:
         "auto_respond": {"answers": {k: ANSWERS[k] for k in ("select_pet_type", "select_aesthetic")}},
     }, VirtualStartRequest))
     assert response.status == "awaiting_input" and response.interaction_request is not None
-    return response.result["virtual_db"], response.interaction_request.interaction_id
+    assert response.virtual_db is not None
+    return response.virtual_db, response.interaction_request.interaction_id
 
 
 def runtime_of(app: Any) -> Any:

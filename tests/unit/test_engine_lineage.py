@@ -145,7 +145,7 @@ def test_eng_17_cut_events_stay_stored_but_leave_the_views() -> None:
     view = eng.get_state_view("u", run_id)
     assert "final_x" not in view.state and "fin" not in view.state and "picked" not in view.state
     assert view.state["things"] == [{"id": "a"}, {"id": "b"}]
-    s2 = next(s for s in view.steps if s.step_id == "s2")
+    s2 = next(s for s in view.step_summaries if s.step_id == "s2")
     assert s2.status == "pending" and s2.modules[0].status == "pending"
     assert s2.modules[0].outputs is None and s2.modules[0].executions == 0
     history = eng.get_interaction_history("u", run_id)

@@ -58,12 +58,17 @@ async def _state(client: AsyncTestClient[Any], **kwargs: Any) -> Any:
 
 @pytest.mark.parametrize("name", sorted(BAD_TOKENS))
 async def test_vs1_bad_tokens_are_401(client: AsyncTestClient[Any], name: str) -> None:
-    """[VS-1][AUTH-2] alg none, another alg, bad signature, expired, missing claims, refresh → 401."""
-    response = await _state(client, headers={"Authorization": "Bearer " + BAD_TOKENS[name]})
+    """[VS-1][AUTH-2] alg none, another alg, bad signature, expired, missing claims, refresh → 401
+    (the Rev 3 body behind `X-Virtual-Db-In: result`, the editor's body without it)."""
+    bearer = {"Authorization": "Bearer " + BAD_TOKENS[name]}
+    response = await _state(client, headers={**bearer, "X-Virtual-Db-In": "result"})
     assert response.status_code == 401
     body = response.json()
     assert body["status"] == "error" and body["result"]["error_type"] == "unauthorized"
     assert body["error"] == "Unauthorized" and body["result"]["virtual_db"] is None
+    editor = (await _state(client, headers=bearer)).json()
+    assert editor["result"] == {"error_type": "unauthorized", "details": {}}
+    assert editor["virtual_db"] is None and editor["virtual_run_id"] == "" and editor["state"] is None
 
 
 async def test_vs1_missing_credentials_and_access_keys(client: AsyncTestClient[Any]) -> None:

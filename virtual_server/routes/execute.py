@@ -1,4 +1,9 @@
-"""`POST /workflow/start` and `POST /workflow/respond` (wire-api.md §5.2, §5.3)."""
+"""`POST /workflow/start`, `/respond` (wire-api.md §5.2, §5.3) and `/resume/confirm` (issue 9).
+
+Each answers a `VirtualWorkflowResponse`, or the Rev 3 `WorkflowResponse` when the request
+carries `X-Virtual-Db-In: result` (virtual_server/shapes.py); the `state` field is only computed
+for the former.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,42 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.params import JSONBody
 
-from engine.wire import VirtualRespondRequest, VirtualStartRequest, WorkflowResponse
+from engine.wire import (
+    VirtualRespondRequest,
+    VirtualResumeConfirmRequest,
+    VirtualStartRequest,
+    VirtualWorkflowResponse,
+)
 from virtual_server.errors import json_response
 from virtual_server.runtime import runtime
+from virtual_server.shapes import shaped, wants_rev3
 
 
 @post("/workflow/start", status_code=200, summary="Run a virtual workflow to a target module")
-async def start(request: Request[Any, Any, Any], data: JSONBody[VirtualStartRequest]) -> Response[WorkflowResponse]:
-    rt = runtime(request)
-    response = await rt.run(rt.service.start, data, blob=data.virtual_db)
-    return json_response(response)
+async def start(request: Request[Any, Any, Any],
+                data: JSONBody[VirtualStartRequest]) -> Response[VirtualWorkflowResponse]:
+    rt, rev3 = runtime(request), wants_rev3(request)
+    response = await rt.run(rt.service.start, data, None, not rev3, blob=data.virtual_db)
+    return json_response(shaped(response, rev3))
 
 
-@post("/workflow/respond", status_code=200, summary="Answer the pending interaction of a virtual run")
+@post("/workflow/respond", status_code=200,
+      summary="Answer the pending interaction of a virtual run")
 async def respond(request: Request[Any, Any, Any],
-                  data: JSONBody[VirtualRespondRequest]) -> Response[WorkflowResponse]:
-    rt = runtime(request)
-    response = await rt.run(rt.service.respond, data, blob=data.virtual_db)
-    return json_response(response)
+                  data: JSONBody[VirtualRespondRequest]) -> Response[VirtualWorkflowResponse]:
+    rt, rev3 = runtime(request), wants_rev3(request)
+    response = await rt.run(rt.service.respond, data, None, not rev3, blob=data.virtual_db)
+    return json_response(shaped(response, rev3))
+
+
+@post("/workflow/resume/confirm", status_code=200,
+      summary="Continue the blob's run with the (possibly edited) workflow to a target")
+async def resume_confirm(request: Request[Any, Any, Any],
+                         data: JSONBody[VirtualResumeConfirmRequest]
+                         ) -> Response[VirtualWorkflowResponse]:
+    """The reference editor's forward move: import the blob, store the workflow as a new version
+    of the blob's run when it changed, continue from the run's position to the target. That is
+    `/start` with a blob (VS-3, VS-4, ENG-42), so the same operation answers it."""
+    rt, rev3 = runtime(request), wants_rev3(request)
+    response = await rt.run(rt.service.start, data, None, not rev3, blob=data.virtual_db)
+    return json_response(shaped(response, rev3))

@@ -1,4 +1,5 @@
-"""`GET /workflow/media/{sha256}.{ext}`: a live generation stored by this server.
+"""`GET /workflow/media/{sha256}.{ext}`: a live generation stored by this server, and
+`POST /workflow/media/preview`: a generation's size and cost (issue 9 item 4).
 
 The virtual server keeps no runs between requests, so a stored file cannot be tied to an owner
 the way the production media route does; it is addressed by the SHA-256 of its bytes instead.
@@ -10,12 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
-from litestar.params import FromPath, FromQuery
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import File
 
 from engine.errors import NotFound
 from engine.media_files import hashed_media_path, media_type_for
+from engine.provider_types import PreviewInfo
+from engine.wire import MediaPreviewRequest
+from virtual_server.errors import json_response
 from virtual_server.runtime import runtime
 
 CACHE_FOREVER = "public, max-age=31536000, immutable"
@@ -30,3 +34,13 @@ async def media_file(request: Request[Any, Any, Any], file_name: FromPath[str],
     return File(path, filename=file_name, media_type=media_type_for(file_name.rsplit(".", 1)[1]),
                 content_disposition_type="attachment" if download else "inline",
                 headers={"Cache-Control": CACHE_FOREVER})
+
+
+@post("/workflow/media/preview", status_code=200,
+      summary="Resolution and credit estimate of a generation (providers.md §4.5)")
+async def media_preview(request: Request[Any, Any, Any],
+                        data: JSONBody[MediaPreviewRequest]) -> Response[PreviewInfo]:
+    """No blob and no run: `mock` (default true, like every virtual request) gives the mock
+    provider's preview; `mock: false` the vendor's pricing, which needs that vendor's key."""
+    rt = runtime(request)
+    return json_response(await rt.run(rt.service.media_preview, data))
