@@ -14,6 +14,10 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_event_bytes: int = 4194304
     max_json_depth: int = 64
     max_auto_responses: int = 50
+    #: wall-clock budget of one engine operation, checked at module boundaries (issue 15)
+    operation_deadline_s: float = 60.0
+    workflow_max_steps: int = 200
+    workflow_max_modules: int = 2000
     llm_stream_chunk_timeout_s: float = 180.0
     cancel_check_interval_s: float = 0.1
     progress_interval_s: float = 0.5

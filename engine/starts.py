@@ -11,7 +11,7 @@ from engine.errors import (
     MockNotAllowed,
     NotFound,
 )
-from engine.execution import ExecOptions, Stop
+from engine.execution import ExecOptions, Stop, arm_deadline
 from engine.progress import build_progress, error_response, request_from_event
 from engine.session import RunSession
 from engine.validation import validate_workflow
@@ -29,9 +29,10 @@ VIRTUAL_PROJECT = "virtual_project"
 def production_start(eng: "WorkflowEngine", cmd: "StartCommand") -> WorkflowResponse:
     if cmd.mock and not cmd.allow_mock:
         raise MockNotAllowed("Mock runs are not allowed on this server")
+    opts = cmd.options
+    arm_deadline(opts, eng.settings.operation_deadline_s)
     stored = eng.store_workflow(cmd.user_id, cmd.workflow, cmd.source_type)
     name = str(cmd.workflow["workflow_id"])
-    opts = cmd.options
     opts.ai_config = cmd.ai_config
     active = eng.store.find_active_run(cmd.user_id, cmd.project_name, stored.template_id, cmd.mock)
     if active is None:
@@ -144,6 +145,7 @@ def virtual_start(eng: "WorkflowEngine", *, workflow: dict[str, Any], has_blob: 
                   run_id: str | None, target: Target, capabilities: list[str],
                   opts: ExecOptions) -> WorkflowResponse:
     """`/workflow/start`: create or locate the run, then run to the target (VS-3, VS-4)."""
+    arm_deadline(opts, eng.settings.operation_deadline_s)
     if not has_blob:
         try:
             validate_workflow(workflow, eng.settings)
@@ -170,6 +172,7 @@ def virtual_start(eng: "WorkflowEngine", *, workflow: dict[str, Any], has_blob: 
 def virtual_respond(eng: "WorkflowEngine", *, workflow: dict[str, Any], run_id: str | None,
                     interaction_id: str, response: InteractionResponseData, target: Target,
                     capabilities: list[str], opts: ExecOptions) -> WorkflowResponse:
+    arm_deadline(opts, eng.settings.operation_deadline_s)
     found = locate_virtual_run(eng, workflow, run_id)
     try:
         virtual_prepare(eng, workflow, found, capabilities)

@@ -191,8 +191,14 @@ class TemplateEngine:
 
 def template_context(state: dict[str, Any], step: dict[str, Any], config: dict[str, Any],
                      clock: Clock) -> dict[str, Any]:
-    """The §12 namespace (TPL-9): one deep-copied snapshot shared by `state` and `module`."""
-    snapshot = copy_json(state)
+    """The §12 namespace (TPL-9): one snapshot shared by `state` and `module`.
+
+    Not copied here: renders see the data only through the per-render counting proxies (each a
+    fresh container) of the immutable sandbox, and results are copied out by `unwrap_to_data`,
+    so a template cannot change the state; deep-copying the whole state for every module made a
+    run quadratic in its number of modules (issue 15).
+    """
+    snapshot = state
 
     def now() -> datetime:
         value = clock.now()

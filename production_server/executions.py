@@ -12,8 +12,9 @@ import asyncio
 from typing import Any, Callable
 
 import msgspec
-from litestar import Response
+from litestar import Request, Response
 
+from engine.disconnect import cancel_on_disconnect
 from engine.errors import EngineError, ExecutionError, Overloaded
 from engine.pool import BUSY_MESSAGE
 from engine.ports import CancelToken
@@ -60,11 +61,19 @@ def launch(services: Services, run_id: str, kind: str,
     return execution
 
 
-async def execute(services: Services, run_id: str, work: Callable[[CancelToken], Any]) -> Any:
-    """A non-streaming executing request: admitted, registered, awaited (shielded)."""
+async def execute(services: Services, run_id: str, work: Callable[[CancelToken], Any],
+                  request: Request[Any, Any, Any] | None = None) -> Any:
+    """A non-streaming executing request: admitted, registered, awaited (shielded).
+
+    With the `request` (its body already read), a client disconnect cancels the execution's
+    token, so abandoned work stops at the next module boundary (issue 15).
+    """
     execution = launch(services, run_id, "run", work)
     assert execution.task is not None
-    return await asyncio.shield(execution.task)
+    if request is None:
+        return await asyncio.shield(execution.task)
+    return await cancel_on_disconnect(asyncio.shield(execution.task), request.receive,
+                                      execution.token)
 
 
 # ---------------------------------------------------------------------- progress payloads

@@ -40,7 +40,8 @@ MOCK_REFUSED = ("Mock runs are not allowed on this server: set WFE_ALLOW_MOCK_RU
                 "them (scripts/serve runs with WFE_ENV=development, which allows them)")
 
 
-async def _start(services: Services, user: User, body: StartWorkflowRequest | StartByVersionRequest,
+async def _start(request: Request[Any, Any, Any], services: Services, user: User,
+                 body: StartWorkflowRequest | StartByVersionRequest,
                  *, confirm: bool, workflow: dict[str, Any] | None = None,
                  source_type: str = "json") -> Response[bytes]:
     s = services.settings
@@ -68,7 +69,8 @@ async def _start(services: Services, user: User, body: StartWorkflowRequest | St
 
     try:
         # A start has no run id yet; its token is registered under the project key.
-        response = await execute(services, "start:" + user.user_id + ":" + body.project_name, work)
+        response = await execute(services, "start:" + user.user_id + ":" + body.project_name, work,
+                                 request)
     except WorkflowInvalid as exc:  # a request error on production uploads (wire-api.md §2.3)
         raise ApiError(400, "workflow_invalid", exc.message, dict(exc.details)) from None
     return json_response(response)
@@ -81,12 +83,14 @@ async def _start_body(request: Request[Any, Any, Any]) -> StartWorkflowRequest:
 
 @post("/workflow/start", status_code=200, dependencies=USER)
 async def start(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
-    return await _start(services_of(request), user, await _start_body(request), confirm=False)
+    return await _start(request, services_of(request), user, await _start_body(request),
+                        confirm=False)
 
 
 @post("/workflow/start/confirm", status_code=200, dependencies=USER)
 async def start_confirm(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
-    return await _start(services_of(request), user, await _start_body(request), confirm=True)
+    return await _start(request, services_of(request), user, await _start_body(request),
+                        confirm=True)
 
 
 @post("/workflow/start/{workflow_version_id:str}", status_code=200, dependencies=USER)
@@ -105,7 +109,7 @@ async def start_by_version(request: Request[Any, Any, Any], user: CurrentUser,
     if version.get("version_type") == "resolved" or version.get("parent_workflow_version_id"):
         raise bad_request("Start from a source version, not a resolved child version",
                           workflow_version_id=workflow_version_id)
-    return await _start(services, user, body, confirm=False,
+    return await _start(request, services, user, body, confirm=False,
                         workflow=version["resolved_workflow"],
                         source_type=str(version.get("source_type") or "json"))
 
@@ -145,7 +149,7 @@ async def respond(request: Request[Any, Any, Any], user: CurrentUser) -> Respons
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.respond(
         user.user_id, body.workflow_run_id, body.interaction_id, body.response,
-        _opts(services, body.ai_config, token)))
+        _opts(services, body.ai_config, token)), request)
     return json_response(response)
 
 
@@ -156,7 +160,7 @@ async def retry(request: Request[Any, Any, Any], user: CurrentUser) -> Response[
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.retry(
         user.user_id, body.workflow_run_id, body.target_module, body.feedback,
-        _opts(services, body.ai_config, token)))
+        _opts(services, body.ai_config, token)), request)
     return json_response(response)
 
 
@@ -167,7 +171,7 @@ async def jump(request: Request[Any, Any, Any], user: CurrentUser) -> Response[b
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.jump(
         user.user_id, body.workflow_run_id, body.target_step_id, body.target_module_name,
-        _opts(services, body.ai_config, token)))
+        _opts(services, body.ai_config, token)), request)
     return json_response(response)
 
 
@@ -178,7 +182,7 @@ async def jump_to_interaction(request: Request[Any, Any, Any], user: CurrentUser
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.jump_to_interaction(
         user.user_id, body.workflow_run_id, body.interaction_id,
-        _opts(services, body.ai_config, token)))
+        _opts(services, body.ai_config, token)), request)
     return json_response(response)
 
 
