@@ -30,7 +30,8 @@ C = TypeVar("C", bound=type)
 #: the public operations of `WorkflowEngine` that get a line each
 OPERATIONS: tuple[str, ...] = (
     "start", "continue_run", "run_to_target", "respond", "retry", "jump", "jump_to_interaction",
-    "virtual_start", "virtual_respond", "reset", "delete", "resume_status", "run_sub_action",
+    "virtual_start", "virtual_respond", "reset", "delete", "resume_status", "resume_with_content",
+    "run_sub_action",
     "check_sub_action", "get_state_view", "get_interaction_history", "get_interaction_data",
     "get_status", "list_events", "list_generations", "media_preview")
 

@@ -40,6 +40,7 @@ from engine.session import RunSession
 from engine.settings import EngineSettings
 from engine.templating import TemplateEngine
 from engine.versions import version_diff
+from engine.web_ops import WebOperations
 from engine import views
 from engine.provider_types import PreviewInfo
 from engine.wire import (
@@ -104,7 +105,7 @@ class RunLocks:
 
 
 @log_operations(*OPERATIONS)  # one log line per operation (engine/oplog.py)
-class WorkflowEngine:
+class WorkflowEngine(WebOperations):
     def __init__(self, store: Store, providers: ProviderSet, registry: ModuleRegistry,
                  pipeline: PipelineEvaluator, clock: Clock, ids: IdGenerator,
                  settings: EngineSettings, mode: Literal["production", "virtual"]) -> None:

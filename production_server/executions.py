@@ -22,6 +22,7 @@ from engine.progress import error_response
 from engine.wire import ProgressEvent, SubActionEvent, SubActionOutcome, WorkflowResponse
 from production_server.cancellation import Execution
 from production_server.errors import ApiError
+from production_server.frames import run_frame_data
 from production_server.services import Services
 from production_server.sse import Frame, FrameQueue
 
@@ -132,7 +133,7 @@ def run_terminal(run_id: str, outcome: "asyncio.Future[Any]", token: CancelToken
     assert isinstance(response, WorkflowResponse)
     if response.status == "error" and (response.result or {}).get("error_type") == "cancelled":
         return cancelled_frame(run_id, token)
-    return _RUN_EVENTS.get(response.status, "complete"), msgspec.to_builtins(response)
+    return _RUN_EVENTS.get(response.status, "complete"), run_frame_data(response)
 
 
 def cancelled_frame(run_id: str, token: CancelToken | None,
@@ -143,7 +144,7 @@ def cancelled_frame(run_id: str, token: CancelToken | None,
 
 
 def response_frame(response: WorkflowResponse) -> Frame:
-    return _RUN_EVENTS.get(response.status, "complete"), msgspec.to_builtins(response)
+    return _RUN_EVENTS.get(response.status, "complete"), run_frame_data(response)
 
 
 def sub_action_terminal(run_id: str, outcome: "asyncio.Future[Any]", token: CancelToken) -> Frame:

@@ -25,6 +25,7 @@ DEFAULTS = {
     "cookie_samesite": "lax", "cookie_domain": None, "login_max_failures": 10,
     "login_window_s": 900, "sse_max_per_user": 8, "media_queue_max": 64, "media_workers": 4,
     "task_heartbeat_s": 5.0, "task_stale_s": 60.0, "auth_cache_s": 5.0,
+    "default_mock": "auto",
 }
 
 PARSED = [
@@ -158,3 +159,36 @@ def test_log_format_and_admin_tools_without_secret() -> None:
         load_settings({"WFE_JWT_SECRET": SECRET, "WFE_LOG_FORMAT": "xml"})
     tool = load_settings({"WFE_MONGODB_URI": "mongodb://db:27017"}, require_secret=False)
     assert tool.mongodb_uri == "mongodb://db:27017"
+
+
+def test_default_mock_is_the_development_default_only() -> None:
+    """Issue 10: without a URI and without LLM keys a start without `mock` is a mock run (the
+    web UI has no mock switch); any LLM key, `false`, or a deployment (URI set) turns it off,
+    and `true` is refused together with a URI."""
+    dev = load_settings({})
+    assert dev.default_mock == "auto" and dev.mock_by_default and dev.mock_runs_allowed
+    assert not load_settings({"ANTHROPIC_API_KEY": "sk-ant"}).mock_by_default
+    assert not load_settings({"WFE_DEFAULT_MOCK": "false"}).mock_by_default
+    assert not load_settings({"WFE_DEFAULT_MOCK": "false"}).mock_runs_allowed
+    assert load_settings({"WFE_DEFAULT_MOCK": "true", "OPENAI_API_KEY": "sk"}).mock_by_default
+    deployed = load_settings({"WFE_MONGODB_URI": "mongodb://db:27017", "WFE_JWT_SECRET": SECRET})
+    assert not deployed.mock_by_default and not deployed.mock_runs_allowed
+    with pytest.raises(SettingsError, match="WFE_DEFAULT_MOCK"):
+        load_settings({"WFE_MONGODB_URI": "mongodb://db:27017", "WFE_JWT_SECRET": SECRET,
+                       "WFE_DEFAULT_MOCK": "true"})
+    with pytest.raises(SettingsError, match="WFE_DEFAULT_MOCK"):
+        load_settings({"WFE_DEFAULT_MOCK": "sometimes"})
+
+
+def test_development_mode_is_where_starts_default_to_mock() -> None:
+    """Issue 10 x issue 11: scripts/serve runs on a real local database (a URI) in development;
+    there, as on the embedded database, a start without `mock` and without LLM keys is a mock
+    run. A deployment (production with a URI) never defaults to mock."""
+    uri = {"WFE_MONGODB_URI": "mongodb://127.0.0.1:9017", "WFE_JWT_SECRET": SECRET}
+    dev = load_settings({**uri, "WFE_ENV": "development"})
+    assert dev.mock_by_default and dev.mock_runs_allowed
+    assert not load_settings({**uri, "WFE_ENV": "development",
+                              "OPENAI_API_KEY": "sk"}).mock_by_default
+    assert not load_settings(uri).mock_by_default
+    assert load_settings({**uri, "WFE_ENV": "development", "WFE_DEFAULT_MOCK": "true",
+                          "OPENAI_API_KEY": "sk"}).mock_by_default
