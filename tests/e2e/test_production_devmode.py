@@ -123,7 +123,8 @@ def test_a_refused_mock_run_names_the_setting() -> None:
     from production_server.app import create_app
     from production_server.settings import load_settings
 
-    app = create_app(load_settings({"WFE_JWT_SECRET": SECRET, "WFE_COOKIE_SECURE": "false"}))
+    app = create_app(load_settings({"WFE_JWT_SECRET": SECRET, "WFE_COOKIE_SECURE": "false",
+                                    "WFE_DEFAULT_MOCK": "false"}))
     with TestClient(app) as client:
         adapter = app.state.services.adapter
         client.blocking_portal.call(lambda: create_user(adapter, "molly", PASSWORD))
