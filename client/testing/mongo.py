@@ -1,31 +1,26 @@
-"""A real MongoDB wire-protocol server for tests (storage.md §6, ST-16), and the loop thread.
+"""A real MongoDB wire-protocol server for tests: an ephemeral in-memory `secantusdb`.
 
-`secantus_uri` (session scope) starts `secantusd-py --storage-path :memory:` on a free loopback
-port, waits until it answers a ping (bounded), yields its URI and stops it at the end.
-`loop_thread` (session scope) is an event loop running in its own thread: the production store's
-sync calls are made from the test (worker) thread and bridged onto it, as the server does.
-Both fixtures are imported by tests/conftest.py so every test folder can use them.
+`running_secantus()` starts `secantusd-py --storage-path :memory:` on a free loopback port,
+waits until it answers a ping (bounded), yields its URI and stops the process at the end. The
+project's own store tests (storage.md §6, ST-16, tests/contract/secantus_server.py) and the
+pytest plugin's `wfe_mongodb_uri` fixture both start it from here. It needs the `secantusdb`
+package (a test dependency) and pymongo.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import pytest
-
-T = TypeVar("T")
 START_TIMEOUT_S = 30.0
 
 
@@ -40,7 +35,7 @@ def secantus_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from secantus.cli import main; sys.exit(main())"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -66,7 +61,7 @@ def running_secantus(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
     proc: subprocess.Popen[bytes] | None = None
     try:
         for _attempt in range(3):  # a port taken between probe and bind: try another one
-            port = _free_port()
+            port = free_port()
             uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
             proc = subprocess.Popen(
                 [*secantus_command(), "--host", "127.0.0.1", "--port", str(port),
@@ -102,33 +97,4 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
-class LoopThread:
-    """An asyncio loop in a daemon thread: where drivers live during the tests."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="db-loop",
-                                        daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=timeout)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        if not self._thread.is_alive():
-            self.loop.close()
-
-
-@pytest.fixture(scope="session")
-def secantus_uri() -> Iterator[str]:
-    with running_secantus() as uri:
-        yield uri
-
-
-@pytest.fixture(scope="session")
-def loop_thread() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    yield thread
-    thread.stop()
+__all__ = ["START_TIMEOUT_S", "free_port", "running_secantus", "secantus_command"]

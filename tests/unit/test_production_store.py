@@ -214,10 +214,10 @@ def test_driver_setting_selects_the_client_st10(loop_thread: LoopThread,
 
 
 def test_unreachable_server_is_store_unavailable_st11(loop_thread: LoopThread) -> None:
-    from tests.contract.secantus_server import _free_port
+    from client.testing.mongo import free_port
 
     async def ping() -> None:
-        adapter = MongoAdapter.connect(f"mongodb://127.0.0.1:{_free_port()}", "x",
+        adapter = MongoAdapter.connect(f"mongodb://127.0.0.1:{free_port()}", "x",
                                        driver="pymongo_async", server_selection_timeout_ms=200)
         try:
             await adapter.ping()
