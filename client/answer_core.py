@@ -7,8 +7,9 @@ can check that it fits and pick items by what is displayed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import msgspec
 
@@ -67,7 +68,7 @@ class Answer:
                               f"the pending one is {ctx.describe()}")
         return self.make(ctx)
 
-    def after(self, sub_action_id: str, params: dict[str, Any] | None = None) -> "Answer":
+    def after(self, sub_action_id: str, params: dict[str, Any] | None = None) -> Answer:
         """The same answer, with a sub-action run first when a walk sends it."""
         call = SubActionCall(sub_action_id, dict(params or {}))
         return replace(self, before=(*self.before, call))
@@ -79,7 +80,7 @@ def same_interaction(pending: InteractionRequest | None,
     return pending if pending is not None and pending.interaction_id == interaction_id else None
 
 
-def as_response(answer: "Answer | InteractionResponseData | dict[str, Any]",
+def as_response(answer: Answer | InteractionResponseData | dict[str, Any],
                 request: InteractionRequest | None,
                 generated: Sequence[dict[str, Any]] = ()) -> InteractionResponseData:
     """Any accepted answer form as the wire struct (helpers need the pending request)."""

@@ -15,7 +15,8 @@ makes a walk run a sub-action (for example a media generation) before answering.
 from __future__ import annotations
 
 import base64
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from client.answer_core import (
     ANY_TYPE,
@@ -27,7 +28,7 @@ from client.answer_core import (
 )
 from client.answers_media import pick_media, proceed
 from client.answers_nav import jump_back, retry
-from client.answers_select import Path, select_answer
+from client.answers_select import Items, Path, select_answer
 from client.errors import AnswerError
 from engine.wire import InteractionResponseData
 
@@ -39,8 +40,10 @@ def choose(*picks: int | Path) -> Answer:
     `{"scenes": [...]}` too); a tuple or list is an explicit path such as `("scenes", 2)`."""
     if not picks:
         raise AnswerError("choose() needs at least one index")
-    return Answer(f"choose{picks}", SELECT_TYPES,
-                  lambda ctx: select_answer(ctx, "choose", lambda items: _by_position(items, picks)))
+    def pick(items: Items) -> list[list[Any]]:
+        return _by_position(items, picks)
+
+    return Answer(f"choose{picks}", SELECT_TYPES, lambda ctx: select_answer(ctx, "choose", pick))
 
 
 def choose_id(*ids: Any, key: str = "id") -> Answer:
@@ -48,7 +51,7 @@ def choose_id(*ids: Any, key: str = "id") -> Answer:
     if not ids:
         raise AnswerError("choose_id() needs at least one id")
 
-    def pick(items: list[tuple[list[Any], Any]]) -> list[list[Any]]:
+    def pick(items: Items) -> list[list[Any]]:
         paths = []
         for wanted in ids:
             found = [p for p, item in items if isinstance(item, dict) and item.get(key) == wanted]
@@ -58,14 +61,15 @@ def choose_id(*ids: Any, key: str = "id") -> Answer:
             paths.append(found[0])
         return paths
 
-    return Answer(f"choose_id{ids}", SELECT_TYPES, lambda ctx: select_answer(ctx, "choose_id", pick))
+    return Answer(f"choose_id{ids}", SELECT_TYPES,
+                  lambda ctx: select_answer(ctx, "choose_id", pick))
 
 
 def choose_where(predicate: Callable[[Any], bool], *, limit: int | None = None) -> Answer:
     """Select the displayed items the predicate accepts: the first one on a single selection,
     all of them (at most `limit`) on a multiple selection."""
 
-    def pick(items: list[tuple[list[Any], Any]]) -> list[list[Any]]:
+    def pick(items: Items) -> list[list[Any]]:
         paths = [p for p, item in items if predicate(item)]
         if not paths:
             raise AnswerError("no displayed item matches the predicate")
@@ -75,7 +79,7 @@ def choose_where(predicate: Callable[[Any], bool], *, limit: int | None = None) 
                   lambda ctx: select_answer(ctx, "choose_where", pick, first_only=True))
 
 
-def _by_position(items: list[tuple[list[Any], Any]], picks: Sequence[int | Path]) -> list[list[Any]]:
+def _by_position(items: Items, picks: Sequence[int | Path]) -> list[list[Any]]:
     paths = [p for p, _ in items]
     chosen: list[list[Any]] = []
     for pick in picks:
@@ -119,7 +123,7 @@ def fill_form(rows: Sequence[dict[str, Any]] | Callable[[dict[str, Any], int], d
         else:
             given = [{} for _ in defaults]
         return InteractionResponseData(form_data=[{**d, **g, **fields}
-                                                  for d, g in zip(defaults, given)])
+                                                  for d, g in zip(defaults, given, strict=True)])
 
     return Answer("fill_form", frozenset({"form_input"}), make)
 

@@ -8,7 +8,8 @@ or `client.run_sub_action(...)`), oldest first.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from client.answer_core import Answer, AnswerContext
 from client.errors import AnswerError

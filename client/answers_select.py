@@ -9,7 +9,8 @@ uses the shapes the workflows' templates expect: one selection is its path unwra
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from client.answer_core import AnswerContext
 from client.errors import AnswerError

@@ -11,7 +11,8 @@ streams and cancellation therefore behave the same in-process and against a live
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -21,7 +22,7 @@ CLOSE_WAIT_S = 10.0
 
 
 class _StreamedBody(httpx.AsyncByteStream):
-    def __init__(self, chunks: "asyncio.Queue[Any]", task: "asyncio.Task[None]",
+    def __init__(self, chunks: asyncio.Queue[Any], task: asyncio.Task[None],
                  disconnected: asyncio.Event) -> None:
         self._chunks = chunks
         self._task = task
@@ -43,7 +44,7 @@ class _StreamedBody(httpx.AsyncByteStream):
         if not self._task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), CLOSE_WAIT_S)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - the app's own business
+            except (TimeoutError, Exception):  # noqa: BLE001 - the app's own business
                 self._task.cancel()
 
 

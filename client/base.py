@@ -8,8 +8,9 @@ async context manager that closes what it opened.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AsyncExitStack
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -17,7 +18,7 @@ from asgi_lifespan import LifespanManager
 
 from client.asgi import StreamingASGITransport
 from client.errors import StreamError, error_from_response
-from client.sse import FrameStream, StreamKind, Frame
+from client.sse import Frame, FrameStream, StreamKind
 
 T = TypeVar("T")
 C = TypeVar("C", bound="BaseClient")

@@ -20,8 +20,9 @@ in a conftest to change them. Server packages are imported only when a fixture n
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator, Literal
+from typing import Any, Literal
 
 import pytest
 

@@ -11,9 +11,10 @@ Frame lines are parsed by httpx-sse; `: ping` heartbeats never surface.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Literal
+from typing import Any, Literal
 
 import httpx
 import msgspec
@@ -98,7 +99,7 @@ class FrameStream:
         self.terminal: Frame | None = None
         self._iterator: AsyncIterator[Frame] | None = None
 
-    async def __aenter__(self) -> "FrameStream":
+    async def __aenter__(self) -> FrameStream:
         await self._open()
         return self
 

@@ -10,8 +10,9 @@ interaction the script does not cover, a validation failure or an error is a `Ru
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from client.answer_core import Answer
 from client.errors import RunError

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from client.production import ProductionClient
-from client.testing.apps import PASSWORD, access_token, add_user, new_secret, production_app, \
-    virtual_app
+from client.testing.apps import (
+    PASSWORD,
+    access_token,
+    add_user,
+    new_secret,
+    production_app,
+    virtual_app,
+)
 from client.virtual import VirtualClient
 from engine.clock import FixedClock
 from engine.ids import SequentialIds

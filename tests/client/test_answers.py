@@ -107,7 +107,8 @@ def test_choose_id_and_choose_where() -> None:
     assert answer.selected_indices == ["scenes", 2]
     assert check_select(request, inputs, answer)["selected_data"]["id"] == "fox"
     assert choose_id(2, key="n").build(request).selected_indices == ["scenes", 1]
-    with pytest.raises(AnswerError, match=r"no item with id='owl' \(there are \['cat', 'dog', 'fox'\]\)"):
+    with pytest.raises(AnswerError,
+                       match=r"no item with id='owl' \(there are \['cat', 'dog', 'fox'\]\)"):
         choose_id("owl").build(request)
     assert choose_where(lambda item: item["n"] > 1).build(request).selected_indices == \
         ["scenes", 1]  # a single selection takes the first match
@@ -167,7 +168,8 @@ def test_type_text_upload_and_download() -> None:
     assert file_module.validate_response(file_request, file_inputs, png, {}) == []
     offer = InteractionRequest(interaction_id="file_1", interaction_type="file_download",
                                file_name="summary.txt")
-    assert download().build(offer).file_path == "summary.txt" and download().build(offer).file_written
+    done = download().build(offer)
+    assert done.file_path == "summary.txt" and done.file_written
     assert download("out/x.txt").build(offer).file_path == "out/x.txt"
 
 

@@ -168,7 +168,8 @@ async def test_typed_errors(pc: Pair, cuddle_workflow: dict[str, Any]) -> None:
     await client.respond(choose_id("cat"))
     with pytest.raises(Conflict) as conflict:
         await client.respond({"selected_indices": [1]}, interaction_id=iid)
-    assert conflict.value.status == 409 and conflict.value.error_type == "interaction_already_answered"
+    assert conflict.value.status == 409
+    assert conflict.value.error_type == "interaction_already_answered"
     with pytest.raises(NotFound) as missing:
         await client.respond({"selected_indices": [0]}, interaction_id="select_nope")
     assert missing.value.error_type == "interaction_not_found"
