@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from client.production import ProductionClient
+from client.sse import Frame
 from client.testing.apps import (
     PASSWORD,
     access_token,
@@ -30,6 +31,7 @@ from client.virtual import VirtualClient
 from engine.clock import FixedClock
 from engine.ids import SequentialIds
 from engine.mock_data import generate_mock
+from engine.wire import WorkflowResponse
 from tests.conftest import CUDDLE_DIR, T0, mock_only_providers
 from tests.e2e.virtual_live import LiveServer
 from tests.fakes import FakeLLMProvider, FakeProviderSet, llm_result
@@ -130,6 +132,19 @@ class BlockingLLM(FakeLLMProvider):
 def blocking_providers() -> tuple[BlockingLLM, FakeProviderSet]:
     llm = BlockingLLM()
     return llm, FakeProviderSet(llm={"openai": llm, "anthropic": llm})
+
+
+def assert_frames_named(frames: list[Frame]) -> None:
+    """Every frame a server sent is described by its wire struct (engine/wire_frames.py): no
+    field the struct does not name, so the structs stay the one description of the frames.
+    Run terminals are `WorkflowResponse`s, which a server may widen for another client."""
+    assert frames
+    for frame in frames:
+        fields = set(type(frame.data).__struct_fields__)
+        if isinstance(frame.data, WorkflowResponse):
+            assert fields <= set(frame.raw), frame.event
+        else:
+            assert set(frame.raw) <= fields, (frame.event, set(frame.raw) - fields)
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:

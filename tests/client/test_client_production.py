@@ -17,9 +17,22 @@ from client.testing.apps import PASSWORD, add_user
 from client.uploads import zip_folder
 from client.walk import walk
 from engine.wire import WorkflowResponse
-from engine.wire_frames import CancelledFrame, ProgressFrame, StartedFrame, SubActionComplete
+from engine.wire_frames import (
+    CancelledFrame,
+    ProgressFrame,
+    StartedFrame,
+    SubActionComplete,
+    SubActionError,
+)
 from tests.acceptance.script_a import IMAGE_PARAMS
-from tests.client.conftest import MODES, Served, blocking_providers, production_client, wait_until
+from tests.client.conftest import (
+    MODES,
+    Served,
+    assert_frames_named,
+    blocking_providers,
+    production_client,
+    wait_until,
+)
 from tests.conftest import CUDDLE_DIR
 
 Pair = tuple[ProductionClient, Served]
@@ -134,6 +147,7 @@ async def test_streams_run_and_stream_respond(pc: Pair) -> None:
     assert all(isinstance(f.data, ProgressFrame) for f in seen if f.event == "progress")
     assert [f.id for f in seen] == list(range(1, len(seen) + 1))
     assert client.last is seen[-1].data and client.pending is not None
+    assert_frames_named(only + seen)
     assert client.pending.context["module_name"] == "select_aesthetic"
 
 
@@ -145,6 +159,7 @@ async def test_sub_action_job_stream_generations_and_pick(pc: Pair) -> None:
         seen = [frame async for frame in frames]
     assert isinstance(seen[0].data, ProgressFrame) and seen[0].data.task_id
     assert seen[-1].event == "complete" and isinstance(seen[-1].data, SubActionComplete)
+    assert_frames_named(seen)
     result = seen[-1].data.sub_action_result
     listed = await client.generations("image")
     assert [g.content_ids for g in listed.generations] == [result["content_ids"]]
@@ -153,6 +168,17 @@ async def test_sub_action_job_stream_generations_and_pick(pc: Pair) -> None:
     await client.respond(pick_media(1))
     second = frame.data.sub_action_result["content_ids"][0]
     assert (await client.state()).state["selected_image_id"] == second
+
+
+async def test_a_failed_sub_action_ends_with_a_typed_error_frame(pc: Pair) -> None:
+    client, _ = pc
+    await client.start(CUDDLE_DIR, project_name="fail", mock=True)
+    await walk(client, TO_IMAGES, stop_at="generate_and_select_images_v2")
+    stream = client.sub_action("image_generation", {**IMAGE_PARAMS, "provider": "nope"})
+    frame = await stream.result()
+    assert frame.event == "error" and isinstance(frame.data, SubActionError)
+    assert frame.data.error_type and frame.data.message
+    assert_frames_named(stream.frames)
 
 
 async def test_typed_errors(pc: Pair, cuddle_workflow: dict[str, Any]) -> None:
@@ -219,6 +245,7 @@ async def test_cancel_ends_the_stream_with_cancelled(mode: str) -> None:
         assert terminal.event == "cancelled" and isinstance(terminal.data, CancelledFrame)
         assert terminal.data.reason == "user_cancelled" and frames.terminal is terminal
         assert [f.event for f in frames.frames].count("cancelled") == 1
+        assert_frames_named(frames.frames)
         assert llm.cancelled.is_set()
         assert (await client.status()).status == "processing"
         llm.release.set()

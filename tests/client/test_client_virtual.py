@@ -12,9 +12,15 @@ from client.virtual import VirtualClient
 from client.walk import walk
 from engine.provider_types import PreviewInfo
 from engine.wire import VirtualWorkflowResponse
-from engine.wire_frames import ProgressFrame, SubActionComplete
+from engine.wire_frames import ProgressFrame, SubActionComplete, SubActionError
 from tests.acceptance.script_a import IMAGE_PARAMS
-from tests.client.conftest import MODES, blocking_providers, virtual_client, wait_until
+from tests.client.conftest import (
+    MODES,
+    assert_frames_named,
+    blocking_providers,
+    virtual_client,
+    wait_until,
+)
 
 TO_IMAGES = {"select_pet_type": choose_id("cat"), "select_aesthetic": choose_id("playful"),
              "select_scene": choose(0)}
@@ -70,6 +76,7 @@ async def test_sub_action_stream_generations_and_pick(vc: VirtualClient) -> None
         seen = [frame async for frame in frames]
     assert [f.id for f in seen] == list(range(1, len(seen) + 1))
     assert all(isinstance(f.data, ProgressFrame) for f in seen[:-1]) and len(seen) >= 2
+    assert_frames_named(seen)
     terminal = seen[-1]
     assert terminal.event == "complete" and terminal.terminal
     assert isinstance(terminal.data, SubActionComplete)
@@ -81,6 +88,20 @@ async def test_sub_action_stream_generations_and_pick(vc: VirtualClient) -> None
     answered = await vc.respond(pick_media(0))
     assert answered.status == "awaiting_input"
     assert (await vc.state()).state["selected_image_id"] == result["content_ids"][0]
+
+
+async def test_a_failed_sub_action_ends_with_a_typed_error_frame(vc: VirtualClient) -> None:
+    """A sub-action that fails is a terminal `error` frame (not an exception), with the blob
+    that records the failure."""
+    await vc.start()
+    await walk(vc, TO_IMAGES, stop_at="generate_and_select_images_v2")
+    before = vc.virtual_db
+    stream = vc.sub_action("image_generation", {**IMAGE_PARAMS, "provider": "nope"})
+    frame = await stream.result()
+    assert frame.event == "error" and isinstance(frame.data, SubActionError)
+    assert frame.data.error_type and frame.data.message
+    assert frame.data.virtual_db == vc.virtual_db and vc.virtual_db != before
+    assert_frames_named(stream.frames)
 
 
 async def test_run_sub_action_returns_the_terminal_frame(vc: VirtualClient) -> None:
