@@ -215,6 +215,13 @@ class AsyncReads:
         return await self._find(q.list_runs_query(user_id, active_only, include_mock, limit,
                                                   offset))
 
+    async def page_runs(self, user_id: str, include_mock: bool, updated_since: datetime | None,
+                        limit: int, offset: int) -> tuple[list[Doc], int]:
+        """One page of the user's top-level runs and the total count of the same filter."""
+        spec = q.all_runs_query(user_id, include_mock, updated_since, limit, offset)
+        total = await self.adapter.count_documents(spec.collection, spec.filter)
+        return (await self._find(spec) if limit > 0 else []), total
+
     async def list_child_runs(self, parent_run_id: str) -> list[Doc]:
         return await self._find(q.child_runs_query([parent_run_id]))
 
@@ -271,6 +278,9 @@ class AsyncReads:
         if not lineage:
             return []
         return await self._find(q.list_files_query(run_id, lineage))
+
+    async def get_file(self, file_id: str) -> Doc | None:
+        return await self.adapter.find_one("workflow_files", {"file_id": file_id})
 
     async def list_token_usage(self, run_id: str) -> list[Doc]:
         return await self._find(q.token_usage_query(run_id))

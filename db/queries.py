@@ -70,6 +70,16 @@ def list_runs_query(user_id: str, active_only: bool, include_mock: bool, limit: 
                      skip=max(offset, 0), limit=max(limit, 0))
 
 
+def all_runs_query(user_id: str, include_mock: bool, updated_since: datetime | None,
+                   limit: int, offset: int) -> QuerySpec:
+    """`GET /workflows/all`: top-level runs of any status, newest updated first."""
+    spec = list_runs_query(user_id, False, include_mock, limit, offset)
+    if updated_since is None:
+        return spec
+    return msgspec.structs.replace(spec, filter={**spec.filter,
+                                                 "updated_at": {"$gte": updated_since}})
+
+
 def child_runs_query(parent_ids: list[str]) -> QuerySpec:
     return QuerySpec(collection="workflow_runs",
                      filter={"parent_workflow_run_id": {"$in": parent_ids}},
@@ -177,11 +187,15 @@ def template_key(user_id: str, name: str) -> Doc:
     return {"user_id": user_id, "workflow_template_name": name}
 
 
-def template_upsert(template_id: str, display_name: str, now: datetime) -> Doc:
-    """Only `$setOnInsert`: an existing template is returned untouched (VS-3: no write)."""
+def template_upsert(template_id: str, display_name: str, now: datetime,
+                    global_scope: bool = False) -> Doc:
+    """Only `$setOnInsert`: an existing template is returned untouched (VS-3: no write).
+    Global templates (owner `GLOBAL_OWNER`) are `scope: global`, `visibility: public`."""
     return {"$setOnInsert": {
-        "workflow_template_id": template_id, "name": display_name, "scope": "user",
-        "visibility": "visible", "created_at": now, "updated_at": now,
+        "workflow_template_id": template_id, "name": display_name,
+        "scope": "global" if global_scope else "user",
+        "visibility": "public" if global_scope else "visible", "created_at": now,
+        "updated_at": now,
     }}
 
 

@@ -15,6 +15,7 @@ from db.executor import CollectionExecutor
 from db.indexes import ENGINE_COLLECTIONS
 from db.queries import QuerySpec
 from engine.errors import ConcurrentModification, EngineError, ExecutionFailed
+from engine.global_templates import GLOBAL_OWNER
 
 Doc = dict[str, Any]
 Lineage = list[dict[str, Any]]
@@ -147,7 +148,8 @@ class QueryStore:
         key = q.template_key(user_id, name)
         try:
             doc = self.executor.find_one_and_update(
-                "workflow_templates", key, q.template_upsert(template_id, display_name, now),
+                "workflow_templates", key,
+                q.template_upsert(template_id, display_name, now, user_id == GLOBAL_OWNER),
                 upsert=True, return_after=True)
         except ConcurrentModification:
             doc = None

@@ -23,6 +23,7 @@ from engine.errors import (
 )
 from engine.execution import ModuleCancelled, Stop
 from engine.jsonutil import sha256_tag
+from engine.mock_budget import MockBudget, MockSchemaError
 from engine.modules.base import InteractiveModule
 from engine.navigation import check_retry_scope, do_jump, do_retry, jump_scope_ok
 from engine.provider_types import ProviderCancelled
@@ -323,9 +324,13 @@ def auto_answer(runner: "Runner", ref: ModuleRef, interaction_id: str) -> Stop |
         response = scripted
     else:
         request = msgspec.convert(request_event["data"]["request"], _request_type())
-        generated = generate_answer(request, seed=config.seed, mock=runner.mock,
-                                    retryable=ref.config.get("retryable"), step_id=ref.step_id,
-                                    module_name=ref.module_name, new_hex=runner.eng.ids.new_hex)
+        try:
+            generated = generate_answer(
+                request, seed=config.seed, mock=runner.mock, retryable=ref.config.get("retryable"),
+                step_id=ref.step_id, module_name=ref.module_name, new_hex=runner.eng.ids.new_hex,
+                mock_budget=MockBudget(runner.eng.settings.mock_data_max_bytes))
+        except MockSchemaError:  # a form schema demanding too much: no answer can be generated
+            generated = None
         if generated is None:
             return pending
         response = generated

@@ -10,6 +10,7 @@ import random
 import re
 from typing import Any, Callable
 
+from engine.mock_budget import MockBudget
 from engine.mock_data import MOCK_PLACEHOLDER_URL, MOCK_WORDS, generate_mock
 from engine.wire import InteractionRequest, InteractionResponseData
 
@@ -101,7 +102,8 @@ def _text(request: InteractionRequest, rng: random.Random | None) -> Interaction
     return InteractionResponseData(value=value)
 
 
-def _form(request: InteractionRequest, seed: int | None) -> InteractionResponseData:
+def _form(request: InteractionRequest, seed: int | None,
+          budget: MockBudget) -> InteractionResponseData:
     props = (request.form_schema or {}).get("properties") or {}
     rows: list[Any] = []
     for defaults in request.form_defaults:
@@ -112,7 +114,7 @@ def _form(request: InteractionRequest, seed: int | None) -> InteractionResponseD
             elif isinstance(sub, dict) and "default" in sub:
                 row[key] = sub["default"]
             else:
-                row[key] = generate_mock(sub, seed or 0)
+                row[key] = generate_mock(sub, seed or 0, budget)
         rows.append(row)
     return InteractionResponseData(form_data=rows)
 
@@ -144,8 +146,12 @@ def _media(request: InteractionRequest, mock: bool, retryable: dict[str, Any] | 
 
 def generate_answer(request: InteractionRequest, *, seed: int | None, mock: bool,
                     retryable: dict[str, Any] | None, step_id: str, module_name: str,
-                    new_hex: Callable[[], str]) -> InteractionResponseData | None:
-    """The generated answer of the §14.3 table, or None when none can be generated."""
+                    new_hex: Callable[[], str],
+                    mock_budget: MockBudget | None = None) -> InteractionResponseData | None:
+    """The generated answer of the §14.3 table, or None when none can be generated.
+
+    Form values share `mock_budget` across rows and fields; a form schema demanding more raises
+    `MockSchemaError`."""
     rng = None if seed is None else random.Random(str(seed) + ":" + step_id + ":" + module_name)
     kind = request.interaction_type
     if kind == "select_from_structured":
@@ -155,7 +161,7 @@ def generate_answer(request: InteractionRequest, *, seed: int | None, mock: bool
     if kind == "text_input":
         return _text(request, rng)
     if kind == "form_input":
-        return _form(request, seed)
+        return _form(request, seed, mock_budget if mock_budget is not None else MockBudget())
     if kind == "file_download":
         return InteractionResponseData(file_written=True, file_path=request.file_name)
     if kind == "media_generation":

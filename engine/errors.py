@@ -76,6 +76,19 @@ class Cancelled(ExecutionError):
     error_type = "cancelled"
 
 
+class DeadlineExceeded(ExecutionError):
+    """The operation ran past `WFE_OPERATION_DEADLINE_S` and stopped at a module boundary; what
+    it wrote is valid progress and a later operation continues from the cursor."""
+
+    error_type = "deadline_exceeded"
+
+
+class InternalError(ExecutionError):
+    """An unexpected exception inside an operation, recorded on the run instead of stranding it."""
+
+    error_type = "internal_error"
+
+
 class ModuleExecutionError(ExecutionError):
     """Raised by modules for expected failures (MOD-core-2)."""
 
@@ -120,6 +133,14 @@ class InteractionAlreadyAnswered(Conflict):
 
 class ConcurrentModification(Conflict):
     error_type = "concurrent_modification"
+
+
+class WorkflowTooLarge(RequestError):
+    """A workflow over a step or module cap (`WFE_WORKFLOW_MAX_STEPS`/`_MODULES`); refused
+    before anything is stored or executed."""
+
+    http_status = 413
+    error_type = "workflow_too_large"
 
 
 class MockNotAllowed(RequestError):

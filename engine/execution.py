@@ -27,7 +27,7 @@ from engine.jsonutil import NonJsonValue, get_path, normalize
 from engine.modules.base import ExecutionContext, InteractiveModule, ModuleBase
 from engine.provider_types import ProviderCancelled
 from engine.sanitize import sanitize_message
-from engine.session import RunSession, event_size
+from engine.session import ReadOnlyState, RunSession, event_size
 from engine.templating import template_context
 from engine.wire import AutoRespondConfig, InteractionRequest, ProgressEvent, Target
 from engine.workflow_index import ModuleRef
@@ -52,6 +52,9 @@ class ExecOptions:
     progress: "ProgressSink | None" = None
     target: Target | None = None
     auto_respond: AutoRespondConfig | None = None
+    #: `time.monotonic()` after which the operation stops at the next module boundary; set by
+    #: the operation's first `Runner` from `WFE_OPERATION_DEADLINE_S` (issue 15)
+    deadline: float | None = None
 
 
 @dataclass
@@ -66,6 +69,12 @@ class Stop:
     validation_errors: list[Any] = field(default_factory=list)
     validation_warnings: list[Any] = field(default_factory=list)
     interaction_id: str | None = None
+
+
+def arm_deadline(opts: ExecOptions, deadline_s: float) -> None:
+    """Start the operation's clock once, at its entry point, so loading and storing count too."""
+    if opts.deadline is None:
+        opts.deadline = time.monotonic() + deadline_s
 
 
 class ModuleCancelled(Exception):
@@ -83,6 +92,9 @@ class Runner:
         self.auto_responses: list[dict[str, Any]] = []
         self.executed = 0
         self.started_at = time.monotonic()
+        arm_deadline(opts, engine.settings.operation_deadline_s)
+        #: the §8.1 phase of the module being run, named by `module_error` if it breaks
+        self.module_phase = "execute"
         self.ai_config = dict(session.run.get("ai_config") or {})
         #: a changed run-level AI config to store with the projection (ENG-10)
         self.new_ai_config: dict[str, Any] | None = None
@@ -102,6 +114,24 @@ class Runner:
 
     def cancelled(self) -> bool:
         return self.opts.cancel is not None and self.opts.cancel.is_cancelled()
+
+    def past_deadline(self, step_id: str, module_name: str | None) -> Stop | None:
+        """A `deadline_exceeded` stop once the operation's deadline has passed (issue 15).
+
+        Checked only at module boundaries, so nothing is half-written; at least one module runs
+        per operation, so a run always makes progress however long loading took.
+        """
+        if self.executed == 0 or self.opts.deadline is None or time.monotonic() < self.opts.deadline:
+            return None
+        limit = self.eng.settings.operation_deadline_s
+        where = f"module '{module_name}'" if module_name else f"step '{step_id}'"
+        return Stop("error", None, "deadline_exceeded",
+                    f"Operation stopped at its deadline of {limit:g} s (WFE_OPERATION_DEADLINE_S) "
+                    f"before {where}; the progress is saved and continuing the run goes on "
+                    "from there",
+                    {"deadline_s": limit, "setting": "WFE_OPERATION_DEADLINE_S",
+                     "modules_executed": self.executed, "step_id": step_id,
+                     "module_name": module_name})
 
     def is_target(self, ref: ModuleRef) -> bool:
         t = self.opts.target
@@ -168,6 +198,12 @@ class Runner:
         step_id = str(self.s.index.steps[pos].get("step_id"))
         mods = self.s.index.step_modules(step_id)
         if not mods:
+            if self.cancelled():
+                return Stop("cancelled")
+            late = self.past_deadline(step_id, None)
+            if late is not None:
+                return late
+            self.executed += 1
             self.s.append("step_started", step_id, None,
                           {"step_index": pos, "step_name": self.s.index.step_name(step_id)})
             self.s.append("step_completed", step_id, None, {"step_index": pos})
@@ -180,6 +216,9 @@ class Runner:
         s = self.s
         if self.cancelled():
             return Stop("cancelled", ref)
+        late = self.past_deadline(ref.step_id, ref.module_name)
+        if late is not None:
+            return late
         self.executed += 1
         if self.executed > MAX_MODULES_PER_OPERATION:
             return Stop("error", ref, "execution_failed", "execution limit reached")
@@ -192,6 +231,7 @@ class Runner:
                            {"module_id": ref.module_id, "module_index": ref.module_index,
                             "config_hash": s.index.config_hash(ref)})
         self.emit("module_started", ref, "Running " + ref.module_name)
+        self.module_phase = "resolve"
         if ref.module_id == "pipeline.execution_groups":
             return self.fail(ref, "resolve", UnsupportedModuleType(
                 "pipeline.execution_groups cannot be executed; it is expanded at upload"))
@@ -199,21 +239,22 @@ class Runner:
             module = self.eng.registry.get(ref.module_id)
         except EngineError as exc:
             return self.fail(ref, "resolve", exc)
-        state = s.state_snapshot()
-        if retry is not None:
-            state["_retry_conversation_history"] = self.retry_history(ref)
-            state["_retry_feedback"] = retry[2]
+        state = s.module_state(None if retry is None else {
+            "_retry_conversation_history": self.retry_history(ref), "_retry_feedback": retry[2]})
         try:
             inputs = self.resolve(ref.config.get("inputs") or {}, state, ref)
         except EngineError as exc:
             return self.fail(ref, "resolve", exc)
+        self.module_phase = "validate_inputs"
         try:
             inputs = check_inputs(module, inputs)
         except EngineError as exc:
             return self.fail(ref, "validate_inputs", exc)
         context = self.context(ref, state, started["sequence"])
         if isinstance(module, InteractiveModule):
+            self.module_phase = "request"
             return self.request_interaction(ref, module, inputs, context)
+        self.module_phase = "execute"
         try:
             outputs = module.execute(inputs, context)  # type: ignore[attr-defined]
         except RequestError:
@@ -332,7 +373,7 @@ class Runner:
             step_id=ref.step_id, step_name=s.index.step_name(ref.step_id),
             step=self.step_config(ref), module_name=ref.module_name,
             module_index=ref.module_index, module_id=ref.module_id, sequence=sequence,
-            config=s.index.config, state=state,
+            config=s.index.config, state=ReadOnlyState(state),
             retryable=copy.deepcopy(ref.config.get("retryable")),
             sub_actions=copy.deepcopy(ref.config.get("sub_actions")),
             mock=self.mock, ai_config=dict(self.ai_config),

@@ -176,7 +176,11 @@ class LLMHelper:
         if context.mock:
             request.seed = mock_seed(module_name, messages, output_schema)
             _check_cancel(context)
-            return self._invoke(client, request, credentials, context)
+            try:
+                return self._invoke(client, request, credentials, context)
+            except ProviderError as exc:  # e.g. an output schema the mock cannot fit
+                raise ModuleExecutionError(
+                    "LLM API call failed: " + sanitize_message(exc.message, secrets)) from None
         return self._call_live(context, client, request, credentials, provider, secrets)
 
     def _call_live(self, context: Any, client: LLMProvider, request: LLMRequest,

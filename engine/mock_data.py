@@ -2,7 +2,9 @@
 
 Mock LLM answers, form auto-answers and the mock-data endpoint all go through `generate_mock`,
 so both servers produce identical data for the same `(schema, seed)`. A private `Random` is
-used so the global random state is never touched.
+used so the global random state is never touched. Every call charges a `MockBudget`
+(engine/mock_budget.py), so a schema demanding more than the budget is refused before its data
+is built.
 """
 
 from __future__ import annotations
@@ -13,6 +15,14 @@ import math
 import random
 import uuid
 from typing import Any
+
+from engine.mock_budget import (
+    MAX_NODES,
+    MockBudget,
+    MockBudgetExceeded,
+    MockSchemaError,
+    check_int_bounds,
+)
 
 MOCK_WORDS: tuple[str, ...] = tuple(
     "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut "
@@ -32,7 +42,7 @@ MOCK_PLACEHOLDER_URL = "data:image/svg+xml;base64," + base64.b64encode(
     _MOCK_SVG.encode("utf-8")).decode("ascii")
 
 MAX_REF_DEPTH = 16
-MAX_NODES = 200_000
+MAX_RANDOM_ITEMS = 100  # the random upper end of an array's length, beyond its minItems
 _FORMATS = {
     "date-time": "2026-01-01T00:00:00Z",
     "date": "2026-01-01",
@@ -40,10 +50,6 @@ _FORMATS = {
     "uri": "mock://resource",
     "url": "mock://resource",
 }
-
-
-class MockBudgetExceeded(ValueError):
-    """A (recursive) schema would expand into an unreasonable amount of data."""
 
 
 def _seed_value(seed: Any) -> int | str | bytes | float:
@@ -56,10 +62,10 @@ def _seed_value(seed: Any) -> int | str | bytes | float:
 
 
 class _Generator:
-    def __init__(self, root: Any, seed: Any) -> None:
+    def __init__(self, root: Any, seed: Any, budget: MockBudget) -> None:
         self.root = root
         self.rng = random.Random(_seed_value(seed))
-        self.nodes = 0
+        self.budget = budget
 
     def words(self, count: int) -> str:
         return " ".join(self.rng.choice(MOCK_WORDS) for _ in range(count))
@@ -85,20 +91,21 @@ class _Generator:
         return node
 
     def gen(self, schema: Any, depth: int = 0) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise MockBudgetExceeded("mock data would exceed " + str(MAX_NODES) + " values")
+        self.budget.node()
         if not isinstance(schema, dict) or not schema:
-            return self.sentence()
+            return self.charged(self.sentence())
         if "$ref" in schema:
             if depth >= MAX_REF_DEPTH:
                 return None
             target = self.lookup(schema["$ref"])
             return None if target is None else self.gen(target, depth + 1)
         if "const" in schema:
+            self.budget.charge_copy(schema["const"])
             return copy.deepcopy(schema["const"])
         if isinstance(schema.get("enum"), list) and schema["enum"]:
-            return copy.deepcopy(self.rng.choice(schema["enum"]))
+            choice = self.rng.choice(schema["enum"])
+            self.budget.charge_copy(choice)
+            return copy.deepcopy(choice)
         for key in ("anyOf", "oneOf"):
             if isinstance(schema.get(key), list) and schema[key]:
                 return self.gen(schema[key][0], depth)
@@ -110,19 +117,38 @@ class _Generator:
         if kind is None:
             kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
         maker = getattr(self, "make_" + kind, None) if isinstance(kind, str) else None
-        return maker(schema, depth) if maker else self.sentence()
+        if maker is None:
+            return self.charged(self.sentence())
+        if kind in ("object", "array"):
+            self.budget.enter()
+            try:
+                return maker(schema, depth)
+            finally:
+                self.budget.leave()
+        return maker(schema, depth)
+
+    def charged(self, text: str) -> str:
+        self.budget.charge(len(text) + 3)
+        return text
 
     def make_object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
         props = schema.get("properties")
+        self.budget.charge(2)
         if not isinstance(props, dict):
             return {}
-        return {key: self.gen(sub, depth) for key, sub in props.items()}
+        out: dict[str, Any] = {}
+        for key, sub in props.items():
+            self.budget.charge(len(key) + 4)
+            out[key] = self.gen(sub, depth)
+        return out
 
     def make_array(self, schema: dict[str, Any], depth: int) -> list[Any]:
         lo = schema.get("minItems", 1)
         lo = lo if isinstance(lo, int) and lo >= 0 else 1
+        self.budget.demand_values("minItems", lo)
+        self.budget.charge(2 + lo)
         hi = schema.get("maxItems")
-        hi = max(lo, 3) if not isinstance(hi, int) else max(hi, lo)
+        hi = max(lo, 3) if not isinstance(hi, int) else max(min(hi, lo + MAX_RANDOM_ITEMS), lo)
         n = self.rng.randint(lo, hi)
         prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
         out = [self.gen(sub, depth) for sub in prefix]
@@ -148,13 +174,21 @@ class _Generator:
         else:
             text = self.words(self.rng.randint(2, 6))
         min_len = schema.get("minLength")
-        if isinstance(min_len, int):
-            while len(text) < min_len:
-                text += " " + self.rng.choice(MOCK_WORDS)
         max_len = schema.get("maxLength")
+        if isinstance(min_len, int) and min_len > len(text):
+            # Padding is append-only, so a text cut to maxLength needs no more than maxLength.
+            target = min(min_len, max_len) if isinstance(max_len, int) and max_len >= 0 else min_len
+            self.budget.demand_bytes("minLength", target)
+            parts = [text]
+            length = len(text)
+            while length < target:
+                word = self.rng.choice(MOCK_WORDS)
+                parts.append(word)
+                length += 1 + len(word)
+            text = " ".join(parts)
         if isinstance(max_len, int) and max_len >= 0:
             text = text[:max_len]
-        return text.strip()
+        return self.charged(text.strip())
 
     def _bounds(self, schema: dict[str, Any], integer: bool) -> tuple[float, float]:
         lows = []
@@ -171,15 +205,21 @@ class _Generator:
         lo = max(lows) if lows else (hi - 100 if hi is not None and hi < 0 else 0)
         if hi is None:
             hi = lo + 100
+        if any(isinstance(bound, float) and not math.isfinite(bound) for bound in (lo, hi)):
+            raise MockSchemaError("numeric bounds must be finite", minimum=str(lo), maximum=str(hi))
         if integer:
             lo, hi = math.ceil(lo), math.floor(hi)
+            check_int_bounds(lo, hi)
         return lo, hi
 
     def make_integer(self, schema: dict[str, Any], depth: int) -> int:
         lo, hi = self._bounds(schema, True)
         value = self.rng.randint(int(lo), int(hi)) if lo <= hi else int(lo)
+        self.budget.charge(8)
         step = schema.get("multipleOf")
         if isinstance(step, (int, float)) and not isinstance(step, bool) and step > 0:
+            if not math.isfinite(value / step):  # value is a 64-bit int here, step positive
+                raise MockSchemaError("multipleOf is too small for the bounds", multipleOf=step)
             candidates = [math.floor(value / step) * step, math.ceil(value / step) * step]
             inside = [c for c in candidates if lo <= c <= hi]
             if inside:
@@ -188,15 +228,18 @@ class _Generator:
         return value
 
     def make_number(self, schema: dict[str, Any], depth: int) -> float:
+        self.budget.charge(24)
         lo, hi = self._bounds(schema, False)
         if lo > hi:
             return lo
         return min(max(round(self.rng.uniform(lo, hi), 2), lo), hi)
 
     def make_boolean(self, schema: dict[str, Any], depth: int) -> bool:
+        self.budget.charge(5)
         return self.rng.random() < 0.5
 
     def make_null(self, schema: dict[str, Any], depth: int) -> None:
+        self.budget.charge(4)
         return None
 
 
@@ -218,6 +261,13 @@ def _merge_all_of(schema: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def generate_mock(schema: Any, seed: Any) -> Any:
-    """Deterministic value for `(schema, seed)`; `seed` may be any hashable (None means 0)."""
-    return _Generator(schema, seed).gen(schema)
+def generate_mock(schema: Any, seed: Any, budget: MockBudget | None = None) -> Any:
+    """Deterministic value for `(schema, seed)`; `seed` may be any hashable (None means 0).
+
+    Raises `MockBudgetExceeded` (a `MockSchemaError`) when the data would not fit `budget`
+    (a fresh default budget when none is shared by the caller)."""
+    return _Generator(schema, seed, budget if budget is not None else MockBudget()).gen(schema)
+
+
+__all__ = ["MAX_NODES", "MOCK_PLACEHOLDER_URL", "MOCK_WORDS", "MockBudget", "MockBudgetExceeded",
+           "MockSchemaError", "generate_mock"]

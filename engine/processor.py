@@ -16,7 +16,6 @@ import msgspec
 from engine.answers import is_pending, persist_and_act, prepare, response_hash
 from engine.errors import (
     EngineError,
-    ExecutionError,
     InteractionAlreadyAnswered,
     InteractionNotFound,
     InteractionNotPending,
@@ -24,7 +23,8 @@ from engine.errors import (
     MockNotAllowed,
     NotFound,
 )
-from engine.execution import ExecOptions, Runner, Stop
+from engine.execution import ExecOptions, Runner, Stop, arm_deadline
+from engine.guard import run_guarded
 from engine.llm_call import LLMHelper
 from engine.modules.registry import ModuleRegistry
 from engine.navigation import default_retry_feedback, repair_interrupted_fork
@@ -39,6 +39,7 @@ from engine.session import RunSession
 from engine.settings import EngineSettings
 from engine.templating import TemplateEngine
 from engine.versions import version_diff
+from engine.web_ops import WebOperations
 from engine import views
 from engine.provider_types import PreviewInfo
 from engine.wire import (
@@ -102,7 +103,7 @@ class RunLocks:
                     self._locks.pop(run_id, None)
 
 
-class WorkflowEngine:
+class WorkflowEngine(WebOperations):
     def __init__(self, store: Store, providers: ProviderSet, registry: ModuleRegistry,
                  pipeline: PipelineEvaluator, clock: Clock, ids: IdGenerator,
                  settings: EngineSettings, mode: Literal["production", "virtual"]) -> None:
@@ -181,14 +182,11 @@ class WorkflowEngine:
         return response
 
     def _execute(self, user_id: str, run_id: str, opts: ExecOptions, body: Any) -> WorkflowResponse:
+        arm_deadline(opts, self.settings.operation_deadline_s)
         with self.locks.hold(run_id):
             session = self.load(user_id, run_id, opts.mock)
             runner = self._runner(session, opts)
-            try:
-                stop = body(runner)
-            except ExecutionError as exc:
-                stop = Stop("error", None, exc.error_type, exc.message, dict(exc.details))
-            return self.finish(runner, stop)
+            return self.finish(runner, run_guarded(runner, body))
 
     # ------------------------------------------------------------------ execution operations
 
@@ -211,32 +209,33 @@ class WorkflowEngine:
     def respond(self, user_id: str, run_id: str, interaction_id: str,
                 response: InteractionResponseData, opts: ExecOptions | None = None) -> WorkflowResponse:
         opts = opts or ExecOptions()
+        arm_deadline(opts, self.settings.operation_deadline_s)
         with self.locks.hold(run_id):
             session = self.load(user_id, run_id, opts.mock)
             runner = Runner(self, session, opts)  # ai_config is stored only once accepted (ENG-5)
             if not is_pending(runner, interaction_id):
                 replay = self._replay_or_conflict(runner, interaction_id, response)
                 return replay
-            try:
+
+            def body(runner: Runner) -> Stop:
                 target_ref = None
                 if opts.target is not None:
                     target_ref = session.index.require_target(opts.target.step_id,
                                                               opts.target.module_name)
                 prepared = prepare(runner, interaction_id, response)
                 if isinstance(prepared, Stop):
-                    return self.finish(runner, prepared)
+                    return prepared
                 self._store_ai_config(runner)
                 stop = persist_and_act(runner, prepared, auto=False)
-                if stop is None:
-                    if target_ref is not None and runner.target_done is None \
-                            and not approach_target(runner, target_ref):
-                        stop = Stop("awaiting", target_ref,
-                                    interaction_id=runner.s.cursor.interaction_id)
-                    else:
-                        stop = runner.drive()
-            except ExecutionError as exc:
-                stop = Stop("error", None, exc.error_type, exc.message, dict(exc.details))
-            return self.finish(runner, stop)
+                if stop is not None:
+                    return stop
+                if target_ref is not None and runner.target_done is None \
+                        and not approach_target(runner, target_ref):
+                    return Stop("awaiting", target_ref,
+                                interaction_id=runner.s.cursor.interaction_id)
+                return runner.drive()
+
+            return self.finish(runner, run_guarded(runner, body))
 
     def _replay_or_conflict(self, runner: Runner, interaction_id: str,
                             response: InteractionResponseData) -> WorkflowResponse:
@@ -292,11 +291,7 @@ class WorkflowEngine:
                 "sequence": event["sequence"], "outcome": None, "created_at": now,
                 "updated_at": now})
         runner.s.answers.append(PendingAnswer(str(record["interaction_id"]), str(record["branch_id"])))
-        try:
-            stop = runner.drive()
-        except ExecutionError as exc:
-            stop = Stop("error", None, exc.error_type, exc.message, dict(exc.details))
-        return self.finish(runner, stop)
+        return self.finish(runner, run_guarded(runner, lambda r: r.drive()))
 
     def retry(self, user_id: str, run_id: str, target_module: str, feedback: str | None,
               opts: ExecOptions | None = None) -> WorkflowResponse:

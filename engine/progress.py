@@ -20,18 +20,14 @@ from engine.workflow_index import ModuleRef, WorkflowIndex
 def completed_steps(events: list[dict[str, Any]]) -> list[str]:
     """Distinct step ids with a `step_completed` after their latest `step_started` (ENG-23)."""
     last_started: dict[str, int] = {}
-    last_completed: dict[str, int] = {}
-    order: list[str] = []
+    last_completed: dict[str, int] = {}  # insertion order = order of first completion
     for event in events:
         kind = event["event_type"]
         if kind == "step_started":
             last_started[event["step_id"]] = event["sequence"]
         elif kind == "step_completed":
-            step_id = event["step_id"]
-            last_completed[step_id] = event["sequence"]
-            if step_id not in order:
-                order.append(step_id)
-    return [s for s in order if last_completed[s] > last_started.get(s, 0)]
+            last_completed[event["step_id"]] = event["sequence"]
+    return [s for s, seq in last_completed.items() if seq > last_started.get(s, 0)]
 
 
 def next_module(index: WorkflowIndex, cursor: Cursor) -> ModuleRef | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 from engine import cursor as cur
 from engine.errors import ConcurrentModification
@@ -137,8 +137,44 @@ class RunSession:
     def state_snapshot(self) -> dict[str, Any]:
         return copy.deepcopy(self.state)
 
+    def module_state(self, transient: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The state one module execution reads, plus its transient keys (engine.md §6.2).
+
+        Not a copy: nothing writes to the state while a module runs, templates cannot change it
+        (immutable sandbox, per-render proxies) and modules read it through `ReadOnlyState`.
+        Copying the whole state for every module made runs quadratic in their length (issue 15).
+        """
+        return self.state if not transient else {**self.state, **transient}
+
     def is_mock_tainted(self) -> bool:
         return any(e.get("provenance") == "mock" for e in self.events)
+
+
+class ReadOnlyState(Mapping[str, Any]):
+    """A module's `context.state` (modules.md §1.4): read-only, each value deep-copied on first
+    read, so a module can neither alter the run's state nor pay for copying keys it never reads."""
+
+    __slots__ = ("_data", "_copies")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = data
+        self._copies: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._copies[key]
+        except KeyError:
+            value = self._copies[key] = copy.deepcopy(self._data[key])
+            return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
 
 
 def apply_state(state: dict[str, Any], event: dict[str, Any]) -> None:

@@ -10,10 +10,18 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
     template_max_output_bytes: int = 1048576
     template_max_iterations: int = 100000
     template_max_ms: int = 2000
+    #: estimated bytes one render may build (values, copies, text) before it is refused
+    template_max_memory_bytes: int = 16777216
+    #: estimated JSON bytes one mock-data request or one mock auto-answer may generate
+    mock_data_max_bytes: int = 2097152
     workflow_max_bytes: int = 8388608
     max_event_bytes: int = 4194304
     max_json_depth: int = 64
     max_auto_responses: int = 50
+    #: wall-clock budget of one engine operation, checked at module boundaries (issue 15)
+    operation_deadline_s: float = 60.0
+    workflow_max_steps: int = 200
+    workflow_max_modules: int = 2000
     llm_stream_chunk_timeout_s: float = 180.0
     cancel_check_interval_s: float = 0.1
     progress_interval_s: float = 0.5

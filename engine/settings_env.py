@@ -100,8 +100,16 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_TEMPLATE_MAX_ITERATIONS": _f("template_max_iterations",
                                       parse_int("WFE_TEMPLATE_MAX_ITERATIONS", 1)),
     "WFE_TEMPLATE_MAX_MS": _f("template_max_ms", parse_int("WFE_TEMPLATE_MAX_MS", 1)),
+    "WFE_TEMPLATE_MAX_MEMORY_BYTES": _f("template_max_memory_bytes",
+                                        parse_int("WFE_TEMPLATE_MAX_MEMORY_BYTES", 1)),
+    "WFE_MOCK_DATA_MAX_BYTES": _f("mock_data_max_bytes", parse_int("WFE_MOCK_DATA_MAX_BYTES", 1)),
     "WFE_WORKFLOW_MAX_BYTES": _f("workflow_max_bytes", parse_int("WFE_WORKFLOW_MAX_BYTES", 1)),
     "WFE_MAX_EVENT_BYTES": _f("max_event_bytes", parse_int("WFE_MAX_EVENT_BYTES", 1)),
+    "WFE_OPERATION_DEADLINE_S": _f("operation_deadline_s",
+                                   parse_float("WFE_OPERATION_DEADLINE_S")),
+    "WFE_WORKFLOW_MAX_STEPS": _f("workflow_max_steps", parse_int("WFE_WORKFLOW_MAX_STEPS", 1)),
+    "WFE_WORKFLOW_MAX_MODULES": _f("workflow_max_modules",
+                                   parse_int("WFE_WORKFLOW_MAX_MODULES", 1)),
     "WFE_LLM_STREAM_CHUNK_TIMEOUT_S": _f("llm_stream_chunk_timeout_s",
                                          parse_float("WFE_LLM_STREAM_CHUNK_TIMEOUT_S")),
     "WFE_CANCEL_CHECK_INTERVAL_S": _f("cancel_check_interval_s",
@@ -131,8 +139,13 @@ class SharedSettings(msgspec.Struct, frozen=True, kw_only=True):
     template_max_output_bytes: int = 1048576
     template_max_iterations: int = 100000
     template_max_ms: int = 2000
+    template_max_memory_bytes: int = 16777216
+    mock_data_max_bytes: int = 2097152
     workflow_max_bytes: int = 8388608
     max_event_bytes: int = 4194304
+    operation_deadline_s: float = 60.0
+    workflow_max_steps: int = 200
+    workflow_max_modules: int = 2000
     llm_stream_chunk_timeout_s: float = 180.0
     cancel_check_interval_s: float = 0.1
     progress_interval_s: float = 0.5

@@ -11,11 +11,11 @@ from engine.errors import (
     MockNotAllowed,
     NotFound,
 )
-from engine.execution import ExecOptions, Stop
+from engine.confirmation import run_source_version, start_confirmation
+from engine.execution import ExecOptions, Stop, arm_deadline
 from engine.progress import build_progress, error_response, request_from_event
 from engine.session import RunSession
 from engine.validation import validate_workflow
-from engine.versions import version_diff
 from engine.wire import InteractionResponseData, Target, WorkflowResponse
 from engine.workflow_index import WorkflowIndex
 
@@ -29,9 +29,15 @@ VIRTUAL_PROJECT = "virtual_project"
 def production_start(eng: "WorkflowEngine", cmd: "StartCommand") -> WorkflowResponse:
     if cmd.mock and not cmd.allow_mock:
         raise MockNotAllowed("Mock runs are not allowed on this server")
+    validate_workflow(cmd.workflow, eng.settings)  # invalid content is refused before asking
+    if not cmd.confirm:
+        asked = start_confirmation(eng, cmd)
+        if asked is not None:
+            return asked
+    opts = cmd.options
+    arm_deadline(opts, eng.settings.operation_deadline_s)
     stored = eng.store_workflow(cmd.user_id, cmd.workflow, cmd.source_type)
     name = str(cmd.workflow["workflow_id"])
-    opts = cmd.options
     opts.ai_config = cmd.ai_config
     active = eng.store.find_active_run(cmd.user_id, cmd.project_name, stored.template_id, cmd.mock)
     if active is None:
@@ -43,19 +49,8 @@ def production_start(eng: "WorkflowEngine", cmd: "StartCommand") -> WorkflowResp
     if cmd.force_new:
         reset_run(eng, cmd.user_id, run_id, stored.source_version_id, cmd.capabilities)
         return eng.continue_run(cmd.user_id, run_id, opts)
-    current = eng.store.get_version(str(active["current_workflow_version_id"])) or {}
-    source_id = current.get("parent_workflow_version_id") or current.get("workflow_version_id")
-    source = eng.store.get_version(str(source_id)) if source_id else None
-    old_hash = (source or current).get("content_hash")
-    if old_hash != stored.content_hash:
-        if not cmd.confirm:
-            old_workflow = (source or current).get("resolved_workflow") or {}
-            return WorkflowResponse(
-                workflow_run_id=run_id, status="created",
-                message="Workflow version changed - confirmation required",
-                result={"requires_confirmation": True, "old_hash": old_hash,
-                        "new_hash": stored.content_hash,
-                        "version_diff": version_diff(old_workflow, cmd.workflow)})
+    source = run_source_version(eng, active) or {}
+    if source.get("content_hash") != stored.content_hash:  # confirmed (or nothing to ask)
         eng.point_run_at_version(cmd.user_id, run_id, stored.source_version_id, cmd.capabilities)
     return eng.continue_run(cmd.user_id, run_id, opts)
 
@@ -144,6 +139,7 @@ def virtual_start(eng: "WorkflowEngine", *, workflow: dict[str, Any], has_blob: 
                   run_id: str | None, target: Target, capabilities: list[str],
                   opts: ExecOptions) -> WorkflowResponse:
     """`/workflow/start`: create or locate the run, then run to the target (VS-3, VS-4)."""
+    arm_deadline(opts, eng.settings.operation_deadline_s)
     if not has_blob:
         try:
             validate_workflow(workflow, eng.settings)
@@ -170,6 +166,7 @@ def virtual_start(eng: "WorkflowEngine", *, workflow: dict[str, Any], has_blob: 
 def virtual_respond(eng: "WorkflowEngine", *, workflow: dict[str, Any], run_id: str | None,
                     interaction_id: str, response: InteractionResponseData, target: Target,
                     capabilities: list[str], opts: ExecOptions) -> WorkflowResponse:
+    arm_deadline(opts, eng.settings.operation_deadline_s)
     found = locate_virtual_run(eng, workflow, run_id)
     try:
         virtual_prepare(eng, workflow, found, capabilities)

@@ -24,6 +24,7 @@ from engine.errors import (
     UnsupportedModuleType,
 )
 from engine.execution import ExecOptions, ModuleCancelled, Runner
+from engine.guard import run_guarded
 from engine.jsonutil import get_path, normalize
 from engine.modules.base import InteractiveModule, SubActionContext
 from engine.progress import request_from_event
@@ -355,7 +356,7 @@ def _run_target(eng: "WorkflowEngine", parent: RunSession, config: dict[str, Any
 
     runner = Runner(eng, child, ExecOptions(mock=mock, credentials=opts.credentials,
                                             cancel=opts.cancel, progress=sink))
-    stop = runner.drive()
+    stop = run_guarded(runner, lambda r: r.drive())
     eng.finish(runner, stop)
     if stop.kind == "cancelled":
         raise ModuleCancelled()

@@ -17,15 +17,9 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from engine.errors import ResolutionFailed
 from engine.ports import Clock
 from engine.sandbox import compiled_expression, compiled_template
-from engine.sandbox_budget import (
-    Budget,
-    BudgetExceeded,
-    NonDataValue,
-    activate,
-    text_size,
-    unwrap_to_data,
-    wrap,
-)
+from engine.sandbox_budget import Budget, BudgetExceeded, NonDataValue, activate, text_size
+from engine.sandbox_proxies import wrap
+from engine.sandbox_sizes import unwrap_to_data
 from engine.settings import EngineSettings
 
 RESOLVER_KEY = "resolver_schema"
@@ -153,19 +147,25 @@ class TemplateEngine:
         if stripped.startswith("{{") and stripped.endswith("}}") and len(stripped) >= 4:
             inner = stripped[2:-2]
             if "{{" not in inner and "}}" not in inner:
-                found, value = self._try_expression(inner, context)
+                budget = Budget(self._settings)
+                found, value = self._try_expression(inner, context, budget)
                 if found:
-                    return unwrap_to_data(value)
+                    with activate(budget):
+                        return unwrap_to_data(value, budget)
                 return self._render("{{ " + inner.strip() + " }}", context)
         return self._render(source, context)
 
-    def _try_expression(self, inner: str, context: dict[str, Any]) -> tuple[bool, Any]:
-        """Evaluate a pure expression; (False, None) on an ordinary template error (§11 step 2)."""
+    def _try_expression(self, inner: str, context: dict[str, Any],
+                        budget: Budget) -> tuple[bool, Any]:
+        """Evaluate a pure expression; (False, None) on an ordinary template error (§11 step 2).
+
+        Budget and security errors, and the errors of arithmetic that went out of range
+        (`OverflowError`, `MemoryError`, `RecursionError`), are failures, never the fallback."""
         try:
             expression = compiled_expression(inner)
-            with activate(Budget(self._settings)) as budget:
+            with activate(budget):
                 return True, expression(self._wrap_context(context, budget))
-        except (SecurityError, RecursionError, MemoryError):
+        except (SecurityError, RecursionError, MemoryError, OverflowError):
             raise
         except Exception:  # noqa: BLE001 - the fallback renders the expression as text
             return False, None
@@ -191,8 +191,14 @@ class TemplateEngine:
 
 def template_context(state: dict[str, Any], step: dict[str, Any], config: dict[str, Any],
                      clock: Clock) -> dict[str, Any]:
-    """The §12 namespace (TPL-9): one deep-copied snapshot shared by `state` and `module`."""
-    snapshot = copy_json(state)
+    """The §12 namespace (TPL-9): one snapshot shared by `state` and `module`.
+
+    Not copied here: renders see the data only through the per-render counting proxies (each a
+    fresh container) of the immutable sandbox, and results are copied out by `unwrap_to_data`,
+    so a template cannot change the state; deep-copying the whole state for every module made a
+    run quadratic in its number of modules (issue 15).
+    """
+    snapshot = state
 
     def now() -> datetime:
         value = clock.now()

@@ -148,21 +148,36 @@ def _by_key(items: list[Any], key: str, default_key: str | None = None) -> dict[
     return out
 
 
+def _change(kind: str, path: str, old: Any = None, new: Any = None) -> dict[str, Any]:
+    """One diff item; `old_value`/`new_value` are what the web UI's diff dialog shows."""
+    item: dict[str, Any] = {"type": kind, "path": path}
+    if kind in ("changed", "removed"):
+        item["old_value"] = copy.deepcopy(old)
+    if kind in ("changed", "added"):
+        item["new_value"] = copy.deepcopy(new)
+    return item
+
+
 def _diff_keys(old: dict[str, Any], new: dict[str, Any], prefix: str,
-               changes: list[dict[str, str]]) -> None:
+               changes: list[dict[str, Any]]) -> None:
     for key in list(old) + [k for k in new if k not in old]:
         path = prefix + key
         if key not in new:
-            changes.append({"type": "removed", "path": path})
+            changes.append(_change("removed", path, old[key]))
         elif key not in old:
-            changes.append({"type": "added", "path": path})
+            changes.append(_change("added", path, new=new[key]))
         elif canonical_json(old[key]) != canonical_json(new[key]):
-            changes.append({"type": "changed", "path": path})
+            changes.append(_change("changed", path, old[key], new[key]))
+
+
+def _step_ids(workflow: dict[str, Any]) -> list[Any]:
+    return [s.get("step_id") for s in workflow.get("steps", []) if isinstance(s, dict)]
 
 
 def version_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """`{has_changes, summary, changes: [{type, path}]}` comparing two resolved workflows."""
-    changes: list[dict[str, str]] = []
+    """`{has_changes, summary, changes: [{type, path, old_value?, new_value?}]}` comparing two
+    resolved workflows (`old_value` on changed/removed items, `new_value` on changed/added)."""
+    changes: list[dict[str, Any]] = []
     old_top = {k: v for k, v in old.items() if k != "steps"}
     new_top = {k: v for k, v in new.items() if k != "steps"}
     _diff_keys(old_top, new_top, "workflow.", changes)
@@ -170,14 +185,14 @@ def version_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     new_steps = _by_key(new.get("steps", []), "step_id")
     common = [s for s in old_steps if s in new_steps]
     if common != [s for s in new_steps if s in old_steps]:
-        changes.append({"type": "changed", "path": "workflow.steps"})
+        changes.append(_change("changed", "workflow.steps", _step_ids(old), _step_ids(new)))
     for sid in list(old_steps) + [s for s in new_steps if s not in old_steps]:
         path = "steps." + sid
         if sid not in new_steps:
-            changes.append({"type": "removed", "path": path})
+            changes.append(_change("removed", path, old_steps[sid]))
             continue
         if sid not in old_steps:
-            changes.append({"type": "added", "path": path})
+            changes.append(_change("added", path, new=new_steps[sid]))
             continue
         o_step, n_step = old_steps[sid], new_steps[sid]
         o_meta = {k: v for k, v in o_step.items() if k != "modules"}
@@ -186,14 +201,15 @@ def version_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         n_mods = _by_key(n_step.get("modules", []), "name", "module_id")
         same_order = [m for m in o_mods if m in n_mods] == [m for m in n_mods if m in o_mods]
         if canonical_json(o_meta) != canonical_json(n_meta) or not same_order:
-            changes.append({"type": "changed", "path": path})
+            changes.append(_change("changed", path, {**o_meta, "modules": list(o_mods)},
+                                   {**n_meta, "modules": list(n_mods)}))
         for name in list(o_mods) + [m for m in n_mods if m not in o_mods]:
             mpath = path + ".modules." + name
             if name not in n_mods:
-                changes.append({"type": "removed", "path": mpath})
+                changes.append(_change("removed", mpath, o_mods[name]))
             elif name not in o_mods:
-                changes.append({"type": "added", "path": mpath})
+                changes.append(_change("added", mpath, new=n_mods[name]))
             elif canonical_json(o_mods[name]) != canonical_json(n_mods[name]):
-                changes.append({"type": "changed", "path": mpath})
+                changes.append(_change("changed", mpath, o_mods[name], n_mods[name]))
     return {"has_changes": bool(changes), "summary": str(len(changes)) + " change(s)",
             "changes": changes}

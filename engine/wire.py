@@ -125,6 +125,7 @@ class ErrorBody(msgspec.Struct, kw_only=True):
     error: str
     error_type: str
     details: dict[str, Any] = {}
+    detail: str = ""  # the same message under the name the web UI shows (issue 10)
 
 
 class Target(msgspec.Struct, frozen=True, kw_only=True):
@@ -425,7 +426,7 @@ class StartWorkflowRequest(msgspec.Struct, kw_only=True):
     force_new: bool = False
     capabilities: list[str] = []
     ai_config: dict[str, Any] | None = None
-    mock: bool = False
+    mock: bool | None = None  # absent: the server's default (WFE_DEFAULT_MOCK)
 
 
 class StartByVersionRequest(msgspec.Struct, kw_only=True):
@@ -433,7 +434,7 @@ class StartByVersionRequest(msgspec.Struct, kw_only=True):
     force_new: bool = False
     capabilities: list[str] = []
     ai_config: dict[str, Any] | None = None
-    mock: bool = False
+    mock: bool | None = None
 
 
 class RespondRequest(msgspec.Struct, kw_only=True):
@@ -465,6 +466,9 @@ class JumpToInteractionRequest(msgspec.Struct, kw_only=True):
 
 class ResumeRequest(msgspec.Struct, kw_only=True):
     ai_config: dict[str, Any] | None = None
+    workflow_content: str | dict[str, Any] | None = None  # resume with new content (§15.2)
+    workflow_entry_point: str | None = None
+    capabilities: list[str] = []
 
 
 class SubActionRequest(msgspec.Struct, kw_only=True):

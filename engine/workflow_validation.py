@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.errors import WorkflowInvalid
+from engine.errors import WorkflowInvalid, WorkflowTooLarge
 from engine.jsonutil import canonical_json
 from engine.settings import EngineSettings
 
@@ -377,10 +377,48 @@ class _Checker:
             raise _fail("more than " + str(MAX_COMBINATIONS) + " execution-group combinations", path)
 
 
+def _count_modules(modules: Any) -> int:
+    """Modules of a list, counting every module of every execution-group path."""
+    if not isinstance(modules, list):
+        return 0
+    count = 0
+    stack = [modules]
+    while stack:
+        for module in stack.pop():
+            count += 1
+            for group in (module.get("groups") if isinstance(module, dict) else None) or []:
+                if isinstance(group, dict) and isinstance(group.get("modules"), list):
+                    stack.append(group["modules"])
+    return count
+
+
+def _too_large(what: str, count: int, limit: int, setting: str) -> WorkflowTooLarge:
+    reason = f"workflow has {count} {what}, more than the limit of {limit} ({setting})"
+    return WorkflowTooLarge("Workflow too large: " + reason,
+                            details={"reason": reason, "count": count, "limit": limit,
+                                     "setting": setting})
+
+
+def check_caps(workflow: dict[str, Any], settings: EngineSettings) -> None:
+    """Step and module caps (issue 15): refused before anything is scanned, stored or run."""
+    steps = workflow.get("steps")
+    if not isinstance(steps, list):
+        return
+    if len(steps) > settings.workflow_max_steps:
+        raise _too_large("steps", len(steps), settings.workflow_max_steps,
+                         "WFE_WORKFLOW_MAX_STEPS")
+    modules = sum(_count_modules(step.get("modules")) for step in steps if isinstance(step, dict))
+    if modules > settings.workflow_max_modules:
+        raise _too_large("modules", modules, settings.workflow_max_modules,
+                         "WFE_WORKFLOW_MAX_MODULES")
+
+
 def validate_workflow(workflow: Any, settings: EngineSettings) -> None:
-    """Raise `WorkflowInvalid` (details `{reason, path}`) for the first problem found."""
+    """Raise `WorkflowInvalid` (details `{reason, path}`) for the first problem found, or
+    `WorkflowTooLarge` (a request error) for a workflow over a cap."""
     if not isinstance(workflow, dict):
         raise _fail("workflow must be an object", ())
+    check_caps(workflow, settings)
     _scan(workflow, settings)
     if len(canonical_json(workflow)) > settings.workflow_max_bytes:
         raise _fail("workflow exceeds " + str(settings.workflow_max_bytes) + " bytes", ())

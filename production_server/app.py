@@ -24,6 +24,12 @@ from production_server.routes.execution import EXECUTION_ROUTES
 from production_server.routes.listing import LISTING_ROUTES
 from production_server.routes.media import MEDIA_ROUTES
 from production_server.routes.misc import MISC_ROUTES
+from production_server.routes.resume import RESUME_ROUTES
+from production_server.auth.guest import GUEST_ROUTES
+from production_server.routes.files import FILES_ROUTES
+from production_server.routes.runs_info import RUNS_INFO_ROUTES
+from production_server.routes.state_streams import STATE_STREAM_ROUTES
+from production_server.routes.templates_global import GLOBAL_TEMPLATE_ROUTES
 from production_server.routes.state import STATE_ROUTES
 from production_server.routes.streaming import STREAMING_ROUTES
 from production_server.routes.tasks import TASK_ROUTES
@@ -33,7 +39,8 @@ from providers.provider_set import configured_provider_set
 
 log = logging.getLogger("production_server")
 ROUTES = [*AUTH_ROUTES, *EXECUTION_ROUTES, *STREAMING_ROUTES, *STATE_ROUTES, *LISTING_ROUTES,
-          *MISC_ROUTES, *MEDIA_ROUTES, *TASK_ROUTES]
+          *MISC_ROUTES, *MEDIA_ROUTES, *TASK_ROUTES, *RESUME_ROUTES, *GUEST_ROUTES, *FILES_ROUTES,
+          *RUNS_INFO_ROUTES, *GLOBAL_TEMPLATE_ROUTES, *STATE_STREAM_ROUTES]
 
 
 def create_app(settings: ProductionSettings, *, clock: Clock | None = None,

@@ -20,7 +20,7 @@ from engine.wire import ErrorBody
 
 log = logging.getLogger("production_server")
 
-NOT_FOUND_BODY = ErrorBody(error="Not found", error_type="not_found")
+NOT_FOUND_BODY = ErrorBody(error="Not found", error_type="not_found", detail="Not found")
 UNAUTHORIZED_MESSAGE = "Unauthorized"
 
 
@@ -52,7 +52,7 @@ def not_found() -> ApiError:
 def error_response(status: int, error_type: str, message: str, details: dict[str, Any] | None = None,
                    headers: dict[str, str] | None = None) -> Response[bytes]:
     body = NOT_FOUND_BODY if error_type == "not_found" else \
-        ErrorBody(error=message, error_type=error_type, details=details or {})
+        ErrorBody(error=message, error_type=error_type, details=details or {}, detail=message)
     return Response(content=msgspec.json.encode(body), status_code=status,
                     media_type="application/json", headers=headers or {})
 

@@ -12,8 +12,9 @@ import asyncio
 from typing import Any, Callable
 
 import msgspec
-from litestar import Response
+from litestar import Request, Response
 
+from engine.disconnect import cancel_on_disconnect
 from engine.errors import EngineError, ExecutionError, Overloaded
 from engine.pool import BUSY_MESSAGE
 from engine.ports import CancelToken
@@ -21,6 +22,7 @@ from engine.progress import error_response
 from engine.wire import ProgressEvent, SubActionEvent, SubActionOutcome, WorkflowResponse
 from production_server.cancellation import Execution
 from production_server.errors import ApiError
+from production_server.frames import run_frame_data
 from production_server.services import Services
 from production_server.sse import Frame, FrameQueue
 
@@ -60,11 +62,19 @@ def launch(services: Services, run_id: str, kind: str,
     return execution
 
 
-async def execute(services: Services, run_id: str, work: Callable[[CancelToken], Any]) -> Any:
-    """A non-streaming executing request: admitted, registered, awaited (shielded)."""
+async def execute(services: Services, run_id: str, work: Callable[[CancelToken], Any],
+                  request: Request[Any, Any, Any] | None = None) -> Any:
+    """A non-streaming executing request: admitted, registered, awaited (shielded).
+
+    With the `request` (its body already read), a client disconnect cancels the execution's
+    token, so abandoned work stops at the next module boundary (issue 15).
+    """
     execution = launch(services, run_id, "run", work)
     assert execution.task is not None
-    return await asyncio.shield(execution.task)
+    if request is None:
+        return await asyncio.shield(execution.task)
+    return await cancel_on_disconnect(asyncio.shield(execution.task), request.receive,
+                                      execution.token)
 
 
 # ---------------------------------------------------------------------- progress payloads
@@ -123,7 +133,7 @@ def run_terminal(run_id: str, outcome: "asyncio.Future[Any]", token: CancelToken
     assert isinstance(response, WorkflowResponse)
     if response.status == "error" and (response.result or {}).get("error_type") == "cancelled":
         return cancelled_frame(run_id, token)
-    return _RUN_EVENTS.get(response.status, "complete"), msgspec.to_builtins(response)
+    return _RUN_EVENTS.get(response.status, "complete"), run_frame_data(response)
 
 
 def cancelled_frame(run_id: str, token: CancelToken | None,
@@ -134,7 +144,7 @@ def cancelled_frame(run_id: str, token: CancelToken | None,
 
 
 def response_frame(response: WorkflowResponse) -> Frame:
-    return _RUN_EVENTS.get(response.status, "complete"), msgspec.to_builtins(response)
+    return _RUN_EVENTS.get(response.status, "complete"), run_frame_data(response)
 
 
 def sub_action_terminal(run_id: str, outcome: "asyncio.Future[Any]", token: CancelToken) -> Frame:

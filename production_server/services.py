@@ -76,6 +76,11 @@ class Services:
         if not s.mongodb_uri:
             log.warning("*** EMBEDDED IN-MEMORY DATABASE: nothing is persisted; set "
                         "WFE_MONGODB_URI for real use ***")
+        if s.mock_by_default:
+            log.warning("*** DEVELOPMENT DEFAULT: no LLM key is configured, so runs started "
+                        "without `mock` are MOCK runs (canned outputs, marked mock: true). Set "
+                        "OPENAI_API_KEY/ANTHROPIC_API_KEY or WFE_DEFAULT_MOCK=false for live "
+                        "runs ***")
         if s.jwt_secret_generated:
             log.warning("WFE_JWT_SECRET is not set: generated a random secret for this process "
                         "(tokens stop working on restart)")

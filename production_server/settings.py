@@ -34,6 +34,8 @@ __all__ = ["ProductionSettings", "SettingsError", "describe", "load_settings"]
 
 #: the URL of a stored generated file: `GET /workflow/{id}/media/{content_id}.{extension}`
 MEDIA_URL_TEMPLATE = "/workflow/{run_id}/media/{content_id}.{ext}"
+#: the keys whose absence makes `WFE_DEFAULT_MOCK=auto` choose mock runs
+LLM_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 
 
 class ProductionSettings(SharedSettings, frozen=True, kw_only=True):
@@ -50,6 +52,7 @@ class ProductionSettings(SharedSettings, frozen=True, kw_only=True):
     max_body_bytes: int = 1048576
     upload_max_body_bytes: int = 12582912
     allow_mock_runs: bool = False
+    default_mock: Literal["auto", "true", "false"] = "auto"
     access_token_ttl_s: int = 3600
     refresh_token_ttl_s: int = 1209600
     refresh_rotation_grace_s: int = 60
@@ -69,6 +72,24 @@ class ProductionSettings(SharedSettings, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if len(self.jwt_secret.encode()) < 32:
             raise SettingsError("WFE_JWT_SECRET must be at least 32 bytes")
+
+    @property
+    def mock_by_default(self) -> bool:
+        """A start without `mock` is a mock run: the development default (issue 10).
+
+        `auto` means: embedded database (no `WFE_MONGODB_URI`) and no LLM key configured, so a
+        newcomer's run from the web UI does not die at the first LLM call. Never in a
+        deployment (a URI is set): there a missing key stays an error naming the setting.
+        """
+        if self.mongodb_uri:
+            return False
+        if self.default_mock == "auto":
+            return not any(self.provider_keys.get(k) for k in LLM_KEY_VARS)
+        return self.default_mock == "true"
+
+    @property
+    def mock_runs_allowed(self) -> bool:
+        return self.allow_mock_runs or self.mock_by_default
 
     def engine_settings(self) -> EngineSettings:
         """Stored generations are served by this server's media route (wire-api.md §6.7)."""
@@ -92,6 +113,8 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_MAX_BODY_BYTES": ("max_body_bytes", parse_int("WFE_MAX_BODY_BYTES", 1)),
     "WFE_UPLOAD_MAX_BODY_BYTES": ("upload_max_body_bytes", parse_int("WFE_UPLOAD_MAX_BODY_BYTES", 1)),
     "WFE_ALLOW_MOCK_RUNS": ("allow_mock_runs", parse_bool("WFE_ALLOW_MOCK_RUNS")),
+    "WFE_DEFAULT_MOCK": ("default_mock",
+                         parse_choice("WFE_DEFAULT_MOCK", "auto", "true", "false")),
     "WFE_ACCESS_TOKEN_TTL_S": ("access_token_ttl_s", parse_int("WFE_ACCESS_TOKEN_TTL_S", 1)),
     "WFE_REFRESH_TOKEN_TTL_S": ("refresh_token_ttl_s", parse_int("WFE_REFRESH_TOKEN_TTL_S", 1)),
     "WFE_REFRESH_ROTATION_GRACE_S": ("refresh_rotation_grace_s", parse_int("WFE_REFRESH_ROTATION_GRACE_S", 0)),
@@ -120,6 +143,9 @@ def load_settings(env: Mapping[str, str], **overrides: Any) -> ProductionSetting
         values["jwt_secret_generated"] = True
     values["jwt_secret"] = secret
     values.update(overrides)
+    if values.get("default_mock") == "true" and values.get("mongodb_uri"):
+        raise SettingsError("WFE_DEFAULT_MOCK=true is a development setting and cannot be used "
+                            "with WFE_MONGODB_URI (a deployment)")
     return build(ProductionSettings, values)
 
 

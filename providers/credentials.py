@@ -25,6 +25,15 @@ AI_CONFIG_KEYS: tuple[str, ...] = (
 )
 
 
+def missing_key_message(provider_id: str) -> str:
+    """The error of a live call without a key; it names the server setting (issue 10)."""
+    setting = next((name for name, cred in SETTINGS_TO_CREDENTIAL.items()
+                    if cred == f"{provider_id}_api_key"), None)
+    where = f" (set {setting} on the server or send ai_config.{provider_id}_api_key)" \
+        if setting else ""
+    return f"No API key configured for provider '{provider_id}'{where}"
+
+
 def _present(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 

@@ -4,7 +4,8 @@
 `f"{seed}:{i}:{context or ''}"` per value; `llm` mode asks the configured LLM provider for
 schema-shaped output and falls back to `generated` (with a warning) when no provider is usable
 or its output does not validate. With an `interaction_request` the answer is the auto-respond
-answer of engine.md §14.3 in mock mode.
+answer of engine.md §14.3 in mock mode. All values of one request share one `MockBudget`
+(`WFE_MOCK_DATA_MAX_BYTES`); a schema that demands more is a 400 naming the keyword and limit.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 import msgspec
 
 from engine.autorespond import generate_answer
+from engine.mock_budget import MockBudget, MockSchemaError
 from engine.mock_data import generate_mock
 from engine.ports import IdGenerator
 from engine.provider_types import ContentPart, LLMRequest, Message
 from engine.validation import validate_schema
 from engine.wire import InteractionResponseData, MockDataRequest
 from providers.credentials import build_credentials
-from virtual_server.errors import bad_request
+from virtual_server.errors import ApiError, bad_request
 
 MAX_COUNT = 100
 _DEFAULTS = msgspec.to_builtins(InteractionResponseData())
@@ -42,8 +44,16 @@ def answer_body(answer: InteractionResponseData | None) -> dict[str, Any] | None
     return {k: v for k, v in built.items() if v != _DEFAULTS.get(k)}
 
 
-def generated(schema: dict[str, Any], count: int, seed: int | None, context: str | None) -> list[Any]:
-    return [generate_mock(schema, f"{seed}:{i}:{context or ''}") for i in range(count)]
+def generated(schema: dict[str, Any], count: int, seed: int | None, context: str | None,
+              budget: MockBudget | None = None) -> list[Any]:
+    shared = budget if budget is not None else MockBudget()
+    return [generate_mock(schema, f"{seed}:{i}:{context or ''}", shared) for i in range(count)]
+
+
+def refused(exc: MockSchemaError) -> ApiError:
+    """400 with the generator's reason: `mock_data_too_large` for budget refusals."""
+    return ApiError(400, exc.error_type, "Cannot generate data for this schema: " + exc.reason,
+                    {"reason": exc.reason, **exc.details})
 
 
 def _llm_values(req: MockDataRequest, providers: Any, ai_config: dict[str, Any],
@@ -67,17 +77,22 @@ def _llm_values(req: MockDataRequest, providers: Any, ai_config: dict[str, Any],
 
 
 def mock_data(req: MockDataRequest, *, ids: IdGenerator, providers: Any,
-              ai_config: dict[str, Any], provider_keys: dict[str, str]) -> dict[str, Any]:
+              ai_config: dict[str, Any], provider_keys: dict[str, str],
+              max_bytes: int | None = None) -> dict[str, Any]:
     check_request(req)
+    budget = MockBudget(max_bytes) if max_bytes is not None else MockBudget()
     if req.interaction_request is not None:
         request = req.interaction_request
         context = request.context or {}
         retryable = (request.display_data or {}).get("retryable")
-        answer = generate_answer(request, seed=req.seed, mock=True,
-                                 retryable=retryable if isinstance(retryable, dict) else None,
-                                 step_id=str(context.get("step_id") or ""),
-                                 module_name=str(context.get("module_name") or ""),
-                                 new_hex=ids.new_hex)
+        try:
+            answer = generate_answer(request, seed=req.seed, mock=True,
+                                     retryable=retryable if isinstance(retryable, dict) else None,
+                                     step_id=str(context.get("step_id") or ""),
+                                     module_name=str(context.get("module_name") or ""),
+                                     new_hex=ids.new_hex, mock_budget=budget)
+        except MockSchemaError as exc:
+            raise refused(exc) from None
         return {"response": answer_body(answer)}
     assert req.schema is not None
     warnings: list[str] = []
@@ -89,7 +104,9 @@ def mock_data(req: MockDataRequest, *, ids: IdGenerator, providers: Any,
             warnings.append(f"LLM generation unavailable ({type(exc).__name__}); "
                             "used the deterministic generator")
     try:
-        data = generated(req.schema, req.count, req.seed, req.context)
-    except (ValueError, TypeError, RecursionError) as exc:
+        data = generated(req.schema, req.count, req.seed, req.context, budget)
+    except MockSchemaError as exc:
+        raise refused(exc) from None
+    except (ValueError, TypeError, RecursionError, ArithmeticError) as exc:
         raise bad_request("Cannot generate data for this schema", reason=str(exc)[:200]) from None
     return {"data": data, "warnings": warnings}

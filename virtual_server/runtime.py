@@ -12,8 +12,10 @@ from typing import Any, Callable, TypeVar
 from litestar import Request
 
 from db.users import UserDirectory
+from engine.disconnect import cancel_on_disconnect
 from engine.errors import Overloaded
 from engine.pool import EnginePool
+from engine.ports import CancelToken
 from virtual_server.errors import ApiError
 from virtual_server.gcpause import without_gc
 from virtual_server.service import VirtualService
@@ -74,10 +76,19 @@ class Runtime:
             except Exception:  # noqa: BLE001 - best effort on the way out
                 log.exception("closing the user database client failed")
 
-    async def run(self, fn: Callable[..., T], *args: Any, blob: str | None = None) -> T:
-        """Engine work in the pool; a full pool is an immediate 503 (WIRE-5) keeping the blob."""
+    async def run(self, fn: Callable[..., T], *args: Any, blob: str | None = None,
+                  request: Request[Any, Any, Any] | None = None) -> T:
+        """Engine work in the pool; a full pool is an immediate 503 (WIRE-5) keeping the blob.
+
+        With the `request` (body already read), `fn` gets a `cancel` token that a client
+        disconnect sets, so an abandoned preview stops at its next module boundary (issue 15).
+        """
         try:
-            return await self.pool.run(without_gc(fn), *args)
+            if request is None:
+                return await self.pool.run(without_gc(fn), *args)
+            token = CancelToken()
+            return await cancel_on_disconnect(self.pool.run(without_gc(fn), *args, cancel=token),
+                                              request.receive, token)
         except Overloaded as exc:
             raise ApiError.from_engine(exc, virtual_db=blob) from None
 

@@ -128,7 +128,8 @@ class VirtualService:
     # ------------------------------------------------------------------ operations
 
     def start(self, req: VirtualStartRequest, timings: Timings | None = None,
-              with_state: bool = True) -> VirtualWorkflowResponse:
+              with_state: bool = True,
+              cancel: CancelToken | None = None) -> VirtualWorkflowResponse:
         """`/start`, and `/resume/confirm` (a start on the blob's run, issue 9 item 3)."""
         store = self.blobs.open(req.virtual_db, self.clock.now, timings)
         eng = self.engine(store)
@@ -136,7 +137,8 @@ class VirtualService:
         if req.virtual_db is not None:
             run_id = self.locate(eng, req.workflow, req.workflow_run_id, req.virtual_db)
         target = Target(step_id=req.target_step_id, module_name=req.target_module_name)
-        opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond)
+        opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond,
+                            cancel=cancel)
         return self._execute(eng, store, run_id or "", req.virtual_db, timings, with_state,
                              lambda: eng.virtual_start(
                                  workflow=req.workflow, has_blob=req.virtual_db is not None,
@@ -144,12 +146,14 @@ class VirtualService:
                                  capabilities=list(req.capabilities), opts=opts))
 
     def respond(self, req: VirtualRespondRequest, timings: Timings | None = None,
-                with_state: bool = True) -> VirtualWorkflowResponse:
+                with_state: bool = True,
+                cancel: CancelToken | None = None) -> VirtualWorkflowResponse:
         store = self.blobs.open(req.virtual_db, self.clock.now, timings)
         eng = self.engine(store)
         run_id = self.locate(eng, req.workflow, req.workflow_run_id, req.virtual_db)
         target = Target(step_id=req.target_step_id, module_name=req.target_module_name)
-        opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond)
+        opts = self.options(req.mock, req.ai_config, auto_respond=req.auto_respond,
+                            cancel=cancel)
         return self._execute(eng, store, run_id, req.virtual_db, timings, with_state,
                              lambda: eng.virtual_respond(
                                  workflow=req.workflow, run_id=run_id,

@@ -79,7 +79,8 @@ class AuthRepo:
         return await self.db.find_one("users", {"username": text})
 
     async def create_user(self, username: str, password: str | None, *, email: str | None = None,
-                          role: str = "user", invitation_code: str | None = None) -> Doc:
+                          role: str = "user", invitation_code: str | None = None,
+                          is_guest: bool = False) -> Doc:
         """Insert a user (409 `user_exists` when the username or email is taken)."""
         email = normalise_email(email)
         if await self.db.find_one("users", {"username": username}) is not None:
@@ -89,7 +90,7 @@ class AuthRepo:
         now = wall_now()
         doc: Doc = {"user_id": self.ids.new_id("usr_"), "username": username,
                     "password_hash": hash_password(password) if password else None,
-                    "role": role, "is_active": True, "is_guest": False, "is_virtual": False,
+                    "role": role, "is_active": True, "is_guest": is_guest, "is_virtual": False,
                     "invitation_code": invitation_code, "created_at": now, "updated_at": now}
         if email is not None:  # the unique index on email is sparse: absent, never null
             doc["email"] = email

@@ -1,5 +1,5 @@
 """Execution routes (wire-api.md §6.2): start, confirm, start by version, check, respond, retry,
-jump, jump-to-interaction, resume, cancel.
+jump, jump-to-interaction, cancel (resume: routes/resume.py).
 
 Ownership is the engine's (ENG-7: another user's run is `NotFound`, mapped to the one fixed 404
 body); the routes that do not call the engine check `user_id` on the run themselves.
@@ -16,6 +16,7 @@ from db import queries as q
 from engine.clock import iso_z
 from engine.errors import MockNotAllowed, WorkflowInvalid
 from engine.execution import ExecOptions
+from engine.global_templates import is_global
 from engine.ports import CancelToken
 from engine.processor import StartCommand
 from engine.upload import load_workflow_zip
@@ -23,7 +24,6 @@ from engine.wire import (
     JumpRequest,
     JumpToInteractionRequest,
     RespondRequest,
-    ResumeRequest,
     RetryRequest,
     StartByVersionRequest,
     StartWorkflowRequest,
@@ -37,12 +37,14 @@ from production_server.routes.common import OWNER, USER, find_one, owned_run, re
 from production_server.services import Services
 
 
-async def _start(services: Services, user: User, body: StartWorkflowRequest | StartByVersionRequest,
+async def _start(request: Request[Any, Any, Any], services: Services, user: User,
+                 body: StartWorkflowRequest | StartByVersionRequest,
                  *, confirm: bool, workflow: dict[str, Any] | None = None,
                  source_type: str = "json") -> Response[bytes]:
     s = services.settings
-    if body.mock and not s.allow_mock_runs:
-        raise MockNotAllowed("Mock runs are not allowed on this server")
+    mock = s.mock_by_default if body.mock is None else body.mock
+    if mock and not s.mock_runs_allowed:
+        raise MockNotAllowed("Mock runs are not allowed on this server (WFE_ALLOW_MOCK_RUNS)")
     eng = services.eng()
 
     def work(token: CancelToken) -> WorkflowResponse:
@@ -60,12 +62,13 @@ async def _start(services: Services, user: User, body: StartWorkflowRequest | St
         return eng.start(StartCommand(
             user_id=user.user_id, project_name=body.project_name, workflow=resolved,
             source_type=kind, capabilities=list(body.capabilities), force_new=body.force_new,
-            confirm=confirm, ai_config=body.ai_config, mock=body.mock,
-            allow_mock=s.allow_mock_runs, options=opts))
+            confirm=confirm, ai_config=body.ai_config, mock=mock,
+            allow_mock=s.mock_runs_allowed, options=opts))
 
     try:
         # A start has no run id yet; its token is registered under the project key.
-        response = await execute(services, "start:" + user.user_id + ":" + body.project_name, work)
+        response = await execute(services, "start:" + user.user_id + ":" + body.project_name, work,
+                                 request)
     except WorkflowInvalid as exc:  # a request error on production uploads (wire-api.md §2.3)
         raise ApiError(400, "workflow_invalid", exc.message, dict(exc.details)) from None
     return json_response(response)
@@ -78,12 +81,14 @@ async def _start_body(request: Request[Any, Any, Any]) -> StartWorkflowRequest:
 
 @post("/workflow/start", status_code=200, dependencies=USER)
 async def start(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
-    return await _start(services_of(request), user, await _start_body(request), confirm=False)
+    return await _start(request, services_of(request), user, await _start_body(request),
+                        confirm=False)
 
 
 @post("/workflow/start/confirm", status_code=200, dependencies=USER)
 async def start_confirm(request: Request[Any, Any, Any], user: CurrentUser) -> Response[bytes]:
-    return await _start(services_of(request), user, await _start_body(request), confirm=True)
+    return await _start(request, services_of(request), user, await _start_body(request),
+                        confirm=True)
 
 
 @post("/workflow/start/{workflow_version_id:str}", status_code=200, dependencies=USER)
@@ -97,12 +102,13 @@ async def start_by_version(request: Request[Any, Any, Any], user: CurrentUser,
     if version is None:
         raise not_found()
     template = await services.reads.get_template(str(version.get("workflow_template_id")))
-    if template is None or template.get("user_id") != user.user_id:
-        raise not_found()
+    if template is None or (template.get("user_id") != user.user_id and not is_global(template)):
+        raise not_found()  # a global version is stored into the user's own template on start
     if version.get("version_type") == "resolved" or version.get("parent_workflow_version_id"):
         raise bad_request("Start from a source version, not a resolved child version",
                           workflow_version_id=workflow_version_id)
-    return await _start(services, user, body, confirm=False,
+    # an explicit version is never a confirmation question (the UI's by-version start has none)
+    return await _start(request, services, user, body, confirm=True,
                         workflow=version["resolved_workflow"],
                         source_type=str(version.get("source_type") or "json"))
 
@@ -142,7 +148,7 @@ async def respond(request: Request[Any, Any, Any], user: CurrentUser) -> Respons
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.respond(
         user.user_id, body.workflow_run_id, body.interaction_id, body.response,
-        _opts(services, body.ai_config, token)))
+        _opts(services, body.ai_config, token)), request)
     return json_response(response)
 
 
@@ -153,7 +159,7 @@ async def retry(request: Request[Any, Any, Any], user: CurrentUser) -> Response[
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.retry(
         user.user_id, body.workflow_run_id, body.target_module, body.feedback,
-        _opts(services, body.ai_config, token)))
+        _opts(services, body.ai_config, token)), request)
     return json_response(response)
 
 
@@ -164,7 +170,7 @@ async def jump(request: Request[Any, Any, Any], user: CurrentUser) -> Response[b
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.jump(
         user.user_id, body.workflow_run_id, body.target_step_id, body.target_module_name,
-        _opts(services, body.ai_config, token)))
+        _opts(services, body.ai_config, token)), request)
     return json_response(response)
 
 
@@ -175,19 +181,7 @@ async def jump_to_interaction(request: Request[Any, Any, Any], user: CurrentUser
     eng = services.eng()
     response = await execute(services, body.workflow_run_id, lambda token: eng.jump_to_interaction(
         user.user_id, body.workflow_run_id, body.interaction_id,
-        _opts(services, body.ai_config, token)))
-    return json_response(response)
-
-
-@post("/workflow/{workflow_run_id:str}/resume", status_code=200, dependencies=OWNER)
-async def resume(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
-    services = services_of(request)
-    s = services.settings
-    body = await read_body(request, ResumeRequest, s.max_body_bytes, s.max_json_depth,
-                           optional=True)
-    eng = services.eng()
-    response = await services.pool.run(eng.resume_status, user.user_id, workflow_run_id,
-                                       body.ai_config)
+        _opts(services, body.ai_config, token)), request)
     return json_response(response)
 
 
@@ -201,4 +195,4 @@ async def cancel(request: Request[Any, Any, Any], user: CurrentUser, workflow_ru
 
 
 EXECUTION_ROUTES = [start, start_confirm, start_by_version, check, respond, retry, jump,
-                    jump_to_interaction, resume, cancel]
+                    jump_to_interaction, cancel]

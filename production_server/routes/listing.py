@@ -1,4 +1,5 @@
-"""Listing routes (wire-api.md §6.5): templates, versions and active runs.
+"""Listing routes (wire-api.md §6.5): templates (the user's and the global ones), versions and
+active runs.
 
 Read-only, so they await the adapter directly (the same query shapes as the store, ST-1) and
 never take an engine-pool slot.
@@ -12,6 +13,7 @@ from litestar.params import FromPath, FromQuery
 from litestar import Request, get
 
 from engine.clock import iso_z
+from engine.global_templates import GLOBAL_OWNER, is_global
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.errors import bad_request, not_found
 from production_server.routes.common import USER
@@ -27,16 +29,21 @@ def _version_summary(v: dict[str, Any]) -> dict[str, Any]:
             "version_type": v.get("version_type")}
 
 
-def _template_head(t: dict[str, Any]) -> dict[str, Any]:
+def _template_head(t: dict[str, Any], user: User) -> dict[str, Any]:
+    """Template fields plus the web UI's access flags (global templates: read-only to users)."""
+    shared = is_global(t)
     return {"template_id": t["workflow_template_id"],
             "template_name": t["workflow_template_name"], "name": t.get("name"),
-            "scope": t.get("scope", "user"), "visibility": t.get("visibility", "visible")}
+            "scope": t.get("scope", "user"), "visibility": t.get("visibility", "visible"),
+            "is_owner": not shared, "is_global": shared,
+            "can_edit": not shared or user.role == "admin"}
 
 
 async def _owned_template(services: Services, user: User, template_id: str) -> dict[str, Any]:
+    """The user's template or a global one (readable by everyone); else the fixed 404."""
     assert services.reads is not None
     template = await services.reads.get_template(template_id)
-    if template is None or template.get("user_id") != user.user_id:
+    if template is None or (template.get("user_id") != user.user_id and not is_global(template)):
         raise not_found()
     return template
 
@@ -49,11 +56,12 @@ async def list_templates(request: Request[Any, Any, Any], user: CurrentUser,
     services = services_of(request)
     assert services.reads is not None
     templates = await services.reads.list_templates(user.user_id)
+    templates += await services.reads.list_templates(GLOBAL_OWNER)
     out = []
     for t in templates:
         versions = await services.reads.list_versions(t["workflow_template_id"], SOURCE_TYPES,
                                                       version_limit)
-        out.append({**_template_head(t), "created_at": iso_z(t.get("created_at")),
+        out.append({**_template_head(t, user), "created_at": iso_z(t.get("created_at")),
                     "updated_at": iso_z(t.get("updated_at")),
                     "versions": [_version_summary(v) for v in versions]})
     return {"templates": out, "count": len(out)}
@@ -66,14 +74,18 @@ async def get_template(request: Request[Any, Any, Any], user: CurrentUser,
     template = await _owned_template(services, user, template_id)
     assert services.reads is not None
     versions = await services.reads.list_versions(template_id, SOURCE_TYPES, ALL_VERSIONS)
-    return {**_template_head(template), "versions": [_version_summary(v) for v in versions],
-            "is_owner": True, "can_edit": True}
+    return {**_template_head(template, user),
+            "versions": [_version_summary(v) for v in versions]}
 
 
-def _version_detail(template: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
+def _version_detail(template: dict[str, Any], version: dict[str, Any],
+                    user: User) -> dict[str, Any]:
+    head = _template_head(template, user)
     return {"template_id": template["workflow_template_id"],
             "template_name": template["workflow_template_name"],
-            **_version_summary(version), "definition": version.get("resolved_workflow")}
+            **_version_summary(version), "definition": version.get("resolved_workflow"),
+            "is_owner": head["is_owner"], "is_global": head["is_global"],
+            "can_edit": head["can_edit"], "redirect_to": None}
 
 
 @get("/workflow-templates/{template_id:str}/versions/latest", dependencies=USER)
@@ -85,7 +97,7 @@ async def latest_version(request: Request[Any, Any, Any], user: CurrentUser,
     versions = await services.reads.list_versions(template_id, SOURCE_TYPES, 1)
     if not versions:
         raise not_found()
-    return _version_detail(template, versions[0])
+    return _version_detail(template, versions[0], user)
 
 
 @get("/workflow-templates/{template_id:str}/versions/{workflow_version_id:str}",
@@ -98,7 +110,7 @@ async def get_version(request: Request[Any, Any, Any], user: CurrentUser, templa
     version = await services.reads.get_version(workflow_version_id)
     if version is None or version.get("workflow_template_id") != template_id:
         raise not_found()
-    return _version_detail(template, version)
+    return _version_detail(template, version, user)
 
 
 @get("/workflows/active", dependencies=USER)

@@ -126,6 +126,29 @@ async def generation_media_zip(request: Request[Any, Any, Any], user: CurrentUse
                                f"{metadata_id}.zip")
 
 
+@get("/workflow/{workflow_run_id:str}/media/{provider:str}/{metadata_id:str}/{content_id:str}",
+     dependencies=OWNER)
+async def media_item_download(request: Request[Any, Any, Any], user: CurrentUser,
+                              workflow_run_id: FromPath[str], provider: FromPath[str],
+                              metadata_id: FromPath[str], content_id: FromPath[str]) -> File:
+    """One stored generation as an attachment (`<content_id>.<ext>`); the same checks as the
+    inline route, plus the generation it must belong to."""
+    services = services_of(request)
+    await owned_run(services, user, workflow_run_id)
+    assert services.reads is not None
+    row = await services.reads.get_generated_content(content_id)
+    if row is None or row.get("workflow_run_id") != workflow_run_id \
+            or row.get("content_generation_metadata_id") != metadata_id \
+            or not row.get("local_path"):
+        raise not_found()
+    path = resolve_media_path(services.settings.media_base_path, str(row["local_path"]))
+    if path is None or not os.path.isfile(path):
+        raise not_found()
+    extension = str(row.get("extension") or "")
+    return File(path, filename=f"{content_id}.{extension}" if extension else content_id,
+                media_type=media_type_for(extension), content_disposition_type="attachment")
+
+
 # ---------------------------------------------------------------------- preview
 
 
@@ -142,4 +165,5 @@ async def media_preview(request: Request[Any, Any, Any], user: CurrentUser,
     return json_response(info)
 
 
-MEDIA_ROUTES = [media_file, media_zip, provider_media_zip, generation_media_zip, media_preview]
+MEDIA_ROUTES = [media_file, media_zip, provider_media_zip, generation_media_zip,
+                media_item_download, media_preview]

@@ -8,6 +8,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar import Request, Response, delete, get, post
 
 from engine.wire import EventFilters
+from engine.wire_web import DefinitionView
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.errors import bad_request
 from production_server.executions import execute, json_response
@@ -20,7 +21,8 @@ CONTENT_TYPES = ("image", "video", "audio")
 @get("/workflow/{workflow_run_id:str}/state", dependencies=OWNER)
 async def state(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
     services = services_of(request)
-    view = await services.pool.run(services.eng().get_state_view, user.user_id, workflow_run_id)
+    view = await services.pool.run(services.eng().get_state_view, user.user_id, workflow_run_id,
+                                   f"/workflow/{workflow_run_id}")  # file links to our routes
     return json_response(view)
 
 
@@ -82,18 +84,21 @@ async def generations(request: Request[Any, Any, Any], user: CurrentUser, workfl
 
 @get("/workflow/{workflow_run_id:str}/definition", dependencies=OWNER)
 async def definition(request: Request[Any, Any, Any], user: CurrentUser,
-                     workflow_run_id: FromPath[str]) -> dict[str, Any]:
+                     workflow_run_id: FromPath[str]) -> DefinitionView:
+    """The executed definition and, for an execution-group variant, its source (also under the
+    web UI's names `version_id` and `raw_definition`)."""
     services = services_of(request)
     run = await owned_run(services, user, workflow_run_id)
     assert services.reads is not None
     version = await services.reads.get_version(str(run.get("current_workflow_version_id"))) or {}
     parent_id = version.get("parent_workflow_version_id")
     source = await services.reads.get_version(str(parent_id)) if parent_id else None
-    return {"workflow_run_id": workflow_run_id,
-            "workflow_version_id": version.get("workflow_version_id"),
-            "definition": version.get("resolved_workflow"),
-            "source_workflow_version_id": source.get("workflow_version_id") if source else None,
-            "source_definition": source.get("resolved_workflow") if source else None}
+    source_definition = source.get("resolved_workflow") if source else None
+    return DefinitionView(
+        workflow_run_id=workflow_run_id, workflow_version_id=version.get("workflow_version_id"),
+        version_id=version.get("workflow_version_id"), definition=version.get("resolved_workflow"),
+        source_workflow_version_id=source.get("workflow_version_id") if source else None,
+        source_definition=source_definition, raw_definition=source_definition)
 
 
 @delete("/workflow/{workflow_run_id:str}", status_code=200, dependencies=OWNER)

@@ -21,6 +21,7 @@ from engine.provider_types import (
     ProviderError,
     ProviderUnavailable,
 )
+from providers.credentials import missing_key_message
 
 IMAGE_TYPES = ("image_url", "image_base64", "image_path")
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
@@ -35,7 +36,7 @@ def require_key(credentials: Mapping[str, str] | None, provider_id: str) -> str:
     creds = credentials or {}
     key = creds.get(f"{provider_id}_api_key") or creds.get("api_key")
     if not isinstance(key, str) or not key.strip():
-        raise ProviderUnavailable(f"No API key configured for provider '{provider_id}'")
+        raise ProviderUnavailable(missing_key_message(provider_id))
     return key.strip()
 
 

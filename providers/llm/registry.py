@@ -21,6 +21,7 @@ from engine.provider_types import (
     ProviderError,
     ProviderUnavailable,
 )
+from providers.credentials import missing_key_message
 from providers.llm import anthropic, models, openai
 
 
@@ -69,8 +70,7 @@ class PlaceholderLLMClient:
 
     def _refuse(self, credentials: Credentials) -> None:
         if not (credentials or {}).get(f"{self.provider_id}_api_key"):
-            raise ProviderUnavailable(
-                f"No API key configured for provider '{self.provider_id}'")
+            raise ProviderUnavailable(missing_key_message(self.provider_id))
         raise ProviderUnavailable(f"Live LLM client for '{self.provider_id}' is not installed")
 
     def call(self, request: LLMRequest, credentials: Credentials) -> LLMResult:

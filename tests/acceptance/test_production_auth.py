@@ -63,6 +63,35 @@ def run_matrix(run: str, iid: str) -> dict[tuple[str, str], tuple[str, str, Any]
             "POST", f"{p}/media/preview", {"provider": "openai", "action_type": "txt2img"}),
         ("DELETE", "/workflow/{workflow_run_id}"): ("DELETE", p, None),
         ("POST", "/workflow/{workflow_run_id}/reset"): ("POST", f"{p}/reset", None),
+        # issue 10: the web UI's routes
+        ("POST", "/workflow/{workflow_run_id}/resume/confirm"): (
+            "POST", f"{p}/resume/confirm", {"workflow_content": {"workflow_id": "cuddle_crew"}}),
+        ("GET", "/workflow/{workflow_run_id}/state/v2"): ("GET", f"{p}/state/v2", None),
+        ("GET", "/workflow/{workflow_run_id}/state/v2/stream"): (
+            "GET", f"{p}/state/v2/stream", None),
+        ("GET", "/workflow/{workflow_run_id}/state/stream"): ("GET", f"{p}/state/stream", None),
+        ("GET", "/workflow/{workflow_run_id}/status-display"): (
+            "GET", f"{p}/status-display", None),
+        ("GET", "/workflow/{workflow_run_id}/tokens"): ("GET", f"{p}/tokens", None),
+        ("GET", "/workflow/{workflow_run_id}/files"): ("GET", f"{p}/files", None),
+        ("GET", "/workflow/{workflow_run_id}/files/download"): ("GET", f"{p}/files/download", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{file_id}"): (
+            "GET", f"{p}/files/wff_{'0' * 32}", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/download"): (
+            "GET", f"{p}/files/outputs/download", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{file_id}"): (
+            "GET", f"{p}/files/outputs/wff_{'0' * 32}", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{step_id}/download"): (
+            "GET", f"{p}/files/outputs/user_input/download", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{step_id}/{group_id}/download"): (
+            "GET", f"{p}/files/outputs/user_input/g1/download", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{step_id}/{group_id}/{file_id}"): (
+            "GET", f"{p}/files/outputs/user_input/g1/wff_{'0' * 32}", None),
+        ("GET", "/workflow/{workflow_run_id}/api-calls"): ("GET", f"{p}/api-calls", None),
+        ("GET", "/workflow/{workflow_run_id}/api-calls/{group_id}"): (
+            "GET", f"{p}/api-calls/g1", None),
+        ("GET", "/workflow/{workflow_run_id}/media/{provider}/{metadata_id}/{content_id}"): (
+            "GET", f"{p}/media/openai/cgm_{'0' * 32}/gc_{'0' * 32}", None),
         ("POST", "/api/task"): ("POST", "/api/task", {
             "workflow_run_id": run, "interaction_id": iid, "sub_action_id": "image_generation",
             "params": {"provider": "leonardo"}}),
@@ -114,6 +143,37 @@ def invalid_matrix(run: str, iid: str) -> dict[tuple[str, str], tuple[str, str, 
             "POST", f"{p}/media/preview", {"provider": 5}),
         ("DELETE", "/workflow/{workflow_run_id}"): ("DELETE", f"{p}{junk}", None),
         ("POST", "/workflow/{workflow_run_id}/reset"): ("POST", f"{p}/reset{junk}", "x"),
+        # issue 10: the web UI's routes
+        ("POST", "/workflow/{workflow_run_id}/resume/confirm"): (
+            "POST", f"{p}/resume/confirm", {"workflow_content": 5}),
+        ("GET", "/workflow/{workflow_run_id}/state/v2"): ("GET", f"{p}/state/v2{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/state/v2/stream"): (
+            "GET", f"{p}/state/v2/stream?poll_interval=abc", None),
+        ("GET", "/workflow/{workflow_run_id}/state/stream"): (
+            "GET", f"{p}/state/stream?poll_interval=0", None),
+        ("GET", "/workflow/{workflow_run_id}/status-display"): (
+            "GET", f"{p}/status-display{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/tokens"): ("GET", f"{p}/tokens{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/files"): ("GET", f"{p}/files?since=yesterday", None),
+        ("GET", "/workflow/{workflow_run_id}/files/download"): (
+            "GET", f"{p}/files/download{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{file_id}"): (
+            "GET", f"{p}/files/not-a-file{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/download"): (
+            "GET", f"{p}/files/nope/download{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{file_id}"): (
+            "GET", f"{p}/files/nope/not-a-file{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{step_id}/download"): (
+            "GET", f"{p}/files/nope/nope/download{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{step_id}/{group_id}/download"): (
+            "GET", f"{p}/files/nope/nope/nope/download{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/files/{category}/{step_id}/{group_id}/{file_id}"): (
+            "GET", f"{p}/files/nope/nope/nope/not-a-file{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/api-calls"): ("GET", f"{p}/api-calls{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/api-calls/{group_id}"): (
+            "GET", f"{p}/api-calls/nope{junk}", None),
+        ("GET", "/workflow/{workflow_run_id}/media/{provider}/{metadata_id}/{content_id}"): (
+            "GET", f"{p}/media/openai/not-an-id/not-a-content{junk}", None),
         ("POST", "/api/task"): ("POST", "/api/task", {
             "workflow_run_id": run, "interaction_id": iid, "sub_action_id": 5, "params": []}),
         ("GET", "/api/task/workflow/{workflow_run_id}"): (
@@ -134,7 +194,10 @@ OTHER_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/workflow-templates"): USER, ("GET", "/workflow-templates/{template_id}"): USER,
     ("GET", "/workflow-templates/{template_id}/versions/latest"): USER,
     ("GET", "/workflow-templates/{template_id}/versions/{workflow_version_id}"): USER,
-    ("GET", "/workflows/active"): USER,
+    ("GET", "/workflows/active"): USER, ("GET", "/workflows/all"): USER,
+    ("POST", "/auth/guest-access"): PUBLIC,
+    ("POST", "/workflow-templates/global/publish"): USER,
+    ("POST", "/workflow-templates/{template_id}/versions/{version_id}/clone"): USER,
     # task-id routes: ownership (another user's task → the unknown-task 404) is tested in
     # tests/acceptance/test_production_media_jobs.py, where tasks exist
     ("GET", "/api/task/{task_id}"): USER, ("GET", "/api/task/{task_id}/stream"): USER,
@@ -178,7 +241,7 @@ async def test_route_matrix_bob_404_anonymous_401(secantus_uri: str,
             anonymous = await _send(prod, None, method, path, body)
             assert anonymous.status_code == 401, key
             assert anonymous.json() == {"error": "Unauthorized", "error_type": "unauthorized",
-                                        "details": {}}
+                                        "details": {}, "detail": "Unauthorized"}
         for (method, template), kind in OTHER_ROUTES.items():
             if kind != USER:
                 continue
@@ -213,7 +276,9 @@ async def test_ownership_is_decided_before_query_and_body(secantus_uri: str,
             if key[0] == "DELETE" or key[1].endswith(("/cancel", "/reset", "/stream")):
                 continue  # would change alice's run or open a stream; covered above for bob
             as_owner = await _send(prod, "alice", method, path, body)
-            assert as_owner.status_code != 404 or "/media/" in key[1], (key, as_owner.text)
+            # stored-file routes answer 404 for the owner too when nothing is there to serve
+            assert as_owner.status_code != 404 or "/media/" in key[1] or "/files/" in key[1], \
+                (key, as_owner.text)
             refused_for_owner += as_owner.status_code == 400
         assert refused_for_owner >= 10  # the inputs are really invalid for the owner
         status = await prod.ok("GET", f"/workflow/{run}/status")

@@ -34,7 +34,8 @@ async def test_p6_sequential_replay_and_conflicts(secantus_uri: str,
         assert other.status_code == 409
         assert other.json() == {"error": other.json()["error"],
                                 "error_type": "interaction_already_answered",
-                                "details": other.json()["details"]}
+                                "details": other.json()["details"],
+                                "detail": other.json()["error"]}
         assert prod.db.events.count_documents({"workflow_run_id": run}) == count
         missing = await prod.post("/workflow/respond", {
             **body, "interaction_id": "select_doesnotexist0000000000000000000000"})

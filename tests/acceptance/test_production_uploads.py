@@ -70,7 +70,7 @@ async def test_p10_version_change_needs_confirmation(secantus_uri: str,
         assert r["result"]["requires_confirmation"] is True
         assert r["result"]["old_hash"] != r["result"]["new_hash"]
         assert {"type": "changed", "path": "steps.scene_generation.modules.select_scene"} in \
-            r["result"]["version_diff"]["changes"]
+            [{"type": c["type"], "path": c["path"]} for c in r["result"]["version_diff"]["changes"]]
         rows = prod.db.workflow_run_version_history.count_documents({"workflow_run_id": run})
         confirmed = await prod.ok("POST", "/workflow/start/confirm", body)
         assert confirmed["workflow_run_id"] == run

@@ -31,8 +31,8 @@ def _clean_probes() -> Iterator[None]:
 
 
 def _cmd(wf: dict[str, Any] | None = None, **kw: Any) -> StartCommand:
-    return StartCommand(user_id="u", project_name="p", workflow=wf or probe_workflow(),
-                        mock=kw.pop("mock", True), **kw)
+    return StartCommand(user_id="u", project_name=kw.pop("project_name", "p"),
+                        workflow=wf or probe_workflow(), mock=kw.pop("mock", True), **kw)
 
 
 def _count(eng: WorkflowEngine, run_id: str) -> int:
@@ -70,8 +70,8 @@ def test_15_2_changed_hash_needs_confirmation_then_points_at_the_new_version() -
     assert r.result["requires_confirmation"] is True
     assert r.result["old_hash"] != r.result["new_hash"]
     assert r.result["version_diff"]["has_changes"] is True
-    assert r.result["version_diff"]["changes"] == [{"type": "changed",
-                                                    "path": "steps.s1.modules.pick"}]
+    assert [(c["type"], c["path"]) for c in r.result["version_diff"]["changes"]] == [
+        ("changed", "steps.s1.modules.pick")]
     assert r.result["version_diff"]["summary"] == "1 change(s)"
     assert _count(eng, run_id) == count
     assert eng.store.get_run(run_id)["current_workflow_version_id"] == old_version
@@ -89,7 +89,10 @@ def test_15_2_force_new_resets_the_active_run() -> None:
     eng = probe_engine()
     first = eng.start(_cmd())
     run_id = first.workflow_run_id
-    r = eng.start(_cmd(_edited(), force_new=True))
+    # new content differs from the template's latest version: asked first, even with force_new
+    asked = eng.start(_cmd(_edited(), force_new=True))
+    assert asked.status == "created" and asked.result["requires_confirmation"] is True
+    r = eng.start(_cmd(_edited(), force_new=True, confirm=True))
     assert r.workflow_run_id == run_id and r.status == "awaiting_input"
     assert r.interaction_request.interaction_id != first.interaction_request.interaction_id
     assert r.interaction_request.title == "Pick another"
@@ -97,6 +100,26 @@ def test_15_2_force_new_resets_the_active_run() -> None:
     assert lineage[0].event_type == "workflow_created" and lineage[0].data["reset"] is True
     branch = eng.store.get_branch(eng.store.get_run(run_id)["current_branch_id"])
     assert branch["fork_reason"] == "reset"
+
+
+def test_15_2_new_project_asks_when_the_template_has_a_newer_version() -> None:
+    """Issue 10: like the web UI's server, a start compares against the template's latest
+    source version, not only against an active run of the same project."""
+    eng = probe_engine()
+    first = eng.start(_cmd())
+    asked = eng.start(_cmd(_edited(), project_name="another"))
+    assert (asked.status, asked.workflow_run_id) == ("created", "")
+    assert asked.result["old_hash"] == eng.store.get_version(
+        eng.store.get_run(first.workflow_run_id)["current_workflow_version_id"])["content_hash"]
+    assert [c["path"] for c in asked.result["version_diff"]["changes"]] == ["steps.s1.modules.pick"]
+    template_id = eng.store.get_run(first.workflow_run_id)["workflow_template_id"]
+    assert len(eng.store.list_versions(template_id, ["raw", "unresolved"], 10)) == 1  # nothing stored
+    started = eng.start(_cmd(_edited(), project_name="another", confirm=True))
+    assert started.status == "awaiting_input" and started.workflow_run_id != first.workflow_run_id
+    assert len(eng.store.list_versions(template_id, ["raw", "unresolved"], 10)) == 2
+    # the same (now latest) content again goes ahead without asking
+    again = eng.start(_cmd(_edited(), project_name="third"))
+    assert again.status == "awaiting_input"
 
 
 def test_15_2_mock_refusal_and_eng_8_one_active_run_per_mode() -> None:

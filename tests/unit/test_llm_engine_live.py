@@ -92,5 +92,6 @@ def test_prv9_missing_key_is_execution_failed_without_requests(
     with pytest.raises(ModuleExecutionError) as info:
         ApiLlmModule().execute({"input": "x"}, context)
     assert info.value.message == ("LLM API call failed: No API key configured for provider "
-                                  "'openai'")
+                                  "'openai' (set OPENAI_API_KEY on the server or send "
+                                  "ai_config.openai_api_key)")
     assert fake_server.requests == [] and wait.delays == []

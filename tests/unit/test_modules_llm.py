@@ -390,7 +390,8 @@ def test_prv9_live_placeholder_without_key_fails_cleanly() -> None:
     with pytest.raises(ModuleExecutionError) as info:
         run({"input": "x"}, ctx)
     assert info.value.message == ("LLM API call failed: No API key configured for provider "
-                                  "'openai'")
+                                  "'openai' (set OPENAI_API_KEY on the server or send "
+                                  "ai_config.openai_api_key)")
 
 
 def test_mod_llm_4_unknown_provider_error_from_provider_set_is_not_retried() -> None:

@@ -25,6 +25,7 @@ DEFAULTS = {
     "cookie_samesite": "lax", "cookie_domain": None, "login_max_failures": 10,
     "login_window_s": 900, "sse_max_per_user": 8, "media_queue_max": 64, "media_workers": 4,
     "task_heartbeat_s": 5.0, "task_stale_s": 60.0, "auth_cache_s": 5.0,
+    "default_mock": "auto",
 }
 
 PARSED = [
@@ -127,3 +128,22 @@ def test_provider_keys_and_no_environment_writes() -> None:
     assert dict(os.environ) == before
     engine = settings.engine_settings()
     assert engine.max_json_depth == 64 and engine.progress_interval_s == 0.5
+
+
+def test_default_mock_is_the_development_default_only() -> None:
+    """Issue 10: without a URI and without LLM keys a start without `mock` is a mock run (the
+    web UI has no mock switch); any LLM key, `false`, or a deployment (URI set) turns it off,
+    and `true` is refused together with a URI."""
+    dev = load_settings({})
+    assert dev.default_mock == "auto" and dev.mock_by_default and dev.mock_runs_allowed
+    assert not load_settings({"ANTHROPIC_API_KEY": "sk-ant"}).mock_by_default
+    assert not load_settings({"WFE_DEFAULT_MOCK": "false"}).mock_by_default
+    assert not load_settings({"WFE_DEFAULT_MOCK": "false"}).mock_runs_allowed
+    assert load_settings({"WFE_DEFAULT_MOCK": "true", "OPENAI_API_KEY": "sk"}).mock_by_default
+    deployed = load_settings({"WFE_MONGODB_URI": "mongodb://db:27017", "WFE_JWT_SECRET": SECRET})
+    assert not deployed.mock_by_default and not deployed.mock_runs_allowed
+    with pytest.raises(SettingsError, match="WFE_DEFAULT_MOCK"):
+        load_settings({"WFE_MONGODB_URI": "mongodb://db:27017", "WFE_JWT_SECRET": SECRET,
+                       "WFE_DEFAULT_MOCK": "true"})
+    with pytest.raises(SettingsError, match="WFE_DEFAULT_MOCK"):
+        load_settings({"WFE_DEFAULT_MOCK": "sometimes"})

@@ -285,12 +285,25 @@ def test_ordinary_error_in_pure_expression_falls_back_to_render(engine: Template
 
 # ------------------------------------------------------------------ TPL-9 / §12 namespace
 
-def test_tpl9_template_context_names_and_snapshot() -> None:
+def test_tpl9_template_context_names_and_snapshot(engine: TemplateEngine) -> None:
+    """`state` and `module` are one snapshot no template can change. It is not deep-copied per
+    module (that made runs quadratic, issue 15): the immutable sandbox refuses mutation and
+    every result is copied out, so changing a result leaves the state alone."""
     state = _state()
+    before = canonical_json(state)
     ctx = template_context(state, SCENE_STEP, {"k": 1}, FixedClock(T0))
     assert set(ctx) == {"state", "module", "step", "config", "now"}
-    assert ctx["module"] is ctx["state"] and ctx["state"] is not state
-    assert ctx["state"] == state and ctx["state"]["scene_concepts"] is not state["scene_concepts"]
+    assert ctx["module"] is ctx["state"] and ctx["state"] == state
+    for attempt in ("{{ state.flattened_keywords.append(1) }}", "{{ state.update({'x': 1}) }}",
+                    "{{ module.flattened_keywords.pop() }}", "{{ state.scene_concepts.clear() }}",
+                    "{{ state.flattened_keywords[0].update({'weight': 9}) }}"):
+        with pytest.raises(ResolutionFailed):
+            engine.evaluate(attempt, ctx)
+    copied = engine.evaluate("{{ state.flattened_keywords }}", ctx)
+    assert copied == state["flattened_keywords"] and copied is not state["flattened_keywords"]
+    copied[0]["weight"] = 99
+    copied.append("changed")
+    assert canonical_json(state) == before
     now = ctx["now"]()
     assert now == T0 and now.tzinfo is not None
 

@@ -136,7 +136,9 @@ def test_version_diff_acc_p10_2_prompt_edit():
     new["steps"][1]["modules"][5]["inputs"]["prompt"] = "Pick one"
     diff = version_diff(old, new)
     assert diff == {"has_changes": True, "summary": "1 change(s)", "changes": [
-        {"type": "changed", "path": "steps.scene_generation.modules.select_scene"}]}
+        {"type": "changed", "path": "steps.scene_generation.modules.select_scene",
+         "old_value": old["steps"][1]["modules"][5], "new_value": new["steps"][1]["modules"][5]}]}
+    assert diff["changes"][0]["new_value"]["inputs"]["prompt"] == "Pick one"
     assert version_diff(old, copy.deepcopy(old)) == {"has_changes": False, "summary": "0 change(s)",
                                                      "changes": []}
 
@@ -151,7 +153,7 @@ def test_version_diff_added_removed_changed():
                                                       {"module_id": "z"}]},
         {"step_id": "s3", "modules": []}]}
     changes = version_diff(old, new)["changes"]
-    assert changes == [
+    assert [{"type": c["type"], "path": c["path"]} for c in changes] == [
         {"type": "changed", "path": "workflow.name"},
         {"type": "removed", "path": "workflow.description"},
         {"type": "added", "path": "workflow.version"},
@@ -162,3 +164,10 @@ def test_version_diff_added_removed_changed():
         {"type": "removed", "path": "steps.s2"},
         {"type": "added", "path": "steps.s3"},
     ]
+    # the web UI's diff dialog shows old_value (changed/removed) and new_value (changed/added)
+    assert (changes[0]["old_value"], changes[0]["new_value"]) == ("A", "B")
+    assert changes[1] == {"type": "removed", "path": "workflow.description", "old_value": "d"}
+    assert changes[2] == {"type": "added", "path": "workflow.version", "new_value": "2"}
+    assert changes[4]["new_value"] == {"module_id": "m", "name": "a", "inputs": {}}
+    assert changes[8] == {"type": "added", "path": "steps.s3",
+                          "new_value": {"step_id": "s3", "modules": []}}

@@ -27,7 +27,8 @@ from virtual_server.shapes import shaped, wants_rev3
 async def start(request: Request[Any, Any, Any],
                 data: JSONBody[VirtualStartRequest]) -> Response[VirtualWorkflowResponse]:
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.start, data, None, not rev3, blob=data.virtual_db)
+    response = await rt.run(rt.service.start, data, None, not rev3, blob=data.virtual_db,
+                            request=request)
     return json_response(shaped(response, rev3))
 
 
@@ -36,7 +37,8 @@ async def start(request: Request[Any, Any, Any],
 async def respond(request: Request[Any, Any, Any],
                   data: JSONBody[VirtualRespondRequest]) -> Response[VirtualWorkflowResponse]:
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.respond, data, None, not rev3, blob=data.virtual_db)
+    response = await rt.run(rt.service.respond, data, None, not rev3, blob=data.virtual_db,
+                            request=request)
     return json_response(shaped(response, rev3))
 
 
@@ -49,5 +51,6 @@ async def resume_confirm(request: Request[Any, Any, Any],
     of the blob's run when it changed, continue from the run's position to the target. That is
     `/start` with a blob (VS-3, VS-4, ENG-42), so the same operation answers it."""
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.start, data, None, not rev3, blob=data.virtual_db)
+    response = await rt.run(rt.service.start, data, None, not rev3, blob=data.virtual_db,
+                            request=request)
     return json_response(shaped(response, rev3))

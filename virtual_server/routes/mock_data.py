@@ -21,5 +21,6 @@ async def mock_data(request: Request[Any, Any, Any], data: JSONBody[MockDataRequ
     svc = rt.service
     work = partial(generate, data, ids=svc.ids, providers=svc.providers,
                    ai_config=dict(rt.settings.default_ai_config),
-                   provider_keys=dict(rt.settings.provider_keys))
+                   provider_keys=dict(rt.settings.provider_keys),
+                   max_bytes=rt.settings.mock_data_max_bytes)
     return json_response(await rt.run(work))

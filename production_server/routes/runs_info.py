@@ -1,0 +1,69 @@
+"""Run summaries the web UI lists and shows (issue 10): `GET /workflows/all`,
+`GET /workflow/{id}/status-display` and `GET /workflow/{id}/tokens`.
+
+Rendering `status_display` needs the run's state, so summaries are built by the engine in the
+pool (one pool operation per page); tokens are a plain read awaited on the loop.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request, get
+from litestar.params import FromPath, FromQuery
+
+from engine.status_display import plain_tokens, token_totals
+from engine.wire_web import RunsPage, RunSummary, TokensView
+from production_server.auth.identity import CurrentUser, services_of
+from production_server.errors import bad_request
+from production_server.routes.common import OWNER, USER, owned_run
+
+MAX_PAGE = 100
+
+
+@get("/workflows/all", dependencies=USER)
+async def all_runs(request: Request[Any, Any, Any], user: CurrentUser, limit: FromQuery[int] = 10,
+                   offset: FromQuery[int] = 0,
+                   updated_since_hours: FromQuery[int | None] = None,
+                   include_mock: FromQuery[bool] = True) -> RunsPage:
+    """The user's top-level runs (any status, mock ones marked), newest first, with
+    `display_fields`/`layout` from `status_display`, token totals and the `total`."""
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise bad_request(f"limit must be 1..{MAX_PAGE} and offset at least 0",
+                          limit=limit, offset=offset)
+    if updated_since_hours is not None and updated_since_hours < 1:
+        raise bad_request("updated_since_hours must be at least 1",
+                          updated_since_hours=updated_since_hours)
+    services = services_of(request)
+    since = services.clock.now() - timedelta(hours=updated_since_hours) \
+        if updated_since_hours is not None else None
+    assert services.reads is not None
+    runs, total = await services.reads.page_runs(user.user_id, include_mock, since, limit, offset)
+    summaries = await services.pool.run(services.eng().run_summaries, user.user_id,
+                                        [str(r["workflow_run_id"]) for r in runs])
+    return RunsPage(workflows=summaries, count=len(summaries), total=total)
+
+
+@get("/workflow/{workflow_run_id:str}/status-display", dependencies=OWNER)
+async def status_display(request: Request[Any, Any, Any], user: CurrentUser,
+                         workflow_run_id: FromPath[str]) -> RunSummary:
+    """The run's summary with its rendered `status_display` fields and layout."""
+    services = services_of(request)
+    return await services.pool.run(services.eng().run_summary,  # type: ignore[no-any-return]
+                                   user.user_id, workflow_run_id)
+
+
+@get("/workflow/{workflow_run_id:str}/tokens", dependencies=OWNER)
+async def tokens(request: Request[Any, Any, Any], user: CurrentUser,
+                 workflow_run_id: FromPath[str]) -> TokensView:
+    """Every token-usage record of the run (live calls) and their totals."""
+    services = services_of(request)
+    await owned_run(services, user, workflow_run_id)
+    assert services.reads is not None
+    records = await services.reads.list_token_usage(workflow_run_id)
+    return TokensView(workflow_run_id=workflow_run_id, tokens=plain_tokens(records),
+                      totals=token_totals(records))
+
+
+RUNS_INFO_ROUTES = [all_runs, status_display, tokens]
