@@ -34,6 +34,8 @@ class BaseClient:
         self.http = http
         self.token = token
         self.access_key: str | None = None
+        self.app: Any = None  # the in-process app of `for_app`
+        self._run_lifespan = False
         self._stack = AsyncExitStack()
 
     # ---------------------------------------------------------------- construction
@@ -54,15 +56,14 @@ class BaseClient:
         http = httpx.AsyncClient(transport=StreamingASGITransport(app), base_url=IN_PROCESS_URL,
                                  timeout=timeout)
         client = cls(http, **kwargs)
-        client._app = app if lifespan else None
+        client.app, client._run_lifespan = app, lifespan
         client._stack.push_async_callback(http.aclose)
         return client
 
-    _app: Any = None
-
     async def __aenter__(self: C) -> C:
-        if self._app is not None:
-            await self._stack.enter_async_context(LifespanManager(self._app, startup_timeout=60,
+        if self._run_lifespan:
+            self._run_lifespan = False  # once, however often the client is entered
+            await self._stack.enter_async_context(LifespanManager(self.app, startup_timeout=60,
                                                                   shutdown_timeout=60))
         return self
 

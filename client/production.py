@@ -33,8 +33,10 @@ from engine.wire import (
     JumpRequest,
     JumpToInteractionRequest,
     RespondRequest,
+    ResumeRequest,
     RetryRequest,
     RunStatusView,
+    StartWorkflowRequest,
     StateView,
     StreamRespondRequest,
     SubActionRequest,
@@ -97,13 +99,10 @@ class ProductionClient(SessionClient):
         """`POST /workflow/start` (or `/start/confirm`) from a folder (sent as a zip), a `.zip`
         file or a resolved dict; `mock=None` leaves the choice to the server."""
         content, entry = upload_content(workflow, entry_point)
-        body: dict[str, Any] = {"project_name": project_name, "workflow_content": content,
-                                "force_new": force_new, "capabilities": list(capabilities or []),
-                                "ai_config": ai_config if ai_config is not None else self.ai_config}
-        if entry is not None:
-            body["workflow_entry_point"] = entry
-        if mock is not None:
-            body["mock"] = mock
+        body = StartWorkflowRequest(
+            project_name=project_name, workflow_content=content, workflow_entry_point=entry,
+            force_new=force_new, capabilities=list(capabilities or []), mock=mock,
+            ai_config=ai_config if ai_config is not None else self.ai_config)
         path = "/workflow/start/confirm" if confirm else "/workflow/start"
         self.generated = {}
         return self._took(await self.call("POST", path, body, into=WorkflowResponse))
@@ -136,11 +135,19 @@ class ProductionClient(SessionClient):
         return self._took(await self.call("POST", "/workflow/jump-to-interaction", body,
                                           into=WorkflowResponse))
 
-    async def resume(self, *, run_id: str | None = None) -> WorkflowResponse:
-        """`POST /workflow/{id}/resume`: where the run stands (it does not execute)."""
+    async def resume(self, workflow: WorkflowSource | None = None, *,
+                     entry_point: str | None = None, confirm: bool = False,
+                     run_id: str | None = None) -> WorkflowResponse:
+        """`POST /workflow/{id}/resume`: where the run stands (it does not execute); with a
+        `workflow` (folder, zip or dict) the run continues on that new content
+        (`confirm=True`: `/resume/confirm`, when the server asked to confirm a change)."""
         run = self._run(run_id)
-        return self._took(await self.call("POST", f"/workflow/{run}/resume",
-                                          {"ai_config": self.ai_config}, into=WorkflowResponse))
+        body = ResumeRequest(ai_config=self.ai_config)
+        if workflow is not None:
+            body.workflow_content, body.workflow_entry_point = upload_content(workflow,
+                                                                              entry_point)
+        path = f"/workflow/{run}/resume/confirm" if confirm else f"/workflow/{run}/resume"
+        return self._took(await self.call("POST", path, body, into=WorkflowResponse))
 
     async def cancel(self, *, run_id: str | None = None) -> dict[str, Any]:
         """`POST /workflow/{id}/cancel`: stop what the run is executing (its stream ends

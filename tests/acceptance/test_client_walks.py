@@ -150,7 +150,7 @@ async def test_script_a_with_the_workflow_run_helper(workflow_run: Any, server: 
 @pytest.mark.wfe_mongodb
 async def test_script_a_on_the_plugins_production_fixture(wfe_production: ProductionClient) -> None:
     """The plugin's production fixture, marked onto the wire-protocol MongoDB."""
-    services = wfe_production._app.state.services
+    services = wfe_production.app.state.services
     assert services.settings.mongodb_uri  # the mark put it on secantusdb
     await wfe_production.start(CUDDLE_DIR, project_name="plugin", mock=True)
     check_script_a(await walk(wfe_production, SCRIPT_A))

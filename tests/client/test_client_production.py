@@ -132,6 +132,22 @@ async def test_respond_navigation_and_reads(pc: Pair) -> None:
         await client.state()
 
 
+async def test_resume_with_new_content(pc: Pair, cuddle_workflow: dict[str, Any]) -> None:
+    """`resume(workflow)`: a changed version asks for confirmation; `confirm=True` continues
+    the run on it (engine.md §15.2, issue 10's routes)."""
+    client, _ = pc
+    started = await client.start(cuddle_workflow, project_name="resume", mock=True)
+    await client.respond(choose_id("cat"))
+    changed = copy.deepcopy(cuddle_workflow)
+    changed["description"] = "edited"
+    asked = await client.resume(changed)
+    assert asked.status == "created" and asked.result and asked.result["requires_confirmation"]
+    moved = await client.resume(changed, confirm=True)
+    assert moved.workflow_run_id == started.workflow_run_id
+    assert moved.status == "awaiting_input" and client.pending is not None
+    assert client.pending.context["module_name"] == "select_aesthetic"
+
+
 async def test_streams_run_and_stream_respond(pc: Pair) -> None:
     """[SSE-3] A run stream of an awaiting run is one `interaction`; stream/respond answers and
     follows the execution to its one terminal frame, which becomes `last`."""
