@@ -14,6 +14,7 @@ from client.answers import choose, choose_id, pick_media
 from client.errors import BadRequest, Conflict, NotFound, RateLimited, Unauthorized
 from client.production import ProductionClient
 from client.testing.apps import PASSWORD, add_user
+from production_server.admin import create_invitation
 from client.uploads import zip_folder
 from client.walk import walk
 from engine.wire import WorkflowResponse
@@ -70,6 +71,17 @@ async def test_login_me_keys_refresh_and_logout(pc: Pair) -> None:
     await client.login("alice", PASSWORD)
     await client.logout()
     assert client.token is None and client.refresh_token is None
+
+
+async def test_register_with_an_invitation(pc: Pair) -> None:
+    client, served = pc
+    services = served.app.state.services
+    await served.on_app_loop(lambda: create_invitation(services.adapter, "WELCOME", 1, None))
+    user = await client.register("WELCOME", "newcomer", "a long password")
+    assert user["username"] == "newcomer" and (await client.me())["username"] == "newcomer"
+    with pytest.raises(BadRequest) as used:
+        await client.register("WELCOME", "second", "a long password")
+    assert used.value.error_type == "invitation_invalid" and used.value.detail
 
 
 async def test_start_from_dict_folder_and_zip(pc: Pair, cuddle_workflow: dict[str, Any],
