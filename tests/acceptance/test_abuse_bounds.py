@@ -102,8 +102,8 @@ async def test_template_payloads_on_the_production_server(cuddle_workflow: dict[
 
             async def send(attempt: int) -> Any:
                 project = "abuse-" + str(index) + "-" + str(attempt)
-                # each variant is a new version of cuddle_crew's template: confirmed at once
-                # (an unconfirmed start would only ask, issue 10), so the payload is evaluated
+                # /confirm: every payload is another version of the same template (issue 10
+                # asks for confirmation against the template's latest version)
                 return await prod.post("/workflow/start/confirm", {
                     "project_name": project, "workflow_content": workflow, "mock": True})
 
@@ -112,7 +112,8 @@ async def test_template_payloads_on_the_production_server(cuddle_workflow: dict[
             results.append((payload, (response.status_code, body.get("status"),
                                       (body.get("result") or {}).get("error_type"),
                                       body.get("message")), elapsed, peak))
-        # the original is a change from the last variant too: confirmed, it runs normally
+        # confirm: the payload runs stored other versions of the same template (issue 10 asks
+        # for confirmation against the template's latest version)
         healthy = await prod.ok("POST", "/workflow/start/confirm", {
             "project_name": "after-abuse", "workflow_content": cuddle_workflow, "mock": True})
         assert healthy["status"] == "awaiting_input"
