@@ -24,6 +24,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "virtual_server": {"production_server", "client"},
     # the HTTP clients speak to the servers over HTTP only, with the engine's wire structs; the
     # command line (client/cli) runs workflows in-process on the engine, never through a server
+    # package either
     "client": {"production_server", "virtual_server", "litestar", "uvicorn", "motor",
                "mongomock", "pymongo", "jwt"},
 }
@@ -42,6 +43,11 @@ ALLOWED_THIRD_PARTY: dict[str, set[str]] = {
 CLIENT_TESTING = ("client/pytest_plugin.py", "client/testing/")
 CLIENT_TESTING_ALLOWED = {"production_server", "virtual_server", "pytest", "pytest_asyncio",
                           "pymongo", "jwt"}
+# The `wfe` command line (issue 11) runs workflows in-process on the embedded store, so it may
+# also use db and providers, and typer/rich/click for its terminal; no other client module
+# imports it (the HTTP clients stay free of terminal libraries).
+CLIENT_CLI = "client/cli/"
+CLIENT_CLI_ALLOWED = {"db", "providers", "typer", "rich", "click"}
 
 
 def _imports(path: Path) -> list[str]:
