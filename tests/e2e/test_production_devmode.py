@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import ROOT
-from tests.contract.secantus_server import secantus_command
+from client.testing.mongo import secantus_command
 
 SECRET = "devmode-secret-0123456789abcdef0123"
 PASSWORD = "dev-admin-pw-123"
