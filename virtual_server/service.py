@@ -23,10 +23,12 @@ from engine.provider_types import PreviewInfo
 from engine.progress import error_response
 from engine.starts import VIRTUAL_USER, virtual_prepare
 from engine.wire import (
+    EventFilters,
     MediaPreviewRequest,
     SubActionEvent,
     SubActionOutcome,
     Target,
+    VirtualEventsRequest,
     VirtualGenerationsRequest,
     VirtualReadRequest,
     VirtualRespondRequest,
@@ -94,12 +96,10 @@ class VirtualService:
     def finish(self, eng: WorkflowEngine, store: Any, response: WorkflowResponse,
                input_blob: str | None, timings: Timings | None,
                with_state: bool) -> VirtualWorkflowResponse:
-        """Export the blob (VS-5), add the state and log execution errors (VS-8)."""
+        """Export the blob (VS-5) and add the state; the engine logs execution errors at WARNING
+        (engine/oplog.py, VS-8)."""
         blob = self.blobs.export(store, input_blob, response.workflow_run_id, timings)
         state = self.state_of(eng, response.workflow_run_id) if with_state else None
-        if response.status == "error":
-            log.info("virtual execution error %s: %s", (response.result or {}).get("error_type"),
-                     response.error)
         return editor_response(response, blob, state)
 
     def _execute(self, eng: WorkflowEngine, store: Any, run_id: str, blob: str | None,
@@ -165,8 +165,9 @@ class VirtualService:
                                  dict(req.params), build_credentials(self.settings.provider_keys,
                                                                      req.ai_config), req.mock)
 
-    def read(self, req: VirtualReadRequest | VirtualGenerationsRequest, view: str) -> Any:
-        """`/state`, `/interaction-history`, `/generations`: pure reads of the blob."""
+    def read(self, req: VirtualReadRequest | VirtualGenerationsRequest | VirtualEventsRequest,
+             view: str) -> Any:
+        """`/state`, `/interaction-history`, `/generations`, `/events`: pure reads of the blob."""
         store = self.blobs.open(req.virtual_db, self.clock.now)
         eng = self.engine(store)
         run_id = self.locate(eng, None, req.workflow_run_id, req.virtual_db)
@@ -175,6 +176,10 @@ class VirtualService:
                 return eng.get_state_view(VIRTUAL_USER, run_id)
             if view == "history":
                 return eng.get_interaction_history(VIRTUAL_USER, run_id)
+            if isinstance(req, VirtualEventsRequest):
+                return eng.list_events(VIRTUAL_USER, run_id, EventFilters(
+                    scope=req.scope, event_type=req.event_type, module_name=req.module_name,
+                    after_sequence=req.after_sequence, limit=req.limit))
             assert isinstance(req, VirtualGenerationsRequest)
             return eng.list_generations(VIRTUAL_USER, run_id, req.interaction_id, req.content_type)
         except EngineError as exc:
@@ -248,7 +253,6 @@ def run_sub_action(svc: VirtualService, p: PreparedSubAction, emit: Callable[[di
             "updated_state": outcome.updated_state, "sub_action_result": outcome.sub_action_result,
             "applied": outcome.applied, "interaction_refreshed": outcome.interaction_refreshed,
             "virtual_db": blob, "state": state}
-    log.info("virtual sub-action error %s: %s", outcome.error_type, outcome.message)
     return "error", {"workflow_run_id": run_id, "execution_id": outcome.execution_id,
                      "message": outcome.message or "Sub-action failed",
                      "error_type": outcome.error_type or "execution_failed",
