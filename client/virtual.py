@@ -33,7 +33,6 @@ from engine.wire import (
     InteractionHistoryView,
     InteractionRequest,
     InteractionResponseData,
-    MediaPreviewRequest,
     MockDataRequest,
     StateView,
     Target,
@@ -46,6 +45,7 @@ from engine.wire import (
     VirtualSubActionRequest,
     VirtualWorkflowResponse,
 )
+from engine.wire_routes import MediaPreviewRequest
 from engine.wire_frames import SubActionComplete, SubActionError
 
 AnswerLike = Answer | InteractionResponseData | dict[str, Any]

@@ -159,7 +159,7 @@ class StoreUnavailable(RequestError):
     error_type = "store_unavailable"
 
 
-class ProviderUnavailable(RequestError):
+class ProviderNotConfigured(RequestError):
     """A provider cannot be used as configured (no key): the request was fine, the server's
     state is what conflicts with it (not a 5xx, the server did not fail; issue 15)."""
 

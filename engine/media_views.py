@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine import media_catalog
-from engine.errors import BadRequest, NotFound, ProviderUnavailable
+from engine.errors import BadRequest, NotFound, ProviderNotConfigured
 from engine.provider_types import PreviewInfo, ProviderError
 from engine.sanitize import sanitize_message
 
@@ -36,5 +36,5 @@ def media_preview(eng: "WorkflowEngine", user_id: str, run_id: str | None, provi
         return client.get_preview_info(action_type, client.format_params(dict(params)))
     except ProviderError as exc:
         message = sanitize_message(exc.message, [v for v in credentials.values() if v])
-        raise ProviderUnavailable(f"Provider '{provider}' is unavailable: {message}",
+        raise ProviderNotConfigured(f"Provider '{provider}' is unavailable: {message}",
                                   details={"provider": provider}) from None

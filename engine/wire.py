@@ -415,7 +415,7 @@ def auto_respond_config(value: bool | AutoRespondConfig | None) -> AutoRespondCo
 
 
 # SSE framing moved to engine/sse_frames.py (framework-free); re-exported for its users. The
-# auth request bodies live in engine/wire_routes.py with the other auth structs.
+# auth request bodies and the media preview's live in engine/wire_routes.py.
 from engine.sse_frames import SSE_PING, sse_frame  # noqa: E402,F401
 
 # ---------------------------------------------------------------- production request bodies
@@ -493,16 +493,3 @@ class StreamRespondRequest(msgspec.Struct, kw_only=True):
     response: InteractionResponseData
     ai_config: dict[str, Any] | None = None
     workflow_run_id: str | None = None
-
-
-#: engine/media_catalog.py's PROVIDER_ACTIONS (tests/unit/test_openapi_contract.py compares)
-MediaProvider = Literal["leonardo", "openai", "midjourney", "stable_diffusion", "elevenlabs"]
-MediaAction = Literal["txt2img", "img2img", "img2vid", "txt2audio"]
-
-
-class MediaPreviewRequest(msgspec.Struct, kw_only=True):
-    provider: MediaProvider
-    action_type: MediaAction
-    params: dict[str, Any] = {}
-    ai_config: dict[str, Any] | None = None
-    mock: bool = True  # virtual server only (no run there); production uses the run's mode

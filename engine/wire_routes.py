@@ -91,6 +91,21 @@ class RevokedView(msgspec.Struct, kw_only=True):
     revoked: bool
 
 
+# ---------------------------------------------------------------- media preview (providers.md §4.5)
+
+#: engine/media_catalog.py's PROVIDER_ACTIONS (tests/acceptance/test_openapi_contract.py compares)
+MediaProviderName = Literal["leonardo", "openai", "midjourney", "stable_diffusion", "elevenlabs"]
+MediaActionType = Literal["txt2img", "img2img", "img2vid", "txt2audio"]
+
+
+class MediaPreviewRequest(msgspec.Struct, kw_only=True):
+    provider: MediaProviderName
+    action_type: MediaActionType
+    params: dict[str, Any] = {}
+    ai_config: dict[str, Any] | None = None
+    mock: bool = True  # virtual server only (no run there); production uses the run's mode
+
+
 # ---------------------------------------------------------------- runs (wire-api.md §6.2, §6.4)
 
 

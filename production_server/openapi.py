@@ -43,8 +43,8 @@ REASONS = {
          "server's configuration (`provider_unavailable`: no key for a live provider)",
     413: "Request body or result too large (`payload_too_large`, `workflow_too_large`)",
     429: "Too many login attempts or open streams; see `Retry-After`",
-    503: "Engine busy or database unavailable (`overloaded`, `store_unavailable`); "
-         "retry after `Retry-After` seconds",
+    503: "Engine busy or database unreachable (`overloaded`, `store_unavailable`, "
+         "`database_unavailable`); retry after `Retry-After` seconds",
 }
 
 

@@ -24,7 +24,6 @@ from engine.progress import error_response
 from engine.starts import VIRTUAL_USER, virtual_prepare
 from engine.wire import (
     EventFilters,
-    MediaPreviewRequest,
     SubActionEvent,
     SubActionOutcome,
     Target,
@@ -38,6 +37,7 @@ from engine.wire import (
     WorkflowResponse,
     auto_respond_config,
 )
+from engine.wire_routes import MediaPreviewRequest
 from providers.credentials import build_credentials
 from virtual_server.blobs import BlobIO, Timings
 from virtual_server.errors import ApiError

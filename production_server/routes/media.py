@@ -21,7 +21,7 @@ from litestar.response import File
 
 from engine.media_files import media_type_for, resolve_media_path
 from engine.provider_types import PreviewInfo
-from engine.wire import MediaPreviewRequest
+from engine.wire_routes import MediaPreviewRequest
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.body import read_body
 from production_server.errors import not_found

@@ -18,7 +18,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from engine.media_catalog import PROVIDER_ACTIONS
-from engine.wire import MediaAction, MediaProvider
+from engine.wire_routes import MediaActionType, MediaProviderName
 from tests.acceptance.production_client import production
 from tests.acceptance.virtual_support import access_token, make_app
 
@@ -136,8 +136,8 @@ async def test_docs_pages_load_their_assets_from_the_server(secantus_uri: str) -
 
 
 def test_media_enums_match_the_catalog() -> None:
-    assert set(MediaProvider.__args__) == set(PROVIDER_ACTIONS)  # type: ignore[attr-defined]
-    assert set(MediaAction.__args__) == {a for actions in PROVIDER_ACTIONS.values()
+    assert set(MediaProviderName.__args__) == set(PROVIDER_ACTIONS)  # type: ignore[attr-defined]
+    assert set(MediaActionType.__args__) == {a for actions in PROVIDER_ACTIONS.values()
                                          for a in actions}  # type: ignore[attr-defined]
 
 

@@ -19,7 +19,7 @@ from litestar.response import File
 from engine.errors import NotFound
 from engine.media_files import hashed_media_path, media_type_for
 from engine.provider_types import PreviewInfo
-from engine.wire import MediaPreviewRequest
+from engine.wire_routes import MediaPreviewRequest
 from virtual_server.bodies import body_of
 from virtual_server.errors import json_response
 from virtual_server.openapi import answers, downloads
