@@ -97,7 +97,7 @@ async def test_global_templates_publish_list_start_and_clone(server: LiveServer,
     with pytest.raises(ApiError) as not_global:
         await bob.request("POST", f"/workflow-templates/{clone['template_id']}/versions/"
                                   f"{clone['version_id']}/clone")
-    assert not_global.value.status == 400
+    assert not_global.value.status == 404  # not a global template: none to clone (issue 15)
 
 
 async def test_models_for_the_model_picker(server: LiveServer, browsers: Any) -> None:
