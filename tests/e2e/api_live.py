@@ -25,22 +25,18 @@ from tests.e2e.virtual_live import LiveServer
 from virtual_server.app import create_app as virtual_app
 from virtual_server.settings import load_settings as virtual_settings
 
-USERNAME = "schema_tester"
+USERNAME = "schema_tester"  # the production run's user (its access key)
+VIRTUAL_USER = "schema_previewer"  # the virtual run's user (its access token)
 
 
 @dataclass(frozen=True)
 class LiveApis:
     production: str
     virtual: str
-    access_key: str  # survives `logout-all` (keys are revoked one by one), unlike tokens
+    access_key: str  # survives the production run's `logout-all` (keys are revoked one by one)
+    access_token: str  # another user's, from a login before any run (the runs' failed logins
+    #                    trip the login rate limit for 127.0.0.1)
     services: Any  # the production server's services (its adapter, ids and loop)
-
-    def access_token(self) -> str:
-        """A fresh access token from a real login (an earlier one may have been revoked)."""
-        login = httpx.post(self.production + "/auth/login", timeout=30,
-                           json={"identifier": USERNAME, "password": PASSWORD})
-        assert login.status_code == 200, login.text
-        return str(login.cookies["access_token"])
 
 
 #: live providers as the servers build them, without keys, their vendors at a closed local port:
@@ -54,12 +50,18 @@ def _virtual(uri: str, database: str) -> Any:
     return virtual_app(settings)
 
 
-def _access_key(base: str, services: Any) -> str:
-    """A real user, logged in once, and an access key created with that login."""
-    future = asyncio.run_coroutine_threadsafe(
-        create_user(services.adapter, USERNAME, PASSWORD, ids=services.ids), services.loop)
-    future.result(timeout=30)
-    token = LiveApis(base, "", "", services).access_token()
+def _login(base: str, services: Any, username: str) -> str:
+    """A real user and a real login: the access token of the `access_token` cookie."""
+    asyncio.run_coroutine_threadsafe(
+        create_user(services.adapter, username, PASSWORD, ids=services.ids),
+        services.loop).result(timeout=30)
+    login = httpx.post(base + "/auth/login", json={"identifier": username, "password": PASSWORD},
+                       timeout=30)
+    assert login.status_code == 200, login.text
+    return str(login.cookies["access_token"])
+
+
+def _access_key(base: str, token: str) -> str:
     key = httpx.post(base + "/auth/access-keys", json={"name": "schemathesis"}, timeout=30,
                      headers={"Authorization": "Bearer " + token})
     assert key.status_code == 201, key.text
@@ -72,9 +74,11 @@ def live_apis(uri: str) -> Iterator[LiveApis]:
     prod = production_app(make_settings(uri, database, **NO_VENDOR))
     with LiveServer(prod) as production, LiveServer(_virtual(uri, database)) as virtual:
         try:
-            key = _access_key(production.url, prod.state.services)
+            services = prod.state.services
+            key = _access_key(production.url, _login(production.url, services, USERNAME))
             yield LiveApis(production=production.url, virtual=virtual.url, access_key=key,
-                           services=prod.state.services)
+                           access_token=_login(production.url, services, VIRTUAL_USER),
+                           services=services)
         finally:
             _drop(uri, database)
 
