@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from engine import cursor as cur
+import engine.cursor as cur
 from engine.errors import ConcurrentModification
 from engine.jsonutil import canonical_json
 from engine.ports import Clock, IdGenerator, Store

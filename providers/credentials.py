@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from engine.sanitize import strip_keys
+
+__all__ = ["AI_CONFIG_KEYS", "SETTINGS_TO_CREDENTIAL", "build_credentials", "missing_key_message",
+           "strip_keys"]
+
 #: server setting name -> credential name (PRV-2 source 2)
 SETTINGS_TO_CREDENTIAL: dict[str, str] = {
     "OPENAI_API_KEY": "openai_api_key",
@@ -58,16 +63,3 @@ def build_credentials(settings_keys: Mapping[str, str],
     if _present(config.get("api_key")):
         credentials["api_key"] = config["api_key"]
     return credentials
-
-
-def _is_key_name(name: Any) -> bool:
-    return isinstance(name, str) and (name == "api_key" or name.endswith("_api_key"))
-
-
-def strip_keys(ai_config: Any) -> Any:
-    """ENG-10: a copy without any key named `api_key` or ending in `_api_key`, at any depth."""
-    if isinstance(ai_config, dict):
-        return {k: strip_keys(v) for k, v in ai_config.items() if not _is_key_name(k)}
-    if isinstance(ai_config, list):
-        return [strip_keys(item) for item in ai_config]
-    return ai_config

@@ -21,7 +21,7 @@ from engine.ports import CancelToken, Clock, IdGenerator
 from engine.processor import WorkflowEngine
 from engine.provider_types import PreviewInfo
 from engine.progress import error_response
-from engine.starts import VIRTUAL_USER, virtual_prepare
+from engine.virtual import VIRTUAL_USER
 from engine.wire import (
     MediaPreviewRequest,
     SubActionEvent,
@@ -202,7 +202,7 @@ def prepare_sub_action(svc: VirtualService, req: VirtualSubActionRequest) -> Pre
     run_id = svc.locate(eng, req.workflow, req.workflow_run_id, req.virtual_db)
     try:
         if req.workflow is not None:
-            virtual_prepare(eng, req.workflow, run_id, [])
+            eng.virtual_prepare(req.workflow, run_id, [])
     except ExecutionError as exc:  # e.g. an invalid edited workflow: the stream reports it
         return PreparedSubAction(req, store, eng, run_id, exc)
     except EngineError as exc:

@@ -26,7 +26,6 @@ from engine.execution import ExecOptions
 from engine.pool import BUSY_MESSAGE, EnginePool
 from engine.ports import CancelToken, Clock, IdGenerator, ProviderSet
 from engine.processor import WorkflowEngine
-from engine.sub_action_close import close_lost_sub_action
 from engine.wire import SubActionEvent, SubActionOutcome
 from production_server.cancellation import CancelRegistry
 from production_server.jobs.broadcast import Broadcaster
@@ -293,7 +292,7 @@ class MediaJobs:
             if execution_id is None and None in alive_ids:
                 continue  # cannot tell its execution from a live one yet: next sweep
             try:
-                ids = await self.pool.run(close_lost_sub_action, self.engine,
+                ids = await self.pool.run(self.engine.close_lost_sub_action,
                                           str(payload.get("user_id")), run_id, iid,
                                           sub_action_id, execution_id, alive_ids - {None})
             except Exception:  # noqa: BLE001 - the next sweep tries again

@@ -23,7 +23,7 @@ from db.virtual_store import VirtualStore
 from engine.errors import EngineError
 from engine.execution import ExecOptions
 from engine.ids import SequentialIds
-from engine.starts import VIRTUAL_USER, virtual_prepare
+from engine.virtual import VIRTUAL_USER
 from engine.wire import AutoRespondConfig, InteractionResponseData, Target
 from tests.conftest import T0, make_engine
 from virtual_server.limits import json_depth
@@ -84,7 +84,7 @@ def test_write_counter_tracks_changes(cuddle_workflow: dict[str, Any]) -> None:
         loaded = store_class.from_blob(store.to_blob(), LIMITS, T0)
         assert loaded.writes == 0
         again = make_engine(mode="virtual", store=loaded)
-        virtual_prepare(again, cuddle_workflow, response.workflow_run_id, [])
+        again.virtual_prepare(cuddle_workflow, response.workflow_run_id, [])
         again.get_state_view(VIRTUAL_USER, response.workflow_run_id)
         assert loaded.writes == 0, store_class.__name__
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from engine import media_catalog
+import engine.media_catalog as media_catalog
 from engine.errors import Cancelled, ModuleExecutionError
 from engine.media_files import extension_for, resolve_media_path, store_media
 from engine.modules.base import SubActionContext

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engine import media_catalog
+import engine.media_catalog as media_catalog
 from engine.errors import ModuleExecutionError
 from engine.modules.media.common import KIND_BY_ACTION
 
