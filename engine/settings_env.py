@@ -129,32 +129,17 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
 }
 
 
-class SharedSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """Fields of README §5.1, inherited by each server's settings object."""
+class SharedSettings(EngineSettings, frozen=True, kw_only=True):
+    """Fields of README §5.1, inherited by each server's settings object.
+
+    The engine's limits are inherited from `EngineSettings` (one default each); only what the
+    servers alone use is added here.
+    """
 
     engine_threads: int = 4
     engine_queue: int = 8
-    max_json_depth: int = 64
-    template_max_source_bytes: int = 65536
-    template_max_output_bytes: int = 1048576
-    template_max_iterations: int = 100000
-    template_max_ms: int = 2000
-    template_max_memory_bytes: int = 16777216
-    mock_data_max_bytes: int = 2097152
-    workflow_max_bytes: int = 8388608
-    max_event_bytes: int = 4194304
-    operation_deadline_s: float = 60.0
-    workflow_max_steps: int = 200
-    workflow_max_modules: int = 2000
-    llm_stream_chunk_timeout_s: float = 180.0
-    cancel_check_interval_s: float = 0.1
-    progress_interval_s: float = 0.5
     sse_heartbeat_s: float = 15.0
     sse_send_timeout_s: float = 10.0
-    llm_max_attempts: int = 3
-    provider_timeout_s: float = 300.0
-    media_base_path: str = "./media"
-    media_max_bytes: int = 268435456
     media_poll_interval_s: float = 2.0
     cors_origins: tuple[str, ...] = ()
     provider_keys: dict[str, str] = {}

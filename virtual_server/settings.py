@@ -52,7 +52,6 @@ class VirtualSettings(SharedSettings, frozen=True, kw_only=True):
     db_max_decompressed_bytes: int = 67108864
     db_gzip_level: int = 4
     default_ai_config: dict[str, Any] = msgspec.field(default_factory=lambda: dict(DEFAULT_AI_CONFIG))
-    max_auto_responses: int = 50
     # the production user database, for revocation checks (unset: token-only authentication)
     mongodb_uri: str | None = None
     mongodb_database: str = "workflow_engine"
