@@ -397,9 +397,6 @@ def auto_respond_config(value: bool | AutoRespondConfig | None) -> AutoRespondCo
     return value
 
 
-# SSE framing moved to engine/sse_frames.py (framework-free); re-exported for its users.
-from engine.sse_frames import SSE_PING, sse_frame  # noqa: E402,F401
-
 # ---------------------------------------------------------------- production request bodies
 # (wire-api.md §6.1/§6.2; appended by the production server work — input structs ignore
 # unknown fields, as every msgspec struct does by default)

@@ -20,9 +20,7 @@ import sys
 from typing import Any, Sequence
 
 from db.production_store import StoreAdapter, ensure_indexes, open_adapter
-from engine.errors import ConcurrentModification
-from engine.ids import MonotonicIds
-from engine.ports import IdGenerator
+from engine import ConcurrentModification, IdGenerator, MonotonicIds
 from production_server.auth.repo import AuthRepo, check_credentials_shape
 from production_server.errors import ApiError
 from production_server.settings import SettingsError, load_settings

@@ -15,24 +15,22 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
-from engine.clock import SystemClock
-from engine.ids import MonotonicIds
-from engine.ports import Clock, IdGenerator, ProviderSet
+from engine import Clock, IdGenerator, MonotonicIds, ProviderSet, SystemClock
+from production_server.auth.guest import GUEST_ROUTES
 from production_server.auth.routes import AUTH_ROUTES
 from production_server.errors import EXCEPTION_HANDLERS
 from production_server.routes.execution import EXECUTION_ROUTES
+from production_server.routes.files import FILES_ROUTES
 from production_server.routes.listing import LISTING_ROUTES
 from production_server.routes.media import MEDIA_ROUTES
 from production_server.routes.misc import MISC_ROUTES
 from production_server.routes.resume import RESUME_ROUTES
-from production_server.auth.guest import GUEST_ROUTES
-from production_server.routes.files import FILES_ROUTES
 from production_server.routes.runs_info import RUNS_INFO_ROUTES
-from production_server.routes.state_streams import STATE_STREAM_ROUTES
-from production_server.routes.templates_global import GLOBAL_TEMPLATE_ROUTES
 from production_server.routes.state import STATE_ROUTES
+from production_server.routes.state_streams import STATE_STREAM_ROUTES
 from production_server.routes.streaming import STREAMING_ROUTES
 from production_server.routes.tasks import TASK_ROUTES
+from production_server.routes.templates_global import GLOBAL_TEMPLATE_ROUTES
 from production_server.services import Services
 from production_server.settings import ProductionSettings
 from providers.provider_set import configured_provider_set

@@ -14,12 +14,19 @@ from typing import Any, Callable
 import msgspec
 from litestar import Request, Response
 
-from engine.disconnect import cancel_on_disconnect
-from engine.errors import EngineError, ExecutionError, Overloaded
-from engine.pool import BUSY_MESSAGE
-from engine.ports import CancelToken
-from engine.progress import error_response
-from engine.wire import ProgressEvent, SubActionEvent, SubActionOutcome, WorkflowResponse
+from engine import (
+    BUSY_MESSAGE,
+    CancelToken,
+    EngineError,
+    ExecutionError,
+    Overloaded,
+    ProgressEvent,
+    SubActionEvent,
+    SubActionOutcome,
+    WorkflowResponse,
+    cancel_on_disconnect,
+    error_response,
+)
 from production_server.cancellation import Execution
 from production_server.errors import ApiError
 from production_server.frames import run_frame_data

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from engine.wire import WorkflowResponse
+from engine import WorkflowResponse
 
 
 def run_frame_data(response: WorkflowResponse) -> dict[str, Any]:

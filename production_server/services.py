@@ -13,14 +13,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from db.pipeline_eval import MongomockPipelineEvaluator
-from db.production_store import AsyncReads, ProductionStore, StoreAdapter, ensure_indexes, \
-    open_adapter
+from db.production_store import AsyncReads, ProductionStore, StoreAdapter, ensure_indexes, open_adapter
 from db.users import UserDirectory
-from engine.errors import StoreUnavailable
-from engine.modules.registry import default_registry
-from engine.pool import EnginePool
-from engine.ports import Clock, IdGenerator, ProviderSet
-from engine.processor import WorkflowEngine
+from engine import (
+    Clock,
+    EnginePool,
+    IdGenerator,
+    ProviderSet,
+    StoreUnavailable,
+    WorkflowEngine,
+    default_registry,
+)
 from production_server.auth.ratelimit import LoginLimiter
 from production_server.auth.repo import AuthRepo
 from production_server.auth.tokens import TokenService

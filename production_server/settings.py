@@ -15,11 +15,11 @@ from typing import Any, Literal, Mapping
 
 import msgspec
 
-from engine.errors import SettingsError
-from engine.settings import EngineSettings
-from engine.settings_env import (
+from engine import (
     SHARED_FIELDS,
+    EngineSettings,
     Parser,
+    SettingsError,
     SharedSettings,
     build,
     parse_bool,

@@ -20,7 +20,7 @@ from litestar.response import Stream
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Send
 
-from engine.wire import SSE_PING, sse_frame
+from engine import SSE_PING, sse_frame
 
 QUEUE_FRAMES = 256
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

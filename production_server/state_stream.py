@@ -20,8 +20,7 @@ import asyncio
 import time
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from engine.errors import Overloaded
-from engine.wire import SSE_PING
+from engine import SSE_PING, Overloaded
 from production_server.auth.identity import User
 from production_server.errors import ApiError, bad_request
 from production_server.routes.common import owned_run

@@ -14,8 +14,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 
-from engine.clock import SystemClock
-from engine.ids import MonotonicIds
+from engine import MonotonicIds, SystemClock
 from virtual_server.errors import EXCEPTION_HANDLERS
 from virtual_server.limits import request_guard
 from virtual_server.routes import ROUTES

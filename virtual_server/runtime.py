@@ -12,10 +12,7 @@ from typing import Any, Callable, TypeVar
 from litestar import Request
 
 from db.users import UserDirectory
-from engine.disconnect import cancel_on_disconnect
-from engine.errors import Overloaded
-from engine.pool import EnginePool
-from engine.ports import CancelToken
+from engine import CancelToken, EnginePool, Overloaded, cancel_on_disconnect
 from virtual_server.errors import ApiError
 from virtual_server.gcpause import without_gc
 from virtual_server.service import VirtualService

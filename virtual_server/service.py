@@ -14,16 +14,16 @@ import time
 from typing import Any, Callable
 
 from db.pipeline_eval import MongomockPipelineEvaluator
-from engine.errors import EngineError, ExecutionError
-from engine.execution import ExecOptions
-from engine.modules.registry import default_registry
-from engine.ports import CancelToken, Clock, IdGenerator
-from engine.processor import WorkflowEngine
-from engine.provider_types import PreviewInfo
-from engine.progress import error_response
-from engine.virtual import VIRTUAL_USER
-from engine.wire import (
+from engine import (
+    VIRTUAL_USER,
+    CancelToken,
+    Clock,
+    EngineError,
+    ExecOptions,
+    ExecutionError,
+    IdGenerator,
     MediaPreviewRequest,
+    PreviewInfo,
     SubActionEvent,
     SubActionOutcome,
     Target,
@@ -33,8 +33,11 @@ from engine.wire import (
     VirtualStartRequest,
     VirtualSubActionRequest,
     VirtualWorkflowResponse,
+    WorkflowEngine,
     WorkflowResponse,
     auto_respond_config,
+    default_registry,
+    error_response,
 )
 from providers.credentials import build_credentials
 from virtual_server.blobs import BlobIO, Timings

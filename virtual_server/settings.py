@@ -15,12 +15,12 @@ from typing import Any, Literal, Mapping
 import msgspec
 
 from db.blob import BlobLimits
-from engine.errors import SettingsError
-from engine.settings import EngineSettings
-from engine.settings_env import (
+from engine import (
     MIN_SECRET_BYTES,
     SHARED_FIELDS,
+    EngineSettings,
     Parser,
+    SettingsError,
     SharedSettings,
     build,
     parse_bool,

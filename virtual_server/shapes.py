@@ -14,7 +14,7 @@ from typing import Any
 
 from litestar import Request
 
-from engine.wire import VirtualWorkflowResponse, WorkflowResponse
+from engine import VirtualWorkflowResponse, WorkflowResponse
 
 BLOB_HEADER = "X-Virtual-Db-In"
 _BASE_FIELDS = WorkflowResponse.__struct_fields__

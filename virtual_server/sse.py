@@ -20,8 +20,7 @@ from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Receive, Send
 
-from engine.ports import CancelToken
-from engine.wire import SSE_PING, sse_frame
+from engine import SSE_PING, CancelToken, sse_frame
 
 log = logging.getLogger("virtual_server.sse")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from litestar import Request, Response, post
 
-from engine.wire_web import GuestAccessRequest, SessionUser
+from engine import GuestAccessRequest, SessionUser
 from production_server.auth.identity import services_of
 from production_server.auth.repo import invitation_invalid, user_exists
 from production_server.auth.routes import _client, _session_cookies

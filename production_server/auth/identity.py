@@ -15,7 +15,7 @@ from litestar import Request
 from litestar.di import NamedDependency
 
 from db.users import token_allowed
-from engine.token_claims import token_version
+from engine import token_version
 from production_server.auth.tokens import InvalidToken
 from production_server.errors import unauthorized
 from production_server.services import Services

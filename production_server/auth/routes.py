@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from litestar.params import FromPath
 from litestar import Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.di import Provide
+from litestar.params import FromPath
 
 from db.users import token_version_of
-from engine.clock import iso_z
-from engine.wire import AccessKeyCreateRequest, LoginRequest, RegisterRequest
+from engine import AccessKeyCreateRequest, LoginRequest, RegisterRequest, iso_z
 from production_server.auth.identity import CurrentUser, current_user, services_of
 from production_server.auth.passwords import verify_password
 from production_server.auth.repo import (

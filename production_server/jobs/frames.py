@@ -13,9 +13,7 @@ from typing import Any
 import msgspec
 
 from db.queries import TASK_FINAL_STATUSES
-from engine.errors import EngineError
-from engine.ports import CancelToken
-from engine.wire import SubActionEvent, SubActionOutcome
+from engine import CancelToken, EngineError, SubActionEvent, SubActionOutcome
 from production_server.executions import sub_action_progress, sub_action_terminal
 from production_server.sse import Frame
 

@@ -21,12 +21,19 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from db.task_queue import MEDIA_ACTOR, TaskQueue, new_task_doc
-from engine.errors import Overloaded
-from engine.execution import ExecOptions
-from engine.pool import BUSY_MESSAGE, EnginePool
-from engine.ports import CancelToken, Clock, IdGenerator, ProviderSet
-from engine.processor import WorkflowEngine
-from engine.wire import SubActionEvent, SubActionOutcome
+from engine import (
+    BUSY_MESSAGE,
+    CancelToken,
+    Clock,
+    EnginePool,
+    ExecOptions,
+    IdGenerator,
+    Overloaded,
+    ProviderSet,
+    SubActionEvent,
+    SubActionOutcome,
+    WorkflowEngine,
+)
 from production_server.cancellation import CancelRegistry
 from production_server.jobs.broadcast import Broadcaster
 from production_server.jobs.frames import cancelled_error, is_final, progress_payload

@@ -13,7 +13,7 @@ import time
 from typing import Any, Coroutine
 
 from db.task_queue import TaskQueue
-from engine.ports import Clock
+from engine import Clock
 from production_server.jobs.job import Job
 
 log = logging.getLogger("production_server.jobs")

@@ -9,25 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.params import FromPath, FromQuery
 from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 
 from db import queries as q
-from engine.clock import iso_z
-from engine.errors import MockNotAllowed, WorkflowInvalid
-from engine.execution import ExecOptions
-from engine.global_templates import is_global
-from engine.ports import CancelToken
-from engine.processor import StartCommand
-from engine.upload import load_workflow_zip
-from engine.wire import (
+from engine import (
+    CancelToken,
+    ExecOptions,
     JumpRequest,
     JumpToInteractionRequest,
+    MockNotAllowed,
     RespondRequest,
     RetryRequest,
     StartByVersionRequest,
+    StartCommand,
     StartWorkflowRequest,
+    WorkflowInvalid,
     WorkflowResponse,
+    is_global,
+    iso_z,
+    load_workflow_zip,
 )
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body

@@ -20,14 +20,7 @@ import anyio
 from litestar import Request, Response, get
 from litestar.params import FromPath, FromQuery
 
-from engine.clock import iso_z
-from engine.wire_web import (
-    ApiCallFilesView,
-    ApiCallsView,
-    FileContentView,
-    FilesRunState,
-    FilesView,
-)
+from engine import ApiCallFilesView, ApiCallsView, FileContentView, FilesRunState, FilesView, iso_z
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.errors import ApiError, bad_request, not_found
 from production_server.routes.common import OWNER, owned_run

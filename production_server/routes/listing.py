@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.params import FromPath, FromQuery
 from litestar import Request, get
+from litestar.params import FromPath, FromQuery
 
-from engine.clock import iso_z
-from engine.global_templates import GLOBAL_OWNER, is_global
+from engine import GLOBAL_OWNER, is_global, iso_z
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.errors import bad_request, not_found
 from production_server.routes.common import USER

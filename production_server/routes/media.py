@@ -19,8 +19,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery
 from litestar.response import File
 
-from engine.media_files import media_type_for, resolve_media_path
-from engine.wire import MediaPreviewRequest
+from engine import MediaPreviewRequest, media_type_for, resolve_media_path
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.body import read_body
 from production_server.errors import not_found

@@ -14,11 +14,15 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.params import FromPath
 
-from engine.errors import WorkflowInvalid
-from engine.execution import ExecOptions
-from engine.ports import CancelToken
-from engine.upload import load_workflow_zip
-from engine.wire import ResumeRequest, WorkflowProgress, WorkflowResponse
+from engine import (
+    CancelToken,
+    ExecOptions,
+    ResumeRequest,
+    WorkflowInvalid,
+    WorkflowProgress,
+    WorkflowResponse,
+    load_workflow_zip,
+)
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.errors import ApiError, bad_request

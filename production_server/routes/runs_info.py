@@ -13,8 +13,7 @@ from typing import Any
 from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 
-from engine.status_display import plain_tokens, token_totals
-from engine.wire_web import RunsPage, RunSummary, TokensView
+from engine import RunsPage, RunSummary, TokensView, plain_tokens, token_totals
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.errors import bad_request
 from production_server.routes.common import OWNER, USER, owned_run

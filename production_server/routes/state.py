@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar import Request, Response, delete, get, post
+from litestar.params import FromPath, FromQuery, QueryParameter
 
-from engine.wire import EventFilters
-from engine.wire_web import DefinitionView
+from engine import DefinitionView, EventFilters
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.errors import bad_request
 from production_server.executions import execute, json_response

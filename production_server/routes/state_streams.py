@@ -13,8 +13,7 @@ from typing import Any
 from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 
-from engine.wire import StateView
-from engine.wire_web import StateV2View
+from engine import StateV2View, StateView
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.routes.common import OWNER
 from production_server.services import Services

@@ -10,15 +10,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AsyncIterator, Callable
 
-from litestar.params import FromPath
 from litestar import Request, get, post
+from litestar.params import FromPath
 
-from engine.answers import response_hash
-from engine.errors import ExecutionError, RequestError
-from engine.execution import ExecOptions
-from engine.ports import CancelToken
-from engine.sub_actions import SubActionInfo
-from engine.wire import StreamRespondRequest, SubActionRequest, WorkflowResponse
+from engine import (
+    CancelToken,
+    ExecOptions,
+    ExecutionError,
+    RequestError,
+    StreamRespondRequest,
+    SubActionInfo,
+    SubActionRequest,
+    WorkflowResponse,
+    response_hash,
+)
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.cancellation import Execution

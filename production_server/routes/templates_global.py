@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Request, post
 from litestar.params import FromPath
 
-from engine.wire_web import CloneVersionResponse, PublishGlobalRequest, PublishGlobalResponse
+from engine import CloneVersionResponse, PublishGlobalRequest, PublishGlobalResponse
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.body import read_body
 from production_server.errors import ApiError

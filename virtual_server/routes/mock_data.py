@@ -8,9 +8,10 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.params import JSONBody
 
-from engine.wire import MockDataRequest
+from engine import MockDataRequest
 from virtual_server.errors import json_response
-from virtual_server.mock_data import check_request, mock_data as generate
+from virtual_server.mock_data import check_request
+from virtual_server.mock_data import mock_data as generate
 from virtual_server.runtime import runtime
 
 

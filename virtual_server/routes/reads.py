@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.params import JSONBody
 
-from engine.wire import (
+from engine import (
     GenerationsView,
     InteractionHistoryView,
     StateView,

@@ -1,0 +1,42 @@
+"""How deeply JSON text nests, measured without parsing it: the one depth check (WIRE-3).
+
+Both servers refuse a too-deep body before any parser sees it, and the virtual store checks the
+documents of a blob the same way (BLOB-5). String contents never count; the text does not have
+to be valid JSON (the parser that runs afterwards reports what else is wrong).
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import accumulate
+
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+
+
+def _brackets(raw: bytes) -> bytes:
+    return _STRING.sub(b'""', raw).translate(None, _NOT_BRACKETS)
+
+
+def _deepest(brackets: bytes) -> int:
+    if not brackets:
+        return 0
+    return max(accumulate(b - 1 for b in brackets.translate(_STEP)))
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of `[`/`{` in JSON text, iteratively (string contents ignored)."""
+    return _deepest(_brackets(raw))
+
+
+def depth_within(raw: bytes, limit: int) -> bool:
+    """`json_depth(raw) <= limit`, in C-speed passes for well-formed text: innermost `{}`/`[]`
+    pairs are peeled off one level per pass, so text of depth d is empty after exactly d passes;
+    anything left after `limit` passes (too deep, or brackets that do not pair) is measured."""
+    brackets = _brackets(raw)
+    for _ in range(limit):
+        if not brackets:
+            return True
+        brackets = brackets.replace(b"{}", b"\x00").replace(b"[]", b"\x00").replace(b"\x00", b"")
+    return not brackets or _deepest(_brackets(raw)) <= limit
