@@ -62,7 +62,14 @@ from engine.mock_data import generate_mock  # noqa: E402
 from engine.modules.registry import ModuleRegistry, default_registry  # noqa: E402
 from engine.outcomes import ExecOptions  # noqa: E402
 from engine.pool import BUSY_MESSAGE, EnginePool  # noqa: E402
-from engine.ports import CancelToken, Clock, IdGenerator, PipelineEvaluator, ProviderSet, Store  # noqa: E402
+from engine.ports import (  # noqa: E402
+    CancelToken,
+    Clock,
+    IdGenerator,
+    PipelineEvaluator,
+    ProviderSet,
+    Store,
+)
 from engine.processor import WorkflowEngine  # noqa: E402
 from engine.progress import error_response  # noqa: E402
 from engine.provider_types import ContentPart, LLMRequest, Message, PreviewInfo  # noqa: E402
@@ -82,7 +89,16 @@ from engine.settings_env import (  # noqa: E402
     parse_text,
     read_fields,
 )
-from engine.sse_frames import SSE_PING, FrameCounter, sse_frame  # noqa: E402
+from engine.sse_frames import (  # noqa: E402
+    SSE_PING,
+    FrameCounter,
+    cancelled_frame,
+    run_progress,
+    sse_frame,
+    sub_action_error_frame,
+    sub_action_frame,
+    sub_action_progress,
+)
 from engine.status_display import plain_tokens, token_totals  # noqa: E402
 from engine.sub_actions import SubActionInfo  # noqa: E402
 from engine.token_claims import VERSION_CLAIM, claims_problem, token_version  # noqa: E402
@@ -164,7 +180,8 @@ __all__ = [
     "MIN_SECRET_BYTES", "SHARED_FIELDS", "Parser", "SharedSettings", "build", "parse_bool",
     "parse_choice", "parse_float", "parse_int", "parse_text", "read_fields",
     # the protocol
-    "SSE_PING", "FrameCounter", "depth_within", "json_depth", "sse_frame",
+    "SSE_PING", "FrameCounter", "cancelled_frame", "depth_within", "json_depth", "run_progress",
+    "sse_frame", "sub_action_error_frame", "sub_action_frame", "sub_action_progress",
     "AccessKeyCreateRequest", "AutoRespondConfig", "ErrorBody", "EventFilters", "EventsView",
     "GenerationsView", "InteractionDataView", "InteractionHistoryView", "InteractionRequest",
     "InteractionResponseData", "JumpRequest", "JumpToInteractionRequest", "LoginRequest",

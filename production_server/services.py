@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from db.pipeline_eval import MongomockPipelineEvaluator
-from db.production_store import AsyncReads, ProductionStore, StoreAdapter, ensure_indexes, open_adapter
+from db.production_store import (
+    AsyncReads,
+    ProductionStore,
+    StoreAdapter,
+    ensure_indexes,
+    open_adapter,
+)
 from db.users import UserDirectory
 from engine import (
     Clock,

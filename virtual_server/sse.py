@@ -20,7 +20,7 @@ from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Receive, Send
 
-from engine import SSE_PING, CancelToken, sse_frame
+from engine import SSE_PING, CancelToken, FrameCounter
 
 log = logging.getLogger("virtual_server.sse")
 
@@ -66,13 +66,11 @@ class SSEProducer:
         """Progress frames while `work` runs, then its terminal frame; cancel on early close."""
         task = asyncio.ensure_future(work)
         task.add_done_callback(lambda _t: self._wake.set())
-        frame_id = 0
+        counter = FrameCounter()
         try:
             while True:
                 while self._queue:
-                    event, data = self._queue.popleft()
-                    frame_id += 1
-                    yield sse_frame(event, data, frame_id)
+                    yield counter.frame(*self._queue.popleft())
                 if task.done():
                     break
                 self._wake.clear()
@@ -86,8 +84,7 @@ class SSEProducer:
                 event, data = task.result()
             except BaseException as exc:  # noqa: BLE001 - the stream must still terminate
                 event, data = on_error(exc)
-            frame_id += 1
-            yield sse_frame(event, data, frame_id)
+            yield counter.frame(event, data)
         finally:
             if not task.done():
                 cancel.cancel("client_disconnected")

@@ -34,7 +34,13 @@ from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.errors import ApiError, bad_request, not_found
 from production_server.executions import execute, json_response
-from production_server.routes.common import OWNER, USER, find_one, owned_run, read_owned_body
+from production_server.routes.common import (
+    OWNER,
+    USER,
+    find_one,
+    owned_run,
+    read_owned_body,
+)
 from production_server.services import Services
 
 

@@ -20,7 +20,14 @@ import anyio
 from litestar import Request, Response, get
 from litestar.params import FromPath, FromQuery
 
-from engine import ApiCallFilesView, ApiCallsView, FileContentView, FilesRunState, FilesView, iso_z
+from engine import (
+    ApiCallFilesView,
+    ApiCallsView,
+    FileContentView,
+    FilesRunState,
+    FilesView,
+    iso_z,
+)
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.errors import ApiError, bad_request, not_found
 from production_server.routes.common import OWNER, owned_run

@@ -17,6 +17,7 @@ from engine import (
     CancelToken,
     ExecOptions,
     ExecutionError,
+    FrameCounter,
     RequestError,
     StreamRespondRequest,
     SubActionInfo,
@@ -28,20 +29,19 @@ from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.cancellation import Execution
 from production_server.errors import ApiError, bad_request
-from production_server.executions import (
-    admit,
-    launch,
-    progress_sink,
+from production_server.executions import admit, launch, progress_sink, sub_action_emit
+from production_server.frames import (
+    Outcome,
+    outcome_of,
     response_frame,
     run_terminal,
-    sub_action_emit,
     sub_action_terminal,
 )
 from production_server.jobs import is_media_sub_action
 from production_server.routes.common import OWNER, owned_run
 from production_server.routes.tasks import media_job_stream
 from production_server.services import Services
-from production_server.sse import Frame, FrameCounter, FrameQueue, SSEStream, once, pump
+from production_server.sse import Frame, FrameQueue, SSEStream, once, pump
 
 TOO_MANY = "Too many open streams"
 
@@ -78,7 +78,7 @@ def _ticker(run_id: str, frames: FrameQueue, default: str | None) -> Callable[[f
 
 async def _run_body(services: Services, run_id: str, execution: Execution, frames: FrameQueue,
                     initial: list[Frame], default_tick: str | None,
-                    terminal: Callable[[Any, CancelToken], Frame]) -> AsyncIterator[bytes]:
+                    terminal: Callable[[str, Outcome, str | None], Frame]) -> AsyncIterator[bytes]:
     counter = FrameCounter()
     tick = _ticker(run_id, frames, default_tick)
     for event, data in initial:
@@ -88,7 +88,7 @@ async def _run_body(services: Services, run_id: str, execution: Execution, frame
     async for chunk in pump(frames, execution.task, interval_s=s.progress_interval_s,
                             heartbeat_s=s.sse_heartbeat_s, tick=tick, counter=counter):
         yield chunk
-    yield counter.frame(*terminal(execution.task, execution.token))
+    yield counter.frame(*terminal(run_id, outcome_of(execution.task), execution.token.reason))
 
 
 @get("/workflow/{workflow_run_id:str}/stream", dependencies=OWNER)
@@ -102,7 +102,7 @@ async def stream(request: Request[Any, Any, Any], user: CurrentUser, workflow_ru
         _open_stream(services, user)
         frames = FrameQueue(asyncio.get_running_loop())
         body = _run_body(services, run_id, running, frames, [], "Waiting for running execution",
-                         lambda task, token: run_terminal(run_id, task, running.token))
+                         run_terminal)
         return _respond_stream(services, user, body, None)
     admit(services)
     try:
@@ -129,8 +129,7 @@ async def stream(request: Request[Any, Any, Any], user: CurrentUser, workflow_ru
         ("progress", {"workflow_run_id": run_id, "elapsed_ms": 0,
                       "message": "Starting execution..."}),
     ]
-    body = _run_body(services, run_id, execution, frames, initial, None,
-                     lambda task, token: run_terminal(run_id, task, token))
+    body = _run_body(services, run_id, execution, frames, initial, None, run_terminal)
     return _respond_stream(services, user, body, execution.token)
 
 
@@ -173,7 +172,7 @@ async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser, wor
         services.streams.close(user.user_id)
         raise task.exception()  # type: ignore[misc]
     if task.done() and facts.get("replay"):
-        frame = run_terminal(run_id, task, execution.token)
+        frame = run_terminal(run_id, outcome_of(task), execution.token.reason)
         return _respond_stream(services, user, once([frame]), None)
     status = facts.get("status")
     progress = status.progress if status is not None else None
@@ -185,8 +184,7 @@ async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser, wor
                      "module_name": progress.current_module if progress else None,
                      "module_index": progress.module_index if progress else 0}),
     ]
-    body_iter = _run_body(services, run_id, execution, frames, initial, None,
-                          lambda t, token: run_terminal(run_id, t, token))
+    body_iter = _run_body(services, run_id, execution, frames, initial, None, run_terminal)
     return _respond_stream(services, user, body_iter, execution.token)
 
 
@@ -218,8 +216,7 @@ async def sub_action(request: Request[Any, Any, Any], user: CurrentUser, workflo
     except BaseException:
         services.streams.close(user.user_id)
         raise
-    body_iter = _run_body(services, run_id, execution, frames, [], None,
-                          lambda task, token: sub_action_terminal(run_id, task, token))
+    body_iter = _run_body(services, run_id, execution, frames, [], None, sub_action_terminal)
     return _respond_stream(services, user, body_iter, execution.token)
 
 

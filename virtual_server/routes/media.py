@@ -15,7 +15,13 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import File
 
-from engine import MediaPreviewRequest, NotFound, PreviewInfo, hashed_media_path, media_type_for
+from engine import (
+    MediaPreviewRequest,
+    NotFound,
+    PreviewInfo,
+    hashed_media_path,
+    media_type_for,
+)
 from virtual_server.errors import json_response
 from virtual_server.runtime import runtime
 
