@@ -102,7 +102,9 @@ async def test_template_payloads_on_the_production_server(cuddle_workflow: dict[
 
             async def send(attempt: int) -> Any:
                 project = "abuse-" + str(index) + "-" + str(attempt)
-                return await prod.post("/workflow/start", {
+                # /confirm: every payload is another version of the same template (issue 10
+                # asks for confirmation against the template's latest version)
+                return await prod.post("/workflow/start/confirm", {
                     "project_name": project, "workflow_content": workflow, "mock": True})
 
             response, elapsed, peak = await _measured(send)
@@ -110,7 +112,10 @@ async def test_template_payloads_on_the_production_server(cuddle_workflow: dict[
             results.append((payload, (response.status_code, body.get("status"),
                                       (body.get("result") or {}).get("error_type"),
                                       body.get("message")), elapsed, peak))
-        healthy = await prod.start(cuddle_workflow, project="after-abuse")
+        # confirm: the payload runs stored other versions of the same template (issue 10 asks
+        # for confirmation against the template's latest version)
+        healthy = await prod.ok("POST", "/workflow/start/confirm", {
+            "project_name": "after-abuse", "workflow_content": cuddle_workflow, "mock": True})
         assert healthy["status"] == "awaiting_input"
     bad = _failures(results, lambda r: r[:3] == (200, "error", "resolution_failed") and r[3])
     assert bad == [], bad
