@@ -15,8 +15,9 @@ import msgspec
 from litestar import Request
 from litestar.di import Provide
 
+from engine import depth_within
 from production_server.auth.identity import User, current_user, services_of
-from production_server.body import decode, json_depth_of, read_bytes
+from production_server.body import decode, read_bytes
 from production_server.errors import not_found
 from production_server.services import Services
 
@@ -62,7 +63,7 @@ async def read_owned_body(request: Request[Any, Any, Any], user: User, type_: ty
     s = services.settings
     raw = await read_bytes(request, limit or s.max_body_bytes)
     ref = None
-    if json_depth_of(raw) <= s.max_json_depth:  # no parser sees a too-deep body (WIRE-3)
+    if depth_within(raw, s.max_json_depth):  # no parser sees a too-deep body (WIRE-3)
         try:
             ref = msgspec.json.decode(raw, type=_RunRef)
         except (msgspec.ValidationError, msgspec.DecodeError):

@@ -215,3 +215,17 @@ def test_public_api_check_catches_a_private_import(tmp_path: Path) -> None:
     bad.write_text("from engine import WorkflowEngine\nfrom engine.processor import StartCommand\n")
     assert _engine_imports(bad) == [("engine", "WorkflowEngine"),
                                     ("engine.processor", "StartCommand")]
+
+
+@pytest.mark.parametrize("package", GRAPH_PACKAGES)
+def test_no_private_names_cross_modules(package: str) -> None:
+    """A module imports only public names of another (the blob codec exposes its splicing
+    decoder rather than lending its internals to the fast store)."""
+    ours = set(GRAPH_PACKAGES)
+    bad = [f"{path.relative_to(ROOT)}: {node.module}.{alias.name}"
+           for path in _files(package)
+           for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+           if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+           and node.module.split(".")[0] in ours
+           for alias in node.names if alias.name.startswith("_")]
+    assert bad == []

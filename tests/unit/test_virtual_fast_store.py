@@ -15,18 +15,20 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from db.blob import BlobLimits, compress, decode_blob, encode_blob
-from db.fast_store import FastVirtualStore, decode_with_raw, depth_at_most
+from db.blob import BlobLimits, compress, decode_blob, decode_with_raw, encode_blob
+from db.fast_store import FastVirtualStore
 from db.virtual_store import VirtualStore
+from engine import depth_within
+from engine import json_depth
 from engine.errors import EngineError
 from engine.execution import ExecOptions
 from engine.ids import SequentialIds
 from engine.virtual import VIRTUAL_USER
 from engine.wire import AutoRespondConfig, InteractionResponseData, Target
 from tests.conftest import T0, make_engine
-from virtual_server.limits import json_depth
 
 LIMITS = BlobLimits()
 OVERLAY = Target(step_id="text_overlays", module_name="select_text_overlay")
@@ -183,12 +185,12 @@ def test_decoder_round_trips_generated_documents(docs: list[dict[str, Any]]) -> 
 @given(st.recursive(st.text(alphabet='[]{}"\\ab', max_size=5),
                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(alphabet='[]{}"\\', max_size=3), c, max_size=3),
                     max_leaves=30))
-def test_depth_at_most_is_exact(value: Any) -> None:
+def test_depth_within_is_exact(value: Any) -> None:
     """[WIRE-3][BLOB-6] The C-speed depth test agrees with the reference depth scan."""
     data = json.dumps(value).encode()
     depth = json_depth(data)
-    assert depth_at_most(data, depth)
-    assert depth == 0 or not depth_at_most(data, depth - 1)
+    assert depth_within(data, depth)
+    assert depth == 0 or not depth_within(data, depth - 1)
 
 
 def test_reads_are_private_copies() -> None:
