@@ -27,7 +27,6 @@ if _version_tuple(jinja2.__version__) < _MIN_JINJA:
     raise ImportError("engine requires jinja2 >= 3.1.6, found " + jinja2.__version__)
 
 # ---- the engine and how to call it
-from engine.answers import response_hash  # noqa: E402
 
 # ---- helpers the servers' routes build on
 from engine.autorespond import generate_answer  # noqa: E402
@@ -171,7 +170,7 @@ __all__ = [
     "ExecOptions", "IdGenerator", "ModuleRegistry", "MonotonicIds", "PipelineEvaluator",
     "ProviderSet", "StartCommand", "Store", "SubActionInfo", "SystemClock", "VIRTUAL_PROJECT",
     "VIRTUAL_USER", "WorkflowEngine", "cancel_on_disconnect", "default_registry",
-    "error_response", "iso_z", "response_hash", "utc_ms",
+    "error_response", "iso_z", "utc_ms",
     # errors
     "BadRequest", "ConcurrentModification", "ExecutionError", "InvalidVirtualDb",
     "MockNotAllowed", "NotFound", "Overloaded", "RequestError", "SettingsError",

@@ -28,7 +28,7 @@ from engine.modules.registry import ModuleRegistry
 from engine.outcomes import ExecOptions
 from engine.ports import Clock, IdGenerator, PipelineEvaluator, ProviderSet, Store
 from engine.provider_types import PreviewInfo
-from engine.respond import respond
+from engine.respond import is_replay, respond
 from engine.resume_update import resume_with_content
 from engine.runs import create_run, delete_run, point_run_at_version, store_workflow
 from engine.session import RunSession
@@ -116,6 +116,11 @@ class WorkflowEngine:
                 response: InteractionResponseData,
                 opts: ExecOptions | None = None) -> WorkflowResponse:
         return respond(self.ctx, user_id, run_id, interaction_id, response, opts)
+
+    def is_replay(self, run_id: str, interaction_id: str,
+                  response: InteractionResponseData) -> bool:
+        """Whether `respond` would return this answer's stored outcome (§18.1)."""
+        return is_replay(self.ctx, run_id, interaction_id, response)
 
     def retry(self, user_id: str, run_id: str, target_module: str, feedback: str | None,
               opts: ExecOptions | None = None) -> WorkflowResponse:

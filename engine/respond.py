@@ -14,7 +14,11 @@ import msgspec
 from engine.answers import is_pending, persist_and_act, prepare, response_hash
 from engine.context import EngineContext
 from engine.driver import drive
-from engine.errors import InteractionAlreadyAnswered, InteractionNotFound, InteractionNotPending
+from engine.errors import (
+    InteractionAlreadyAnswered,
+    InteractionNotFound,
+    InteractionNotPending,
+)
 from engine.execution import Runner
 from engine.navigation import approach_target
 from engine.operation import Outcome, run_operation
@@ -50,6 +54,14 @@ def respond(ctx: EngineContext, user_id: str, run_id: str, interaction_id: str,
         return drive(runner)
 
     return run_operation(ctx, user_id, run_id, opts, body, adopt_ai_config=False)
+
+
+def is_replay(ctx: EngineContext, run_id: str, interaction_id: str,
+              response: InteractionResponseData) -> bool:
+    """True when this very answer was accepted before and its outcome stored (§18.1)."""
+    digest = response_hash(response)
+    return any(a.get("response_hash") == digest and a.get("outcome") is not None
+               for a in ctx.store.find_answers(run_id, interaction_id))
 
 
 def replay_or_conflict(runner: Runner, interaction_id: str,

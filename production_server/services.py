@@ -59,7 +59,7 @@ class Services:
     adapter: Any = None
     store: ProductionStore | None = None
     engine: WorkflowEngine | None = None
-    reads: AsyncReads | None = None
+    _reads: AsyncReads | None = None
     auth: AuthRepo | None = None
     users: UserDirectory | None = None
     loop: asyncio.AbstractEventLoop | None = None
@@ -95,7 +95,7 @@ class Services:
                         "(tokens stop working on restart)")
         await ensure_indexes(self.adapter)
         self.store = ProductionStore(self.adapter, self.loop, s.db_call_timeout_s)
-        self.reads = self.store.reads
+        self._reads = self.store.reads
         self.users = UserDirectory(self.adapter, s.auth_cache_s)
         self.auth = AuthRepo(self.adapter, self.ids, self.users)
         self.engine = WorkflowEngine(
@@ -125,6 +125,12 @@ class Services:
                 log.exception("closing the database client failed")
 
     # ------------------------------------------------------------------ helpers
+
+    @property
+    def reads(self) -> AsyncReads:
+        """The read plans of db/reads.py on the event loop: the routes' only way to the data."""
+        assert self._reads is not None, "services not started"
+        return self._reads
 
     def eng(self) -> WorkflowEngine:
         assert self.engine is not None, "services not started"

@@ -40,7 +40,6 @@ def check_poll_interval(poll_interval: float) -> float:
 
 
 async def _marker(services: Services, run_id: str) -> tuple[Any, ...] | None:
-    assert services.reads is not None
     run = await services.reads.get_run(run_id)
     if run is None:
         return None

@@ -88,7 +88,6 @@ async def definition(request: Request[Any, Any, Any], user: CurrentUser,
     web UI's names `version_id` and `raw_definition`)."""
     services = services_of(request)
     run = await owned_run(services, user, workflow_run_id)
-    assert services.reads is not None
     version = await services.reads.get_version(str(run.get("current_workflow_version_id"))) or {}
     parent_id = version.get("parent_workflow_version_id")
     source = await services.reads.get_version(str(parent_id)) if parent_id else None

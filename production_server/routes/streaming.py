@@ -23,7 +23,6 @@ from engine import (
     SubActionInfo,
     SubActionRequest,
     WorkflowResponse,
-    response_hash,
 )
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
@@ -150,9 +149,7 @@ async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser, wor
 
     def work(token: CancelToken) -> WorkflowResponse:
         facts["status"] = eng.get_status(user.user_id, run_id)  # ownership first (AUTH-5)
-        digest = response_hash(body.response)
-        facts["replay"] = any(a.get("response_hash") == digest and a.get("outcome") is not None
-                              for a in eng.store.find_answers(run_id, body.interaction_id))
+        facts["replay"] = eng.is_replay(run_id, body.interaction_id, body.response)
         return eng.respond(user.user_id, run_id, body.interaction_id, body.response,
                            ExecOptions(credentials=services.credentials(body.ai_config),
                                        ai_config=body.ai_config, cancel=token, progress=sink))

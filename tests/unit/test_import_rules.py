@@ -229,3 +229,36 @@ def test_no_private_names_cross_modules(package: str) -> None:
            and node.module.split(".")[0] in ours
            for alias in node.names if alias.name.startswith("_")]
     assert bad == []
+
+
+ROUTE_DIRS = ("production_server/routes", "virtual_server/routes")
+
+
+def _storage_reach(path: Path) -> list[str]:
+    """Ways a module reaches storage directly: a `db` import or an `.adapter`/`.store`."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "db"]
+        elif isinstance(node, ast.ImportFrom) and node.module \
+                and node.module.split(".")[0] == "db":
+            found.append(node.module)
+        elif isinstance(node, ast.Attribute) and node.attr in ("adapter", "store"):
+            found.append("." + node.attr)
+    return found
+
+
+@pytest.mark.parametrize("routes", ROUTE_DIRS)
+def test_routes_never_touch_the_driver_adapter(routes: str) -> None:
+    """One read path per side: routes read through `services.reads` (the read plans of
+    db/reads.py) or the engine, never the database adapter or the engine's store."""
+    bad = [f"{path.relative_to(ROOT)}: {what}" for path in sorted((ROOT / routes).rglob("*.py"))
+           for what in _storage_reach(path)]
+    assert bad == []
+
+
+def test_storage_reach_check_catches_the_adapter(tmp_path: Path) -> None:
+    bad = tmp_path / "route.py"
+    bad.write_text("from db import queries as q\n"
+                   "async def f(services):\n    return await services.adapter.find('x', {})\n")
+    assert _storage_reach(bad) == ["db", ".adapter"]
