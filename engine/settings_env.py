@@ -13,14 +13,10 @@ import msgspec
 
 from engine.errors import SettingsError
 from engine.settings import EngineSettings
+from engine.vendor_settings import key_settings, url_settings
 
 Parser = Callable[[str], Any]
 
-PROVIDER_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LEONARDO_API_KEY", "MIDAPI_API_KEY",
-                     "ELEVENLABS_API_KEY", "SD_FORGE_API_URL")
-#: vendor base addresses (empty → the vendor's public API); tests and gateways point them elsewhere
-PROVIDER_URL_VARS = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "ELEVENLABS_BASE_URL",
-                     "LEONARDO_BASE_URL", "MIDAPI_BASE_URL")
 MIN_SECRET_BYTES = 32
 
 
@@ -158,8 +154,8 @@ def read_fields(env: Mapping[str, str], fields: Mapping[str, tuple[str, Parser]]
         raw = env.get(var)
         if raw is not None and raw != "":
             values[field] = parse(raw)
-    values["provider_keys"] = {k: env[k] for k in PROVIDER_KEY_VARS if env.get(k)}
-    values["provider_urls"] = {k: _parse_base_url(k, env[k]) for k in PROVIDER_URL_VARS
+    values["provider_keys"] = {k: env[k] for k in key_settings() if env.get(k)}
+    values["provider_urls"] = {k: _parse_base_url(k, env[k]) for k in url_settings()
                                if env.get(k, "").strip()}
     return values
 

@@ -17,7 +17,13 @@ from engine.provider_types import (
 )
 from providers.llm import models
 from providers.llm.common import parse_content, require_key, strip_fences
-from providers.llm.http_client import ClientOptions, HttpFactory, default_http, post_json, sse_opener
+from providers.llm.http_client import (
+    ClientOptions,
+    HttpFactory,
+    default_http,
+    post_json,
+    sse_opener,
+)
 from providers.llm.http_errors import error_from_stream_event
 from providers.llm.openai_payload import Prepared, prepare
 from providers.llm.streaming import incomplete_stream, pump_events

@@ -14,7 +14,12 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
-from engine.provider_types import ContentItem, GenerationResult, PreviewInfo, ProgressCallback
+from engine.provider_types import (
+    ContentItem,
+    GenerationResult,
+    PreviewInfo,
+    ProgressCallback,
+)
 
 WAIT_SLICE_S = 0.25
 

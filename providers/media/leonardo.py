@@ -38,9 +38,6 @@ class LeonardoClient(VendorMediaClient):
     provider_id = "leonardo"
     vendor = "Leonardo"
 
-    def base_url(self) -> str:
-        return self.settings.leonardo_base_url
-
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._secret}", "Accept": "application/json"}
 
