@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 import httpx
@@ -18,24 +18,25 @@ from engine.provider_types import ProviderTimeoutError, ServerError
 from providers.llm.http_errors import error_from_exception, error_from_status
 from providers.llm.streaming import Opener, SSEEvent, StreamLimits, iter_sse
 
-HttpFactory = Callable[[httpx.Timeout], httpx.Client]
 _CONNECT_TIMEOUT_S = 10.0
-
-
-def default_http(timeout: httpx.Timeout) -> httpx.Client:
-    """A fresh client per call; `trust_env=False`: nothing is taken from the environment."""
-    return httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False)
 
 
 @dataclass(frozen=True)
 class ClientOptions:
-    """What a live client needs besides the request: where, how long, and how to connect."""
+    """What a live client needs besides the request: where, how long, and how to connect.
+
+    `transport` is the same seam the media clients have (tests and gateways plug in there)."""
 
     base_url: str
     provider_timeout_s: float = 300.0
     stream_chunk_timeout_s: float = 180.0
     cancel_check_interval_s: float = 0.1
-    http: HttpFactory = field(default=default_http)
+    transport: httpx.BaseTransport | None = None
+
+    def http(self, timeout: httpx.Timeout) -> httpx.Client:
+        """A fresh client per call; `trust_env=False`: nothing is taken from the environment."""
+        return httpx.Client(transport=self.transport, timeout=timeout, trust_env=False,
+                            follow_redirects=False)
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
