@@ -127,6 +127,11 @@ class TagDecoder:
             return self.list_(v, depth)
         return v
 
+    def document(self, doc: Doc) -> Doc:
+        """A top-level document (depth 4 of the blob) walked in place."""
+        walked: Doc = self.dict_(doc, 4)
+        return walked
+
     def dict_(self, d: Doc, depth: int) -> Any:
         if depth > self.max_depth:
             raise invalid("too_deep", "virtual_db JSON is nested too deeply")
@@ -163,7 +168,7 @@ class TagDecoder:
         return items
 
 
-def parse_json(decoder: msgspec.json.Decoder, raw: Any, reason: str, message: str) -> Any:
+def parse_json(decoder: msgspec.json.Decoder[Any], raw: Any, reason: str, message: str) -> Any:
     try:
         return decoder.decode(raw)
     except msgspec.ValidationError:
@@ -180,8 +185,8 @@ def top_level(data: bytes) -> dict[str, Any]:
     version = parse_json(_ANY_DECODER, top["version"], "bad_format_version", "bad version")
     if fmt != FORMAT or type(version) is not int or version != VERSION:
         raise invalid("bad_format_version", "virtual_db format or version is not supported")
-    collections = parse_json(_RAW_MAP, top["collections"], "bad_collections",
-                         "virtual_db collections must be an object")
+    collections: dict[str, Any] = parse_json(_RAW_MAP, top["collections"], "bad_collections",
+                                             "virtual_db collections must be an object")
     for name in collections:
         if name not in VIRTUAL_COLLECTIONS:
             raise invalid("unknown_collection", f"virtual_db collection '{name}' is not allowed")
@@ -195,7 +200,7 @@ def decode_document(raw: Any, decoder: TagDecoder) -> Doc:
     escape (a `$` or NUL could hide there), or more brackets than the depth budget.
     """
     data = memoryview(raw).tobytes()
-    doc = parse_json(DOC_DECODER, data, "bad_document", "virtual_db documents must be objects")
+    doc: Doc = parse_json(DOC_DECODER, data, "bad_document", "virtual_db documents must be objects")
     tags = 0
     for key, value in doc.items():
         if key[:1] == "$":
@@ -205,7 +210,7 @@ def decode_document(raw: Any, decoder: TagDecoder) -> Doc:
             tags += 1
     if (data.count(b'"$') != tags or b"\\u" in data
             or data.count(b"{") + data.count(b"[") > decoder.max_depth - 3):
-        return decoder.dict_(doc, 4)
+        return decoder.document(doc)
     for key, value in doc.items():
         if type(value) is dict and len(value) == 1 and "$date" in value:
             doc[key] = decoder.date(value["$date"])

@@ -76,7 +76,7 @@ def _finish(doc: Doc, data: bytes, decoder: TagDecoder, tags: int) -> Doc:
     """db.blob's per-document rule on an already parsed document (the careful path)."""
     if (data.count(b'"$') != tags or b"\\u" in data
             or data.count(b"{") + data.count(b"[") > decoder.max_depth - 3):
-        return decoder.dict_(doc, 4)
+        return decoder.document(doc)
     return _dates(doc, decoder)
 
 
@@ -90,7 +90,7 @@ def _finish_simple(doc: Doc, data: bytes, decoder: TagDecoder) -> Doc:
     """The whole text has no nested tags and no escapes: only depth and top-level `$date`s."""
     budget = decoder.max_depth - 3
     if data.count(b"{") + data.count(b"[") > budget and not depth_within(data, budget):
-        return decoder.dict_(doc, 4)  # raises too_deep exactly as db.blob does
+        return decoder.document(doc)  # raises too_deep exactly as db.blob does
     return _dates(doc, decoder)
 
 

@@ -50,7 +50,7 @@ def decode_raw(raw: bytes) -> Doc:
 
 
 class _Rec:
-    __slots__ = ("skel", "nested", "raw", "cached")
+    __slots__ = ("cached", "nested", "raw", "skel")
 
     def __init__(self, coll: str, doc: Doc, raw: bytes, cached: Doc | None) -> None:
         self.raw = raw

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 from db import queries as q
 from db.queries import QuerySpec
@@ -45,7 +45,7 @@ class Count:
     filter: Doc
 
 
-Step = Union[Find, FindOne, Count]
+Step = Find | FindOne | Count
 #: a read: yields steps, is sent each step's result, returns the answer
 Plan = Generator[Step, Any, T]
 

@@ -7,6 +7,7 @@ which is what lets one contract suite (storage.md §6) prove they behave identic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -293,11 +294,11 @@ class QueryStore:
         return self._guarded(lambda: self._find(spec))
 
     @staticmethod
-    def _guarded(call: Any) -> Any:
+    def _guarded(call: Callable[[], T]) -> T:
         """Driver errors from caller-shaped queries become execution failures, not crashes."""
         try:
             return call()
         except EngineError:
             raise
-        except Exception as exc:  # noqa: BLE001 - driver/mongomock errors vary by store
+        except Exception as exc:
             raise ExecutionFailed(f"Query failed: {type(exc).__name__}") from exc

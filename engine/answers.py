@@ -38,7 +38,8 @@ Doc = dict[str, Any]
 
 
 def response_builtins(response: InteractionResponseData) -> dict[str, Any]:
-    return msgspec.to_builtins(response)
+    data: dict[str, Any] = msgspec.to_builtins(response)
+    return data
 
 
 def response_hash(response: InteractionResponseData) -> str:

@@ -48,8 +48,8 @@ class Cursor:
 def apply(cursor: Cursor, event: dict[str, Any]) -> None:
     """Advance `cursor` in place by one lineage event (the table of engine.md §7.1)."""
     kind = event["event_type"]
-    step_id = event.get("step_id")
-    module_name = event.get("module_name")
+    step_id: Any = event.get("step_id")
+    module_name: Any = event.get("module_name")
     data = event.get("data") or {}
     if kind == "workflow_created":
         cursor.phase, cursor.step_id, cursor.module_name = START, None, None

@@ -310,9 +310,14 @@ class Runner:
             store=ctx.store, pipeline=ctx.pipeline, clock=ctx.clock,
             media_base_path=ctx.settings.media_base_path, cancel=self.opts.cancel,
             lineage=s.lineage, settings=ctx.settings, new_id=ctx.ids.new_id,
-            progress_sink=lambda message, data=None: self.emit("tick", ref, message),
-            llm=ctx.llm, templates=ctx.templates,
+            progress_sink=self._ticker(ref), llm=ctx.llm, templates=ctx.templates,
         )
+
+    def _ticker(self, ref: ModuleRef) -> Callable[[str, dict[str, Any] | None], None]:
+        """A module's `context.progress`: each message is a `tick` of the module."""
+        def tick(message: str, data: dict[str, Any] | None = None) -> None:
+            self.emit("tick", ref, message)
+        return tick
 
     def retry_history(self, ref: ModuleRef) -> list[dict[str, str]]:
         """Conversation turns for a retried module, from lineage events only (§10, ENG-30)."""

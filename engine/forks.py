@@ -64,6 +64,7 @@ def fork(s: RunSession, keep_through: int, reason: str, first_event: FirstEvent,
 
 def fork_point(s: RunSession, target: ModuleRef) -> Doc | None:
     """`E` of §11 step 4: the target's last start, else the first start of a later module."""
+    event: Doc
     for event in reversed(s.events):
         if event["event_type"] == "module_started" and event.get("module_name") == target.module_name \
                 and event.get("step_id") == target.step_id:

@@ -14,6 +14,8 @@ from engine.navigation import (
     do_jump,
     do_retry,
     jump_scope_ok,
+)
+from engine.navigation import (
     jump_to_interaction as fork_to_interaction,
 )
 from engine.operation import run_operation

@@ -107,7 +107,7 @@ def run_guarded(runner: Runner, body: Body) -> Outcome:
         if _open_module(runner) is None:
             return Stop.error(exc, runner.sanitize(exc.message))
         return close_open_module(runner, exc)
-    except Exception as exc:  # noqa: BLE001 - nothing may strand a run (issue 15)
+    except Exception as exc:
         log.exception("unexpected error in an operation on run %s", runner.s.run_id)
         return close_open_module(runner, _internal(runner, exc))
 

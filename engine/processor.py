@@ -76,7 +76,8 @@ class _Part(Generic[T]):
         return value
 
     def __set__(self, obj: WorkflowEngine, value: T) -> None:
-        obj.ctx = dataclasses.replace(obj.ctx, **{self.name: value})
+        changes: dict[str, Any] = {self.name: value}
+        obj.ctx = dataclasses.replace(obj.ctx, **changes)
 
 
 class WorkflowEngine:

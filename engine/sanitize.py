@@ -54,7 +54,7 @@ class SecretMaskFilter(logging.Filter):
             secrets = list(self._secrets)
         try:
             message = record.getMessage()
-        except Exception:  # a broken format string: leave the record alone
+        except Exception:  # noqa: BLE001 - a broken format string: leave the record alone
             return True
         record.msg = sanitize_message(message, secrets)
         record.args = None

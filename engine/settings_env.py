@@ -138,8 +138,8 @@ class SharedSettings(EngineSettings, frozen=True, kw_only=True):
     sse_send_timeout_s: float = 10.0
     media_poll_interval_s: float = 2.0
     cors_origins: tuple[str, ...] = ()
-    provider_keys: dict[str, str] = {}
-    provider_urls: dict[str, str] = {}
+    provider_keys: dict[str, str] = msgspec.field(default_factory=dict)
+    provider_urls: dict[str, str] = msgspec.field(default_factory=dict)
 
     def engine_settings(self) -> EngineSettings:
         """The engine's limits, taken from the fields of the same names."""

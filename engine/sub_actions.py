@@ -34,8 +34,7 @@ from engine.result_mapping import apply_result_mapping
 from engine.sanitize import sanitize_message
 from engine.session import RunSession
 from engine.sub_action_close import LOST_ERROR_TYPE, execution_closed
-from engine.sub_action_kinds import SubActionCall, kind_of, requesting_module_id, run_self, \
-    run_target
+from engine.sub_action_kinds import SubActionCall, kind_of, requesting_module_id, run_self, run_target
 from engine.wire import SubActionEvent, SubActionOutcome
 from engine.workflow_index import ModuleRef
 
@@ -90,7 +89,7 @@ def run_sub_action(ctx: EngineContext, user_id: str, run_id: str, interaction_id
             emit(SubActionEvent(execution_id=call.execution_id, message=message, status=status,
                                 progress=data,
                                 elapsed_ms=int((time.monotonic() - started_at) * 1000)))
-        except Exception:  # noqa: BLE001 - a sink never breaks execution
+        except Exception:
             log.exception("sub-action emit failed")
 
     call = SubActionCall(ctx=ctx, user_id=user_id, run_id=run_id, interaction_id=interaction_id,
@@ -229,6 +228,6 @@ def _refresh(call: SubActionCall, s: RunSession) -> bool:
             "request": normalize(request), "resolved_inputs": normalize(inputs),
             "module_state": normalize(result.module_state)})
         return True
-    except Exception:  # noqa: BLE001 - a failed refresh keeps the previous request
+    except Exception:
         log.exception("interaction refresh failed for %s", interaction_id)
         return False

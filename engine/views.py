@@ -89,11 +89,11 @@ def _step_summaries(s: RunSession) -> list[StepStateView]:
         modules: list[ModuleStateView] = []
         for ref in s.index.step_modules(step_id):
             key = (step_id, ref.module_name)
-            event = latest.get(key)
+            latest_event = latest.get(key)
             status = "pending"
             is_cursor = c.step_id == step_id and c.module_name == ref.module_name
-            if event is not None:
-                kind = event["event_type"]
+            if latest_event is not None:
+                kind = latest_event["event_type"]
                 if kind == "module_completed":
                     status = "completed"
                 elif kind == "module_error":
@@ -132,7 +132,7 @@ def _generations(ctx: EngineContext, s: RunSession) -> list[Generation]:
     seen: set[str] = set()
     for event in s.events:
         data = event.get("data") or {}
-        iid = data.get("interaction_id")
+        iid: Any = data.get("interaction_id")
         if event["event_type"] != "interaction_requested" or iid in seen or \
                 (data.get("request") or {}).get("interaction_type") != "media_generation":
             continue

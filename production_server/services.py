@@ -121,7 +121,7 @@ class Services:
         if self.adapter is not None:
             try:
                 await self.adapter.close()
-            except Exception:  # noqa: BLE001 - best effort on the way out
+            except Exception:
                 log.exception("closing the database client failed")
 
     # ------------------------------------------------------------------ helpers
@@ -147,8 +147,8 @@ class Services:
     async def ping(self, timeout_s: float = 2.0) -> bool:
         try:
             return bool(await asyncio.wait_for(self.adapter.ping(), timeout_s))
-        except (asyncio.TimeoutError, StoreUnavailable, OSError):
+        except (TimeoutError, StoreUnavailable, OSError):
             return False
-        except Exception:  # noqa: BLE001 - health never fails with a 500
+        except Exception:
             log.exception("database ping failed")
             return False

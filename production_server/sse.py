@@ -120,7 +120,7 @@ class _TimedSSE:
             if message.get("type") == "http.response.body" and message.get("more_body"):
                 try:
                     await asyncio.wait_for(send(message), self.send_timeout_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise _SendTimeout() from None
                 return
             await send(message)
@@ -128,7 +128,7 @@ class _TimedSSE:
                 self.completed = True
 
         try:
-            await self.inner(scope, receive, timed_send)  # type: ignore[arg-type]
+            await self.inner(scope, receive, timed_send)
         except _SendTimeout:
             pass
         except BaseExceptionGroup as group:  # anyio task group around the stream

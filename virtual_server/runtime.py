@@ -70,7 +70,7 @@ class Runtime:
         if adapter is not None:
             try:
                 await adapter.close()
-            except Exception:  # noqa: BLE001 - best effort on the way out
+            except Exception:
                 log.exception("closing the user database client failed")
 
     async def run(self, fn: Callable[..., T], *args: Any, blob: str | None = None,
@@ -91,4 +91,4 @@ class Runtime:
 
 
 def runtime(request: Request[Any, Any, Any]) -> Runtime:
-    return request.app.state["runtime"]  # type: ignore[no-any-return]
+    return request.app.state["runtime"]

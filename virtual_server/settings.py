@@ -31,7 +31,7 @@ from engine import (
     read_fields,
 )
 
-__all__ = ["VirtualSettings", "SettingsError", "describe", "load_settings"]
+__all__ = ["SettingsError", "VirtualSettings", "describe", "load_settings"]
 
 
 DEFAULT_AI_CONFIG: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini"}
@@ -106,7 +106,8 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
     **SHARED_FIELDS,
     "WFE_VIRTUAL_AUTH_REQUIRED": ("auth_required", parse_bool("WFE_VIRTUAL_AUTH_REQUIRED")),
     "WFE_VIRTUAL_MAX_BODY_BYTES": ("max_body_bytes", parse_int("WFE_VIRTUAL_MAX_BODY_BYTES", 1)),
-    "WFE_VIRTUAL_DB_MAX_ENCODED_BYTES": ("db_max_encoded_bytes", parse_int("WFE_VIRTUAL_DB_MAX_ENCODED_BYTES", 1)),
+    "WFE_VIRTUAL_DB_MAX_ENCODED_BYTES": ("db_max_encoded_bytes",
+                                         parse_int("WFE_VIRTUAL_DB_MAX_ENCODED_BYTES", 1)),
     "WFE_VIRTUAL_DB_MAX_DECOMPRESSED_BYTES": ("db_max_decompressed_bytes",
                                               parse_int("WFE_VIRTUAL_DB_MAX_DECOMPRESSED_BYTES", 1)),
     "WFE_VIRTUAL_DB_GZIP_LEVEL": ("db_gzip_level", parse_int("WFE_VIRTUAL_DB_GZIP_LEVEL", 0, 9)),

@@ -78,7 +78,7 @@ class SSEProducer:
                     continue
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._heartbeat_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     yield SSE_PING
             try:
                 event, data = task.result()

@@ -34,7 +34,7 @@ class User:
 
 
 def services_of(request: Request[Any, Any, Any]) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 async def _caller(services: Services, request: Request[Any, Any, Any]) -> tuple[str, int | None]:

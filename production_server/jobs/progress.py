@@ -50,7 +50,7 @@ class ProgressWriter:
             await asyncio.sleep(self.heartbeat_s)
             try:
                 await self.queue.heartbeat(job.task_id, self.worker_id, self.clock.now())
-            except Exception:  # noqa: BLE001 - a missed beat is retried next interval
+            except Exception:
                 log.warning("heartbeat of task %s failed", job.task_id, exc_info=True)
 
     def cancel_all(self) -> None:

@@ -187,7 +187,8 @@ async def jump_to_interaction(request: Request[Any, Any, Any], user: CurrentUser
 
 
 @post("/workflow/{workflow_run_id:str}/cancel", status_code=200, dependencies=OWNER)
-async def cancel(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> dict[str, Any]:
+async def cancel(request: Request[Any, Any, Any], user: CurrentUser,
+                 workflow_run_id: FromPath[str]) -> dict[str, Any]:
     services = services_of(request)
     await owned_run(services, user, workflow_run_id)
     count = services.registry.cancel(workflow_run_id, "user_cancelled")

@@ -53,7 +53,7 @@ async def _with_content(request: Request[Any, Any, Any], user: User, run_id: str
                                        list(body.capabilities), confirm, opts)
 
     try:
-        return await execute(services, run_id, work, request)  # type: ignore[no-any-return]
+        return await execute(services, run_id, work, request)
     except WorkflowInvalid as exc:  # a request error on production uploads (wire-api.md §2.3)
         raise ApiError(400, "workflow_invalid", exc.message, dict(exc.details)) from None
 

@@ -48,7 +48,7 @@ async def status_display(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str]) -> RunSummary:
     """The run's summary with its rendered `status_display` fields and layout."""
     services = services_of(request)
-    return await services.pool.run(services.eng().run_summary,  # type: ignore[no-any-return]
+    return await services.pool.run(services.eng().run_summary,
                                    user.user_id, workflow_run_id)
 
 

@@ -27,7 +27,7 @@ def state_v2_of(view: StateView) -> dict[str, Any]:
 
 async def state_view(services: Services, user: User, run_id: str) -> StateView:
     """The engine's state view with file links to this server (`/workflow/<id>/files/...`)."""
-    return await services.pool.run(services.eng().get_state_view,  # type: ignore[no-any-return]
+    return await services.pool.run(services.eng().get_state_view,
                                    user.user_id, run_id, f"/workflow/{run_id}")
 
 

@@ -68,7 +68,8 @@ def _ticker(run_id: str, frames: FrameQueue, default: str | None) -> Callable[[f
         last = frames.last_progress
         if last is None and default is None:
             return None
-        data = dict(last) if last else {"workflow_run_id": run_id, "message": default}
+        data: dict[str, Any] = dict(last) if last else {"workflow_run_id": run_id,
+                                                        "message": default}
         data["elapsed_ms"] = int(elapsed_ms)
         return "progress", data
 
@@ -133,7 +134,8 @@ async def stream(request: Request[Any, Any, Any], user: CurrentUser, workflow_ru
 
 
 @post("/workflow/{workflow_run_id:str}/stream/respond", status_code=200, dependencies=OWNER)
-async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Any:
+async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser,
+                         workflow_run_id: FromPath[str]) -> Any:
     services = services_of(request)
     s = services.settings
     run_id = workflow_run_id
@@ -186,7 +188,8 @@ async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser, wor
 
 
 @post("/workflow/{workflow_run_id:str}/sub-action", status_code=200, dependencies=OWNER)
-async def sub_action(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Any:
+async def sub_action(request: Request[Any, Any, Any], user: CurrentUser,
+                     workflow_run_id: FromPath[str]) -> Any:
     services = services_of(request)
     s = services.settings
     run_id = workflow_run_id

@@ -27,7 +27,7 @@ Usage = tuple[int, int, int]
 
 
 class LLMClientBase(Generic[P]):
-    provider_id: ClassVar[str]
+    provider_id: str
     vendor: ClassVar[str]
     default_base_url: ClassVar[str]
 

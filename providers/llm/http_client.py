@@ -57,15 +57,14 @@ def post_json(options: ClientOptions, path: str, headers: dict[str, str], body: 
     deadline = time.monotonic() + options.provider_timeout_s
     chunks: list[bytes] = []
     try:
-        with options.http(_timeout(options.provider_timeout_s)) as client:
-            with client.stream("POST", options.url(path), headers=headers,
-                               json=body) as response:
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    if time.monotonic() > deadline:
-                        raise ProviderTimeoutError(
-                            f"{vendor} call exceeded {options.provider_timeout_s:g} s")
-                status, response_headers = response.status_code, dict(response.headers)
+        with options.http(_timeout(options.provider_timeout_s)) as client, \
+                client.stream("POST", options.url(path), headers=headers, json=body) as response:
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise ProviderTimeoutError(
+                        f"{vendor} call exceeded {options.provider_timeout_s:g} s")
+            status, response_headers = response.status_code, dict(response.headers)
     except httpx.HTTPError as exc:
         raise error_from_exception(vendor, exc) from None
     raw = b"".join(chunks)
@@ -90,15 +89,15 @@ def sse_opener(options: ClientOptions, path: str, headers: dict[str, str],
 
     def open_events(register: Callable[[httpx.Response], None]) -> Iterator[SSEEvent]:
         try:
-            with options.http(_timeout(safety_read_s)) as client:
-                with client.stream("POST", options.url(path), headers=headers,
-                                   json=body) as response:
-                    register(response)
-                    if response.status_code >= 400:
-                        raw = response.read()
-                        raise error_from_status(vendor, response.status_code,
-                                                dict(response.headers), raw, known)
-                    yield from iter_sse(response.iter_lines())
+            with options.http(_timeout(safety_read_s)) as client, \
+                    client.stream("POST", options.url(path), headers=headers,
+                                  json=body) as response:
+                register(response)
+                if response.status_code >= 400:
+                    raw = response.read()
+                    raise error_from_status(vendor, response.status_code,
+                                            dict(response.headers), raw, known)
+                yield from iter_sse(response.iter_lines())
         except httpx.HTTPError as exc:
             raise error_from_exception(vendor, exc) from None
 

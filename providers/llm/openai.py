@@ -126,7 +126,7 @@ def _stream_responses(request: LLMRequest, events: Iterator[SSEEvent], on_chunk:
             return _responses_result(request, data.get("response") or {}, secrets,
                                      streamed_text="".join(pieces))
         elif kind == "error":
-            error = data.get("error") if isinstance(data.get("error"), dict) else data
+            error: Any = data.get("error") if isinstance(data.get("error"), dict) else data
             raise error_from_stream_event(VENDOR, str(error.get("code") or ""),
                                           str(error.get("message") or ""), secrets)
     raise incomplete_stream(VENDOR)

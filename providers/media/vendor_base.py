@@ -76,7 +76,7 @@ def ratio_size(aspect_ratio: str, long_side: int) -> tuple[int, int]:
     if w_part <= 0 or h_part <= 0:
         w_part = h_part = 1.0
     scale = long_side / max(w_part, h_part)
-    return (max(8, int(round(w_part * scale / 8)) * 8), max(8, int(round(h_part * scale / 8)) * 8))
+    return (max(8, round(w_part * scale / 8) * 8), max(8, round(h_part * scale / 8) * 8))
 
 
 def guarded_source_download(url: str, max_bytes: int) -> bytes:

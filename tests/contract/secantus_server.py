@@ -53,7 +53,7 @@ def _answers_ping(uri: str) -> bool:
                                                       connectTimeoutMS=300)
     try:
         return bool(client.admin.command("ping").get("ok"))
-    except Exception:  # noqa: BLE001 - not up yet
+    except Exception:
         return False
     finally:
         client.close()

@@ -112,7 +112,7 @@ def test_preview_through_the_engine(fakeart: None) -> None:
 
 
 def test_a_live_generation_goes_to_the_configured_address(
-        fakeart: None, fake_server: FakeHttpServer) -> None:  # noqa: F811
+        fakeart: None, fake_server: FakeHttpServer) -> None:
     fake_server.script("/v1/paint", Reply(json={"url": "https://cdn.fakeart.example/1.png"}))
     settings = MediaClientSettings.from_values({"FAKEART_BASE_URL": fake_server.base_url})
     client = DefaultProviderSet(media_factory=media_factory(settings)).for_call(False).media(

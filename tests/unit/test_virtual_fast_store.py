@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 from db.blob import BlobLimits, compress, decode_blob, decode_with_raw, encode_blob
 from db.fast_store import FastVirtualStore
 from db.virtual_store import VirtualStore
-from engine import depth_within
-from engine import json_depth
+from engine import depth_within, json_depth
 from engine.errors import EngineError
 from engine.execution import ExecOptions
 from engine.ids import SequentialIds

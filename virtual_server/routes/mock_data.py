@@ -16,7 +16,8 @@ from virtual_server.runtime import runtime
 
 
 @post("/workflow/mock-data", status_code=200, summary="Generate schema-valid test data")
-async def mock_data(request: Request[Any, Any, Any], data: JSONBody[MockDataRequest]) -> Response[dict[str, Any]]:
+async def mock_data(request: Request[Any, Any, Any],
+                    data: JSONBody[MockDataRequest]) -> Response[dict[str, Any]]:
     rt = runtime(request)
     check_request(data)
     svc = rt.service

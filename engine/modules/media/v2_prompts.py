@@ -82,7 +82,7 @@ def system_elements(system: Any, extra_message: str) -> list[Any]:
         elements = list(system)
     else:
         elements = [system]
-    return elements + [extra_message]
+    return [*elements, extra_message]
 
 
 def default_display_schema(action_type: str, providers: list[str]) -> dict[str, Any]:
