@@ -29,7 +29,7 @@ if _version_tuple(jinja2.__version__) < _MIN_JINJA:
 # ---- the engine and how to call it
 
 # ---- helpers the servers' routes build on
-from engine.autorespond import generate_answer  # noqa: E402
+from engine.autorespond import generate_answer, selection_candidates  # noqa: E402
 from engine.clock import SystemClock, iso_z, utc_ms  # noqa: E402
 from engine.commands import StartCommand  # noqa: E402
 from engine.disconnect import cancel_on_disconnect  # noqa: E402
@@ -59,6 +59,7 @@ from engine.media_files import hashed_media_path, media_type_for, resolve_media_
 from engine.mock_budget import MockBudget, MockSchemaError  # noqa: E402
 from engine.mock_data import generate_mock  # noqa: E402
 from engine.modules.registry import ModuleRegistry, default_registry  # noqa: E402
+from engine.modules.user.select_paths import lookup  # noqa: E402
 from engine.outcomes import ExecOptions  # noqa: E402
 from engine.pool import BUSY_MESSAGE, EnginePool  # noqa: E402
 from engine.ports import (  # noqa: E402
@@ -101,11 +102,10 @@ from engine.sse_frames import (  # noqa: E402
 from engine.status_display import plain_tokens, token_totals  # noqa: E402
 from engine.sub_actions import SubActionInfo  # noqa: E402
 from engine.token_claims import VERSION_CLAIM, claims_problem, token_version  # noqa: E402
-from engine.upload import load_workflow_zip  # noqa: E402
+from engine.upload import load_workflow_folder, load_workflow_zip  # noqa: E402
 from engine.validation import validate_schema  # noqa: E402
 from engine.virtual import VIRTUAL_PROJECT, VIRTUAL_USER  # noqa: E402
 from engine.wire import (  # noqa: E402
-    AccessKeyCreateRequest,
     AutoRespondConfig,
     ErrorBody,
     EventFilters,
@@ -115,26 +115,15 @@ from engine.wire import (  # noqa: E402
     InteractionHistoryView,
     InteractionRequest,
     InteractionResponseData,
-    JumpRequest,
-    JumpToInteractionRequest,
-    LoginRequest,
-    MediaPreviewRequest,
     MockDataRequest,
     ProgressEvent,
-    RegisterRequest,
-    RespondRequest,
-    ResumeRequest,
-    RetryRequest,
     RunStatusView,
-    StartByVersionRequest,
-    StartWorkflowRequest,
     StateView,
-    StreamRespondRequest,
     SubActionEvent,
     SubActionOutcome,
-    SubActionRequest,
     Target,
     ValidationErrorItem,
+    VirtualEventsRequest,
     VirtualGenerationsRequest,
     VirtualReadRequest,
     VirtualRespondRequest,
@@ -145,6 +134,30 @@ from engine.wire import (  # noqa: E402
     WorkflowProgress,
     WorkflowResponse,
     auto_respond_config,
+)
+from engine.wire_frames import (  # noqa: E402
+    RUN_TERMINAL_EVENTS,
+    SUB_ACTION_TERMINAL_EVENTS,
+    CancelledFrame,
+    ProgressFrame,
+    StartedFrame,
+    SubActionComplete,
+    SubActionError,
+)
+from engine.wire_requests import (  # noqa: E402
+    AccessKeyCreateRequest,
+    JumpRequest,
+    JumpToInteractionRequest,
+    LoginRequest,
+    MediaPreviewRequest,
+    RegisterRequest,
+    RespondRequest,
+    ResumeRequest,
+    RetryRequest,
+    StartByVersionRequest,
+    StartWorkflowRequest,
+    StreamRespondRequest,
+    SubActionRequest,
 )
 from engine.wire_web import (  # noqa: E402
     ApiCallFilesView,
@@ -189,15 +202,19 @@ __all__ = [
     "StartWorkflowRequest", "StateView", "StreamRespondRequest", "SubActionEvent",
     "SubActionOutcome", "SubActionRequest", "Target", "ValidationErrorItem",
     "VirtualGenerationsRequest", "VirtualReadRequest", "VirtualRespondRequest",
-    "VirtualResumeConfirmRequest", "VirtualStartRequest", "VirtualSubActionRequest",
+    "VirtualEventsRequest", "VirtualResumeConfirmRequest", "VirtualStartRequest",
+    "VirtualSubActionRequest",
     "VirtualWorkflowResponse", "WorkflowProgress", "WorkflowResponse", "auto_respond_config",
     "ApiCallFilesView", "ApiCallsView", "CloneVersionResponse", "DefinitionView",
     "FileContentView", "FilesRunState", "FilesView", "GuestAccessRequest",
     "PublishGlobalRequest", "PublishGlobalResponse", "RunSummary", "RunsPage", "SessionUser",
     "StateV2View", "TokensView",
+    "RUN_TERMINAL_EVENTS", "SUB_ACTION_TERMINAL_EVENTS", "CancelledFrame", "ProgressFrame",
+    "StartedFrame", "SubActionComplete", "SubActionError",
     # helpers
     "ContentPart", "GLOBAL_OWNER", "LLMRequest", "Message", "MockBudget", "MockSchemaError",
     "PreviewInfo", "VERSION_CLAIM", "claims_problem", "generate_answer", "generate_mock",
-    "hashed_media_path", "is_global", "load_workflow_zip", "media_type_for", "plain_tokens",
-    "resolve_media_path", "token_totals", "token_version", "validate_schema",
+    "hashed_media_path", "is_global", "load_workflow_folder", "load_workflow_zip", "lookup",
+    "media_type_for", "plain_tokens", "resolve_media_path", "selection_candidates",
+    "token_totals", "token_version", "validate_schema",
 ]

@@ -19,6 +19,7 @@ from engine import (
     CancelToken,
     Clock,
     EngineError,
+    EventFilters,
     ExecOptions,
     ExecutionError,
     IdGenerator,
@@ -26,6 +27,7 @@ from engine import (
     PreviewInfo,
     SubActionOutcome,
     Target,
+    VirtualEventsRequest,
     VirtualGenerationsRequest,
     VirtualReadRequest,
     VirtualRespondRequest,
@@ -172,8 +174,9 @@ class VirtualService:
                                  dict(req.params), build_credentials(self.settings.provider_keys,
                                                                      req.ai_config), req.mock)
 
-    def read(self, req: VirtualReadRequest | VirtualGenerationsRequest, view: str) -> Any:
-        """`/state`, `/interaction-history`, `/generations`: pure reads of the blob."""
+    def read(self, req: VirtualReadRequest | VirtualGenerationsRequest | VirtualEventsRequest,
+             view: str) -> Any:
+        """`/state`, `/interaction-history`, `/generations`, `/events`: pure reads of the blob."""
         store = self.blobs.open(req.virtual_db, self.clock.now)
         eng = self.engine(store)
         run_id = self.locate(eng, None, req.workflow_run_id, req.virtual_db)
@@ -182,6 +185,10 @@ class VirtualService:
                 return eng.get_state_view(VIRTUAL_USER, run_id)
             if view == "history":
                 return eng.get_interaction_history(VIRTUAL_USER, run_id)
+            if isinstance(req, VirtualEventsRequest):
+                return eng.list_events(VIRTUAL_USER, run_id, EventFilters(
+                    scope=req.scope, event_type=req.event_type, module_name=req.module_name,
+                    after_sequence=req.after_sequence, limit=req.limit))
             assert isinstance(req, VirtualGenerationsRequest)
             return eng.list_generations(VIRTUAL_USER, run_id, req.interaction_id, req.content_type)
         except EngineError as exc:

@@ -19,7 +19,8 @@ from tests.conftest import CUDDLE_DIR
 
 HEADERS = {"Authorization": "Bearer " + access_token(), "Content-Type": "application/json"}
 ROUTES = ["/workflow/start", "/workflow/respond", "/workflow/sub-action", "/workflow/state",
-          "/workflow/interaction-history", "/workflow/generations", "/workflow/mock-data"]
+          "/workflow/interaction-history", "/workflow/generations", "/workflow/events",
+          "/workflow/mock-data"]
 WORKFLOW = load_workflow_folder(CUDDLE_DIR, "workflow_v3.json")
 
 
