@@ -89,7 +89,7 @@ def _tag_keys(data: bytes) -> int:
 def _finish_simple(doc: Doc, data: bytes, decoder: TagDecoder) -> Doc:
     """The whole text has no nested tags and no escapes: only depth and top-level `$date`s."""
     budget = decoder.max_depth - 3
-    if data.count(b"{") + data.count(b"[") > budget and not depth_within(data, budget):
+    if data.count(b"{") + data.count(b"[") > budget and not depth_within(data, budget, parsed=True):
         return decoder.document(doc)  # raises too_deep exactly as db.blob does
     return _dates(doc, decoder)
 
