@@ -188,8 +188,9 @@ def test_depth_within_is_exact(value: Any) -> None:
     """[WIRE-3][BLOB-6] The C-speed depth test agrees with the reference depth scan."""
     data = json.dumps(value).encode()
     depth = json_depth(data)
-    assert depth_within(data, depth)
-    assert depth == 0 or not depth_within(data, depth - 1)
+    for parsed in (False, True):  # the request-body stripping and the parsed-document one
+        assert depth_within(data, depth, parsed=parsed)
+        assert depth == 0 or not depth_within(data, depth - 1, parsed=parsed)
 
 
 def test_reads_are_private_copies() -> None:
