@@ -25,6 +25,7 @@ from db.blob_decode import (
     TagDecoder,
     decode_blob,
     decode_json,
+    inflate,
     invalid,
     iso_millis,
 )
@@ -36,7 +37,8 @@ from engine.jsonutil import canonical_json
 
 __all__ = ["FORMAT", "MAX_DOCUMENTS", "VERSION", "BlobLimits", "blob_within_limits", "compress",
            "decode_blob", "decode_document", "decode_json", "decode_with_raw", "encode_blob",
-           "encode_document", "encode_json", "export_sort_key", "invalid", "sort_documents"]
+           "encode_document", "encode_json", "export_sort_key", "inflate", "invalid",
+           "sort_documents"]
 
 Doc = dict[str, Any]
 _UTC = timezone.utc

@@ -55,6 +55,7 @@ from engine.ids import MonotonicIds  # noqa: E402
 
 # ---- the protocol: request limits, SSE framing and every struct that crosses HTTP
 from engine.json_depth import depth_within, json_depth  # noqa: E402
+from engine.logsetup import configure_logging  # noqa: E402
 from engine.media_files import hashed_media_path, media_type_for, resolve_media_path  # noqa: E402
 from engine.mock_budget import MockBudget, MockSchemaError  # noqa: E402
 from engine.mock_data import generate_mock  # noqa: E402
@@ -103,7 +104,7 @@ from engine.status_display import plain_tokens, token_totals  # noqa: E402
 from engine.sub_actions import SubActionInfo  # noqa: E402
 from engine.token_claims import VERSION_CLAIM, claims_problem, token_version  # noqa: E402
 from engine.upload import load_workflow_folder, load_workflow_zip  # noqa: E402
-from engine.validation import validate_schema  # noqa: E402
+from engine.validation import validate_schema, validate_workflow  # noqa: E402
 from engine.virtual import VIRTUAL_PROJECT, VIRTUAL_USER  # noqa: E402
 from engine.wire import (  # noqa: E402
     AutoRespondConfig,
@@ -176,14 +177,15 @@ from engine.wire_web import (  # noqa: E402
     StateV2View,
     TokensView,
 )
+from engine.workflow_index import WorkflowIndex  # noqa: E402
 
 __all__ = [
     # the engine and how to call it
     "BUSY_MESSAGE", "CancelToken", "Clock", "EngineError", "EnginePool", "EngineSettings",
     "ExecOptions", "IdGenerator", "ModuleRegistry", "MonotonicIds", "PipelineEvaluator",
     "ProviderSet", "StartCommand", "Store", "SubActionInfo", "SystemClock", "VIRTUAL_PROJECT",
-    "VIRTUAL_USER", "WorkflowEngine", "cancel_on_disconnect", "default_registry",
-    "error_response", "iso_z", "utc_ms",
+    "VIRTUAL_USER", "WorkflowEngine", "WorkflowIndex", "cancel_on_disconnect",
+    "configure_logging", "default_registry", "error_response", "iso_z", "utc_ms",
     # errors
     "BadRequest", "ConcurrentModification", "ExecutionError", "InvalidVirtualDb",
     "MockNotAllowed", "NotFound", "Overloaded", "RequestError", "SettingsError",
@@ -216,5 +218,5 @@ __all__ = [
     "PreviewInfo", "VERSION_CLAIM", "claims_problem", "generate_answer", "generate_mock",
     "hashed_media_path", "is_global", "load_workflow_folder", "load_workflow_zip", "lookup",
     "media_type_for", "plain_tokens", "resolve_media_path", "selection_candidates",
-    "token_totals", "token_version", "validate_schema",
+    "token_totals", "token_version", "validate_schema", "validate_workflow",
 ]

@@ -25,6 +25,7 @@ from engine.context import EngineContext, Mode
 from engine.loading import load_session
 from engine.locks import RunLocks
 from engine.modules.registry import ModuleRegistry
+from engine.oplog import OPERATIONS, log_operations
 from engine.outcomes import ExecOptions
 from engine.ports import Clock, IdGenerator, PipelineEvaluator, ProviderSet, Store
 from engine.provider_types import PreviewInfo
@@ -80,6 +81,7 @@ class _Part(Generic[T]):
         obj.ctx = dataclasses.replace(obj.ctx, **changes)
 
 
+@log_operations(*OPERATIONS)  # one log line per operation (engine/oplog.py)
 class WorkflowEngine:
     def __init__(self, store: Store, providers: ProviderSet, registry: ModuleRegistry,
                  pipeline: PipelineEvaluator, clock: Clock, ids: IdGenerator,

@@ -7,7 +7,7 @@ names the variable, so a bad value fails startup with a clear message (GEN-10).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import msgspec
 
@@ -122,6 +122,8 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_CORS_ORIGINS": _f("cors_origins", parse_origins),
     "WFE_HOST": _f("host", parse_text("WFE_HOST")),
     "WFE_PORT": _f("port", parse_int("WFE_PORT", 1, 65535)),
+    "WFE_ENV": _f("env", parse_choice("WFE_ENV", "production", "development")),
+    "WFE_LOG_FORMAT": _f("log_format", parse_choice("WFE_LOG_FORMAT", "text", "json")),
 }
 
 
@@ -138,8 +140,16 @@ class SharedSettings(EngineSettings, frozen=True, kw_only=True):
     sse_send_timeout_s: float = 10.0
     media_poll_interval_s: float = 2.0
     cors_origins: tuple[str, ...] = ()
+    #: `development` (set by scripts/serve) turns on the friendly local defaults (README "Settings")
+    env: Literal["production", "development"] = "production"
+    #: `json` writes one JSON object per log line (for log collectors), `text` a readable line
+    log_format: Literal["text", "json"] = "text"
     provider_keys: dict[str, str] = msgspec.field(default_factory=dict)
     provider_urls: dict[str, str] = msgspec.field(default_factory=dict)
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
 
     def engine_settings(self) -> EngineSettings:
         """The engine's limits, taken from the fields of the same names."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -18,7 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from engine import Clock, IdGenerator, MonotonicIds, ProviderSet, SystemClock
 from production_server.auth.guest import GUEST_ROUTES
 from production_server.auth.routes import AUTH_ROUTES
-from production_server.errors import EXCEPTION_HANDLERS
+from production_server.errors import EXCEPTION_HANDLERS, error_response
 from production_server.routes.execution import EXECUTION_ROUTES
 from production_server.routes.files import FILES_ROUTES
 from production_server.routes.listing import LISTING_ROUTES
@@ -31,7 +31,7 @@ from production_server.routes.state_streams import STATE_STREAM_ROUTES
 from production_server.routes.streaming import STREAMING_ROUTES
 from production_server.routes.tasks import TASK_ROUTES
 from production_server.routes.templates_global import GLOBAL_TEMPLATE_ROUTES
-from production_server.services import Services
+from production_server.services import Services, redacted_uri
 from production_server.settings import ProductionSettings
 from providers.provider_set import configured_provider_set
 
@@ -39,6 +39,20 @@ log = logging.getLogger("production_server")
 ROUTES = [*AUTH_ROUTES, *EXECUTION_ROUTES, *STREAMING_ROUTES, *STATE_ROUTES, *LISTING_ROUTES,
           *MISC_ROUTES, *MEDIA_ROUTES, *TASK_ROUTES, *RESUME_ROUTES, *GUEST_ROUTES, *FILES_ROUTES,
           *RUNS_INFO_ROUTES, *GLOBAL_TEMPLATE_ROUTES, *STATE_STREAM_ROUTES]
+
+#: routes that work without the database (health reports it; docs and models need nothing)
+NO_DATABASE_PATHS = ("/health", "/schema", "/models")
+
+
+async def database_gate(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """503 at once while the database has not answered yet (services.py), instead of a hang."""
+    services: Services = request.app.state["services"]
+    if services.ready or request.url.path.startswith(NO_DATABASE_PATHS):
+        return None
+    uri = redacted_uri(services.settings.mongodb_uri)
+    return error_response(503, "database_unavailable",
+                          f"The database at {uri} cannot be reached yet; retry shortly",
+                          {"database": uri}, {"Retry-After": "2"})
 
 
 def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
@@ -58,6 +72,7 @@ def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
         route_handlers=ROUTES,
         on_startup=[services.start],
         on_shutdown=[services.stop],
+        before_request=database_gate,
         exception_handlers=EXCEPTION_HANDLERS,
         state=State({"services": services}),
         cors_config=cors,
@@ -65,4 +80,5 @@ def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
                                      version="1.0.0", path="/schema"),
         request_max_body_size=None,
         debug=False,
+        logging_config=None,  # the process's logging (engine/logsetup.py) stays as configured
     )
