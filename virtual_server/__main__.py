@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("virtual server settings: %s", describe(settings))
     uvicorn.run("virtual_server.__main__:app_factory", factory=True,
                 host=args.host or settings.host, port=args.port or settings.port,
-                workers=max(1, args.workers), log_level="info")
+                workers=max(1, args.workers), log_level="info", **settings.server_options())
     return 0
 
 
