@@ -125,6 +125,9 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
                                     parse_float("WFE_MEDIA_POLL_INTERVAL_S")),
     "WFE_CORS_ORIGINS": _f("cors_origins", parse_origins),
     "WFE_BODY_TIMEOUT_S": _f("body_timeout_s", parse_float("WFE_BODY_TIMEOUT_S")),
+    "WFE_DB_SELECTION_TIMEOUT_MS": _f("db_selection_timeout_ms",
+                                      parse_int("WFE_DB_SELECTION_TIMEOUT_MS", 1, 600000)),
+    "WFE_DB_BREAKER_OPEN_S": _f("db_breaker_open_s", parse_float("WFE_DB_BREAKER_OPEN_S")),
     "WFE_ACCESS_LOG": _f("access_log", parse_bool("WFE_ACCESS_LOG")),
     "WFE_KEEP_ALIVE_S": _f("keep_alive_s", parse_int("WFE_KEEP_ALIVE_S", 1, 3600)),
     "WFE_BACKLOG": _f("backlog", parse_int("WFE_BACKLOG", 1, 65535)),
@@ -163,6 +166,10 @@ class SharedSettings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ()
     #: an admitted engine request's body must arrive within this (it holds a pool slot meanwhile)
     body_timeout_s: float = 30.0
+    #: the database (db/breaker.py): a call waits about twice this at most for an unreachable
+    #: server, then calls fail at once for `db_breaker_open_s` before one of them probes it again
+    db_selection_timeout_ms: int = 400
+    db_breaker_open_s: float = 1.0
     #: uvicorn (see `server_options`): a line per request costs the event loop under a storm
     access_log: bool = False
     keep_alive_s: int = 75
