@@ -50,7 +50,8 @@ class Connection:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def send(self, request: bytes, *, chunk: int = 65536, pause_s: float = 0.0) -> Outcome:
+    async def send(self, request: bytes, *, chunk: int = 65536, pause_s: float = 0.0,
+                   finish_body: bool = False) -> Outcome:
         """Send `request` and read one response, writing 64 KiB at a time as HTTP clients do
         (`chunk`/`pause_s` send it slowly); an answer that arrives first stops the sending. The time
         is from the established connection to the complete response (the server's answer
@@ -68,7 +69,10 @@ class Connection:
             except BaseException:
                 sender.cancel()
                 raise
-            if not sender.done():
+            if not sender.done() and finish_body:
+                await sender  # send the rest: the server reads and drops it, and the
+                # connection stays usable for the next request
+            elif not sender.done():
                 sender.cancel()  # answered before the body was sent: stop sending
                 keep = False
             if not keep:
