@@ -97,7 +97,7 @@ async def main(samples: int) -> None:
         backend = "WFE_MONGODB_URI" if uri else "embedded in-memory backend"
         if not uri:
             try:
-                from tests.contract.secantus_server import running_secantus
+                from client.testing.mongo import running_secantus
 
                 uri = stack.enter_context(running_secantus())
                 backend = "secantusdb (wire protocol)"

@@ -249,7 +249,14 @@ class MongomockExecutor:
                 return_document=return_after)
         except _DUPLICATE as exc:
             raise _duplicate(coll, exc) from None
-        after = self._db[coll].find_one(filter) if before is not None or upsert else None
+        if before is not None:
+            # mongomock finds the updated document again with `filter`, which an update of a
+            # filtered field (a `$gt: 0` counter taken to 0) no longer matches: read it by `_id`
+            after = self._db[coll].find_one({"_id": before["_id"]})
+            if return_after:
+                doc = self._db[coll].find_one({"_id": before["_id"]}, projection or {"_id": 0})
+        else:
+            after = self._db[coll].find_one(filter) if upsert else None
         if after is not None and (before is None or before != after):
             self.writes += 1
         return _out(doc)

@@ -379,6 +379,18 @@ class VirtualGenerationsRequest(VirtualRunRef, kw_only=True):
     content_type: Literal["image", "video", "audio"]
 
 
+class VirtualEventsRequest(VirtualRunRef, kw_only=True):
+    """`POST /workflow/events`: the run's events in a blob, filtered as production's
+    `GET /workflow/{id}/events` (issue 14: clients read a preview's event types)."""
+
+    virtual_db: str
+    scope: Literal["lineage", "all"] = "lineage"
+    event_type: str | None = None
+    module_name: str | None = None
+    after_sequence: int | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 5000
+
+
 class MockDataRequest(msgspec.Struct, kw_only=True):
     schema: dict[str, Any] | None = None
     interaction_request: InteractionRequest | None = None

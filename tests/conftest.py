@@ -56,3 +56,6 @@ def engine_factory() -> Callable[..., WorkflowEngine]:
 
 # Session fixtures `secantus_uri` (a real MongoDB wire-protocol server) and `loop_thread`.
 from tests.contract.secantus_server import loop_thread, secantus_uri  # noqa: E402,F401
+
+# tests/plugin_project is a separate project, run by tests/client/test_plugin.py with pytester.
+collect_ignore = ["plugin_project"]

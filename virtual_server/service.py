@@ -23,10 +23,12 @@ from engine.provider_types import PreviewInfo
 from engine.progress import error_response
 from engine.starts import VIRTUAL_USER, virtual_prepare
 from engine.wire import (
+    EventFilters,
     MediaPreviewRequest,
     SubActionEvent,
     SubActionOutcome,
     Target,
+    VirtualEventsRequest,
     VirtualGenerationsRequest,
     VirtualReadRequest,
     VirtualRespondRequest,
@@ -165,8 +167,9 @@ class VirtualService:
                                  dict(req.params), build_credentials(self.settings.provider_keys,
                                                                      req.ai_config), req.mock)
 
-    def read(self, req: VirtualReadRequest | VirtualGenerationsRequest, view: str) -> Any:
-        """`/state`, `/interaction-history`, `/generations`: pure reads of the blob."""
+    def read(self, req: VirtualReadRequest | VirtualGenerationsRequest | VirtualEventsRequest,
+             view: str) -> Any:
+        """`/state`, `/interaction-history`, `/generations`, `/events`: pure reads of the blob."""
         store = self.blobs.open(req.virtual_db, self.clock.now)
         eng = self.engine(store)
         run_id = self.locate(eng, None, req.workflow_run_id, req.virtual_db)
@@ -175,6 +178,10 @@ class VirtualService:
                 return eng.get_state_view(VIRTUAL_USER, run_id)
             if view == "history":
                 return eng.get_interaction_history(VIRTUAL_USER, run_id)
+            if isinstance(req, VirtualEventsRequest):
+                return eng.list_events(VIRTUAL_USER, run_id, EventFilters(
+                    scope=req.scope, event_type=req.event_type, module_name=req.module_name,
+                    after_sequence=req.after_sequence, limit=req.limit))
             assert isinstance(req, VirtualGenerationsRequest)
             return eng.list_generations(VIRTUAL_USER, run_id, req.interaction_id, req.content_type)
         except EngineError as exc:

@@ -14,12 +14,17 @@ STDLIB = {"__future__"}
 # package -> top-level names it must never import
 FORBIDDEN: dict[str, set[str]] = {
     "engine": {"litestar", "motor", "pymongo", "bson", "mongomock", "mongomock_ng", "jwt", "httpx",
-               "db", "providers", "production_server", "virtual_server", "uvicorn", "anyio"},
-    "db": {"litestar", "providers", "production_server", "virtual_server", "jwt", "httpx"},
+               "db", "providers", "production_server", "virtual_server", "uvicorn", "anyio",
+               "client"},
+    "db": {"litestar", "providers", "production_server", "virtual_server", "jwt", "httpx",
+           "client"},
     "providers": {"db", "litestar", "production_server", "virtual_server", "motor", "pymongo",
-                  "mongomock", "jwt"},
-    "production_server": {"virtual_server"},
-    "virtual_server": {"production_server"},
+                  "mongomock", "jwt", "client"},
+    "production_server": {"virtual_server", "client"},
+    "virtual_server": {"production_server", "client"},
+    # the HTTP clients speak to the servers over HTTP only, with the engine's wire structs
+    "client": {"production_server", "virtual_server", "litestar", "uvicorn", "motor",
+               "mongomock", "pymongo", "jwt"},
 }
 
 # third-party packages each package may use (GEN-1 … GEN-4); stdlib is always allowed
@@ -27,7 +32,15 @@ ALLOWED_THIRD_PARTY: dict[str, set[str]] = {
     "engine": {"msgspec", "jinja2", "jsonschema", "uuid6", "markupsafe", "engine"},
     "db": {"engine", "db", "mongomock", "mongomock_ng", "motor", "pymongo", "bson", "anyio", "msgspec"},
     "providers": {"engine", "providers", "httpx", "msgspec", "openai", "anthropic"},
+    "client": {"client", "engine", "httpx", "httpx_sse", "asgi_lifespan", "msgspec"},
 }
+
+# The test-support corner of `client` (issue 14): the pytest plugin and client/testing build the
+# servers in-process, so they alone may import the server packages (and pytest, the MongoDB
+# driver for the secantusdb starter, pyjwt for virtual-server tokens). Nothing else imports them.
+CLIENT_TESTING = ("client/pytest_plugin.py", "client/testing/")
+CLIENT_TESTING_ALLOWED = {"production_server", "virtual_server", "pytest", "pytest_asyncio",
+                          "pymongo", "jwt"}
 
 
 def _imports(path: Path) -> list[str]:
@@ -41,8 +54,12 @@ def _imports(path: Path) -> list[str]:
     return names
 
 
+def _is_client_testing(path: Path) -> bool:
+    return path.relative_to(ROOT).as_posix().startswith(CLIENT_TESTING)
+
+
 def _files(package: str) -> list[Path]:
-    return sorted((ROOT / package).rglob("*.py"))
+    return sorted(p for p in (ROOT / package).rglob("*.py") if not _is_client_testing(p))
 
 
 def _is_stdlib(name: str) -> bool:
@@ -66,6 +83,31 @@ def test_gen5_only_allowed_third_party(package: str) -> None:
            for name in _imports(path)
            if not _is_stdlib(name) and name not in ALLOWED_THIRD_PARTY[package]]
     assert bad == []
+
+
+def test_client_testing_imports() -> None:
+    """The plugin and client/testing: the client's rules plus the server packages; and no
+    other client module imports them (the clients stay usable without the servers)."""
+    corner = [p for p in sorted((ROOT / "client").rglob("*.py")) if _is_client_testing(p)]
+    assert corner, "client/pytest_plugin.py and client/testing/ exist"
+    allowed = ALLOWED_THIRD_PARTY["client"] | CLIENT_TESTING_ALLOWED
+    bad = [f"{path.relative_to(ROOT)}: {name}" for path in corner for name in _imports(path)
+           if not _is_stdlib(name) and name not in allowed]
+    assert bad == []
+    leaks = [f"{path.relative_to(ROOT)}" for path in _files("client")
+             if "testing" in _imported_modules(path) or "pytest_plugin" in _imported_modules(path)]
+    assert leaks == []
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The second component of every `client.*` import (`client.testing.apps` → `testing`)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+        found.update(n.split(".")[1] for n in names if n.startswith("client.") and "." in n)
+    return found
 
 
 def test_gen5_rule_catches_a_violation(tmp_path: Path) -> None:

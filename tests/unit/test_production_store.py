@@ -161,6 +161,32 @@ def test_ensure_indexes_on_memory_adapter_st13(loop_thread: LoopThread) -> None:
         store.insert_run(run_doc("wf_1"))
 
 
+def _last_use(adapter: Any, loop_thread: LoopThread) -> None:
+    doc = {"code": "ONE", "remaining_uses": 1, "used_count": 0}
+    loop_thread.run(adapter.insert_one("invitation_codes", dict(doc)))
+    after = loop_thread.run(adapter.find_one_and_update(
+        "invitation_codes", {"code": "ONE", "remaining_uses": {"$gt": 0}},
+        {"$inc": {"remaining_uses": -1, "used_count": 1}}))
+    assert after is not None and after["remaining_uses"] == 0 and after["used_count"] == 1
+    before = loop_thread.run(adapter.find_one_and_update(
+        "invitation_codes", {"code": "ONE"}, {"$inc": {"used_count": 1}}, return_after=False))
+    assert before is not None and before["used_count"] == 1
+
+
+def test_find_one_and_update_returns_a_document_its_filter_no_longer_matches(
+        loop_thread: LoopThread) -> None:
+    """The last use of a single-use invitation (`remaining_uses: {$gt: 0}` taken to 0) comes
+    back updated from the embedded database; mongomock re-found it with the filter (None), so
+    registering with a one-use invitation failed there."""
+    _last_use(MemoryAdapter(), loop_thread)
+
+
+def test_find_one_and_update_after_document_on_both_drivers(wire: MongoAdapter,
+                                                            loop_thread: LoopThread) -> None:
+    """The same on a real server: what the embedded database must match."""
+    _last_use(wire, loop_thread)
+
+
 # ---- engine.md §18.2: duplicate key → ConcurrentModification on both drivers
 
 def test_duplicate_key_is_concurrent_modification_both_drivers_eng51(
@@ -214,10 +240,10 @@ def test_driver_setting_selects_the_client_st10(loop_thread: LoopThread,
 
 
 def test_unreachable_server_is_store_unavailable_st11(loop_thread: LoopThread) -> None:
-    from tests.contract.secantus_server import _free_port
+    from client.testing.mongo import free_port
 
     async def ping() -> None:
-        adapter = MongoAdapter.connect(f"mongodb://127.0.0.1:{_free_port()}", "x",
+        adapter = MongoAdapter.connect(f"mongodb://127.0.0.1:{free_port()}", "x",
                                        driver="pymongo_async", server_selection_timeout_ms=200)
         try:
             await adapter.ping()

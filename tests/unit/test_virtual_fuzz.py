@@ -18,7 +18,8 @@ from engine.upload import load_workflow_folder
 
 HEADERS = {"Authorization": "Bearer " + access_token(), "Content-Type": "application/json"}
 ROUTES = ["/workflow/start", "/workflow/respond", "/workflow/sub-action", "/workflow/state",
-          "/workflow/interaction-history", "/workflow/generations", "/workflow/mock-data"]
+          "/workflow/interaction-history", "/workflow/generations", "/workflow/events",
+          "/workflow/mock-data"]
 WORKFLOW = load_workflow_folder(CUDDLE_DIR, "workflow_v3.json")
 
 

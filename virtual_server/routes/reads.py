@@ -1,4 +1,5 @@
-"""Read routes on a blob: `/workflow/state`, `/interaction-history`, `/generations` (§5.5–§5.7).
+"""Read routes on a blob: `/workflow/state`, `/interaction-history`, `/generations` (§5.5–§5.7)
+and `/events` (the run's events, as production's events route; issue 14).
 
 They decode the blob in the engine pool like every other engine operation (WIRE-5) and never
 return a blob: reading cannot change it.
@@ -12,9 +13,11 @@ from litestar import Request, Response, post
 from litestar.params import JSONBody
 
 from engine.wire import (
+    EventsView,
     GenerationsView,
     InteractionHistoryView,
     StateView,
+    VirtualEventsRequest,
     VirtualGenerationsRequest,
     VirtualReadRequest,
 )
@@ -43,3 +46,10 @@ async def generations(request: Request[Any, Any, Any],
                       data: JSONBody[VirtualGenerationsRequest]) -> Response[GenerationsView]:
     rt = runtime(request)
     return raw_json_response(await rt.run(encoded(rt.service.read), data, "generations"))
+
+
+@post("/workflow/events", status_code=200, summary="Events of the run in a blob")
+async def events(request: Request[Any, Any, Any],
+                 data: JSONBody[VirtualEventsRequest]) -> Response[EventsView]:
+    rt = runtime(request)
+    return raw_json_response(await rt.run(encoded(rt.service.read), data, "events"))
