@@ -23,7 +23,8 @@ from typing import Any, Callable
 import httpx
 from pymongo import MongoClient
 
-from tests.contract.secantus_server import _free_port, secantus_command
+from client.testing.mongo import free_port as _free_port
+from client.testing.mongo import secantus_command
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "crash-test-secret-0123456789abcdef"
