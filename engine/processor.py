@@ -28,6 +28,7 @@ from engine.guard import run_guarded
 from engine.llm_call import LLMHelper
 from engine.modules.registry import ModuleRegistry
 from engine.navigation import default_retry_feedback, repair_interrupted_fork
+from engine.oplog import OPERATIONS, log_operations
 from engine.navigation import approach_target, do_jump, do_retry, check_retry_scope, jump_scope_ok, \
     jump_to_interaction as fork_to_interaction
 from engine.ports import Clock, IdGenerator, PipelineEvaluator, ProviderSet, Store
@@ -103,6 +104,7 @@ class RunLocks:
                     self._locks.pop(run_id, None)
 
 
+@log_operations(*OPERATIONS)  # one log line per operation (engine/oplog.py)
 class WorkflowEngine(WebOperations):
     def __init__(self, store: Store, providers: ProviderSet, registry: ModuleRegistry,
                  pipeline: PipelineEvaluator, clock: Clock, ids: IdGenerator,

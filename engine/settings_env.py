@@ -7,7 +7,7 @@ names the variable, so a bad value fails startup with a clear message (GEN-10).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import msgspec
 
@@ -133,6 +133,8 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_BACKLOG": _f("backlog", parse_int("WFE_BACKLOG", 1, 65535)),
     "WFE_HOST": _f("host", parse_text("WFE_HOST")),
     "WFE_PORT": _f("port", parse_int("WFE_PORT", 1, 65535)),
+    "WFE_ENV": _f("env", parse_choice("WFE_ENV", "production", "development")),
+    "WFE_LOG_FORMAT": _f("log_format", parse_choice("WFE_LOG_FORMAT", "text", "json")),
 }
 
 
@@ -164,6 +166,10 @@ class SharedSettings(msgspec.Struct, frozen=True, kw_only=True):
     media_max_bytes: int = 268435456
     media_poll_interval_s: float = 2.0
     cors_origins: tuple[str, ...] = ()
+    #: `development` (set by scripts/serve) turns on the friendly local defaults (README "Settings")
+    env: Literal["production", "development"] = "production"
+    #: `json` writes one JSON object per log line (for log collectors), `text` a readable line
+    log_format: Literal["text", "json"] = "text"
     #: an admitted engine request's body must arrive within this (it holds a pool slot meanwhile)
     body_timeout_s: float = 30.0
     #: the database (db/breaker.py): a call waits about twice this at most for an unreachable
@@ -176,6 +182,10 @@ class SharedSettings(msgspec.Struct, frozen=True, kw_only=True):
     backlog: int = 2048
     provider_keys: dict[str, str] = {}
     provider_urls: dict[str, str] = {}
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
 
     def server_options(self) -> dict[str, Any]:
         """uvicorn's options (issue 15): httptools, which, unlike h11, keeps a connection whose

@@ -8,13 +8,13 @@ shutdown signal first cancels every execution (streams end with `cancelled {reas
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from typing import Any, Sequence
 
 import uvicorn
 
+from engine.logsetup import configure_logging
 from production_server.app import create_app
 from production_server.services import Services
 from production_server.settings import SettingsError, load_settings
@@ -22,7 +22,9 @@ from production_server.settings import SettingsError, load_settings
 
 def app_factory() -> Any:
     """Used by uvicorn's worker processes (`--workers` > 1)."""
-    return create_app(load_settings(os.environ))
+    settings = load_settings(os.environ)
+    configure_logging(settings.log_format)
+    return create_app(settings)
 
 
 class _Server(uvicorn.Server):
@@ -36,12 +38,12 @@ class _Server(uvicorn.Server):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(os.environ)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)
     parser = argparse.ArgumentParser(prog="python -m production_server")
     parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.port)
@@ -53,10 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "in-memory database) and a fixed WFE_JWT_SECRET", file=sys.stderr)
             return 2
         uvicorn.run("production_server.__main__:app_factory", factory=True, host=args.host,
-                    port=args.port, workers=args.workers, **settings.server_options())
+                    port=args.port, workers=args.workers, log_config=None,
+                    **settings.server_options())
         return 0
     app = create_app(settings)
-    server = _Server(uvicorn.Config(app, host=args.host, port=args.port,
+    server = _Server(uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
                                     **settings.server_options()))
     server.services = app.state.services
     server.run()

@@ -5,7 +5,9 @@
     python -m production_server.admin deactivate-user --username U
     python -m production_server.admin delete-user --username U
 
-All work against the configured database (`WFE_MONGODB_URI`, `WFE_MONGODB_DATABASE`). The async
+All work against the configured database (`WFE_MONGODB_URI`, `WFE_MONGODB_DATABASE`) and need
+nothing else (no `WFE_JWT_SECRET`). Without a URI they refuse: the write would land in a
+throw-away in-memory database of this process and the server would never see it. The async
 helpers are what tests call with an adapter of their own. Deactivating or deleting a user ends
 their sessions: refresh tokens are revoked and their access tokens stop working on every server
 that reads this database within `WFE_AUTH_CACHE_S` (db/users.py).
@@ -20,12 +22,23 @@ import sys
 from typing import Any, Sequence
 
 from db.production_store import StoreAdapter, ensure_indexes, open_adapter
-from engine.errors import ConcurrentModification
+from engine.errors import ConcurrentModification, StoreUnavailable
 from engine.ids import MonotonicIds
 from engine.ports import IdGenerator
 from production_server.auth.repo import AuthRepo, check_credentials_shape
 from production_server.errors import ApiError
+from production_server.services import redacted_uri
 from production_server.settings import SettingsError, load_settings
+
+PING_TIMEOUT_S = 5.0
+NO_URI = ("WFE_MONGODB_URI is not set, so this would write to a throw-away in-memory database "
+          "that no server reads. Point it at the server's database, e.g. for scripts/serve: "
+          "WFE_MONGODB_URI='mongodb://127.0.0.1:9017/?directConnection=true' (port "
+          "WFE_MONGO_PORT)")
+
+
+class Unreachable(Exception):
+    """The configured database did not answer a ping."""
 
 
 async def create_invitation(adapter: StoreAdapter, code: str, max_uses: int,
@@ -86,14 +99,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace, env: dict[str, str]) -> str:
-    settings = load_settings(env)
+    settings = load_settings(env, require_secret=False)
     if not settings.mongodb_uri:
-        print("warning: WFE_MONGODB_URI is not set; writing to a throw-away in-memory database",
-              file=sys.stderr)
+        raise SettingsError(NO_URI)
     adapter = open_adapter(settings.mongodb_uri, settings.mongodb_database,
                            driver=settings.mongo_driver,
                            write_concern=settings.mongo_write_concern)
     try:
+        if not await _answers(adapter):
+            raise Unreachable(f"cannot reach the database at {redacted_uri(settings.mongodb_uri)} "
+                              "(WFE_MONGODB_URI); is it running? (scripts/serve starts one)")
         await ensure_indexes(adapter)
         if args.command == "create-invitation":
             doc = await create_invitation(adapter, args.code, args.max_uses, args.expires_days)
@@ -112,6 +127,13 @@ async def _run(args: argparse.Namespace, env: dict[str, str]) -> str:
         await adapter.close()
 
 
+async def _answers(adapter: StoreAdapter) -> bool:
+    try:
+        return bool(await asyncio.wait_for(adapter.ping(), PING_TIMEOUT_S))
+    except (asyncio.TimeoutError, StoreUnavailable, OSError):
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -119,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Unreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except ApiError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

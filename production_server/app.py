@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -20,7 +20,7 @@ from engine.clock import SystemClock
 from engine.ids import MonotonicIds
 from engine.ports import Clock, IdGenerator, ProviderSet
 from production_server.auth.routes import AUTH_ROUTES
-from production_server.errors import EXCEPTION_HANDLERS
+from production_server.errors import EXCEPTION_HANDLERS, error_response
 from production_server.routes import execution, media, resume, streaming, tasks, templates_global
 from production_server.routes.execution import EXECUTION_ROUTES
 from production_server.routes.listing import LISTING_ROUTES
@@ -35,7 +35,7 @@ from production_server.routes.templates_global import GLOBAL_TEMPLATE_ROUTES
 from production_server.routes.state import STATE_ROUTES
 from production_server.routes.streaming import STREAMING_ROUTES
 from production_server.routes.tasks import TASK_ROUTES
-from production_server.services import Services
+from production_server.services import Services, redacted_uri
 from production_server.settings import ProductionSettings
 from providers.provider_set import configured_provider_set
 
@@ -62,6 +62,21 @@ def _admits(scope: Any) -> bool:
     return handler is not None and getattr(handler, "fn", None) in ADMIT_FIRST
 
 
+#: routes that work without the database (health reports it; docs and models need nothing)
+NO_DATABASE_PATHS = ("/health", "/schema", "/models")
+
+
+async def database_gate(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """503 at once while the database has not answered yet (services.py), instead of a hang."""
+    services: Services = request.app.state["services"]
+    if services.ready or request.url.path.startswith(NO_DATABASE_PATHS):
+        return None
+    uri = redacted_uri(services.settings.mongodb_uri)
+    return error_response(503, "database_unavailable",
+                          f"The database at {uri} cannot be reached yet; retry shortly",
+                          {"database": uri}, {"Retry-After": "2"})
+
+
 def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
                ids: IdGenerator | None = None, providers: ProviderSet | None = None,
                adapter_factory: Callable[[], Any] | None = None) -> Litestar:
@@ -79,6 +94,7 @@ def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
         route_handlers=ROUTES,
         on_startup=[services.start],
         on_shutdown=[services.stop],
+        before_request=database_gate,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[admission_gate(_pool_of, _admits, settings.body_timeout_s)],
         state=State({"services": services}),
@@ -87,4 +103,5 @@ def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
                                      version="1.0.0", path="/schema"),
         request_max_body_size=None,
         debug=False,
+        logging_config=None,  # the process's logging (engine/logsetup.py) stays as configured
     )

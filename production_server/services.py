@@ -1,7 +1,11 @@
 """Everything a request needs, built once per app: settings, pool, engine, store, auth pieces.
 
 The database client and the engine's store bridge bind to the event loop, so they are created at
-startup (on the loop that serves requests) rather than in `create_app`.
+startup (on the loop that serves requests) rather than in `create_app`. A database that does not
+answer at startup is one clear log line, not a traceback and not a failed start: the server
+comes up, answers 503 `database_unavailable` at once (app.py's request gate) and keeps trying in
+the background until the database answers, then finishes opening it (indexes, migrations, the
+development admin, media jobs).
 """
 
 from __future__ import annotations
@@ -33,6 +37,17 @@ if TYPE_CHECKING:  # jobs import the route helpers, which import this module
 
 log = logging.getLogger("production_server")
 T = TypeVar("T")
+STARTUP_PING_S = 3.0
+RECONNECT_EVERY_S = 2.0
+
+
+def redacted_uri(uri: str | None) -> str:
+    """The URI without its password, for log lines and error bodies."""
+    if not uri:
+        return "the embedded in-memory database"
+    scheme, sep, rest = uri.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}{userinfo.split(':')[0]}:***@{host}" if at else uri
 
 
 @dataclass
@@ -55,6 +70,9 @@ class Services:
     users: UserDirectory | None = None
     loop: asyncio.AbstractEventLoop | None = None
     media_jobs: "MediaJobs | None" = None
+    #: the database answered and was opened; until then requests answer 503 (app.py)
+    ready: bool = field(default=False, init=False)
+    _connect_task: "asyncio.Task[None] | None" = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -86,7 +104,6 @@ class Services:
         if s.jwt_secret_generated:
             log.warning("WFE_JWT_SECRET is not set: generated a random secret for this process "
                         "(tokens stop working on restart)")
-        await ensure_indexes(self.adapter)
         self.store = ProductionStore(self.adapter, self.loop, s.db_call_timeout_s)
         self.reads = self.store.reads
         self.users = UserDirectory(self.adapter, s.auth_cache_s)
@@ -101,11 +118,46 @@ class Services:
                                     providers=self.providers, registry=self.registry,
                                     engine=self.engine, adapter=self.adapter,
                                     credentials=self.credentials)
+        if await self.ping(STARTUP_PING_S):
+            await self._open_database()
+        else:
+            log.error("cannot reach the database at %s (WFE_MONGODB_URI): requests answer 503 "
+                      "until it answers; retrying every %.0f s", redacted_uri(s.mongodb_uri),
+                      RECONNECT_EVERY_S)
+            self._connect_task = asyncio.ensure_future(self._connect_when_reachable())
+
+    async def _open_database(self) -> None:
+        """Indexes and migrations (ST-13), the development admin, media jobs; then ready."""
+        s = self.settings
+        await ensure_indexes(self.adapter)
+        if s.development and s.dev_admin_password:
+            from production_server.auth.devadmin import ensure_dev_admin
+
+            assert self.auth is not None
+            await ensure_dev_admin(self.auth, s.dev_admin_username, s.dev_admin_password)
+        assert self.media_jobs is not None
         await self.media_jobs.start()
+        self.ready = True
+
+    async def _connect_when_reachable(self) -> None:
+        while not self.ready:
+            await asyncio.sleep(RECONNECT_EVERY_S)
+            if not await self.ping(STARTUP_PING_S):
+                continue
+            try:
+                await self._open_database()
+            except StoreUnavailable as exc:
+                log.error("the database at %s went away while opening it (%s); retrying",
+                          redacted_uri(self.settings.mongodb_uri), exc)
+                continue
+            log.info("database at %s reachable: serving requests",
+                     redacted_uri(self.settings.mongodb_uri))
 
     async def stop(self) -> None:
         self.registry.cancel_all("server_shutdown")
-        if self.media_jobs is not None:
+        if self._connect_task is not None:
+            self._connect_task.cancel()
+        if self.media_jobs is not None and self.ready:
             await self.media_jobs.stop()
         deadline = time.monotonic() + 5.0
         while self.pool.in_flight and time.monotonic() < deadline:

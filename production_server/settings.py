@@ -5,6 +5,12 @@ names the variable. The one deliberate convenience: with neither `WFE_MONGODB_UR
 `WFE_JWT_SECRET` set (the embedded, nothing-persisted default) a random secret is generated so the
 README's run command works on a fresh machine; tokens then die with the process, which is harmless
 because the data does too. A deployment (URI set) must provide the secret.
+
+`WFE_ENV=development` (what scripts/serve sets) changes defaults, never explicit values: mock runs
+are accepted unless `WFE_ALLOW_MOCK_RUNS` says otherwise, cookies are not `Secure` (plain
+http://localhost) unless `WFE_COOKIE_SECURE` says so, and a development admin user is kept in
+place at startup when `WFE_DEV_ADMIN_PASSWORD` is given. That password is refused outside
+development, so a deployment cannot pick up a known admin login by accident.
 """
 
 from __future__ import annotations
@@ -68,20 +74,27 @@ class ProductionSettings(SharedSettings, frozen=True, kw_only=True):
     media_workers: int = 4
     task_heartbeat_s: float = 5.0
     task_stale_s: float = 60.0
+    # development only (scripts/serve): the admin user created or repaired at startup
+    dev_admin_username: str = "admin"
+    dev_admin_password: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.jwt_secret.encode()) < 32:
             raise SettingsError("WFE_JWT_SECRET must be at least 32 bytes")
+        if self.dev_admin_password is not None and not self.development:
+            raise SettingsError("WFE_DEV_ADMIN_PASSWORD is only accepted with "
+                                "WFE_ENV=development")
 
     @property
     def mock_by_default(self) -> bool:
         """A start without `mock` is a mock run: the development default (issue 10).
 
-        `auto` means: embedded database (no `WFE_MONGODB_URI`) and no LLM key configured, so a
-        newcomer's run from the web UI does not die at the first LLM call. Never in a
-        deployment (a URI is set): there a missing key stays an error naming the setting.
+        `auto` means: development (`WFE_ENV=development`, as scripts/serve runs, or the embedded
+        database: no `WFE_MONGODB_URI`) and no LLM key configured, so a newcomer's run from the
+        web UI does not die at the first LLM call. Never in a deployment (production with a
+        URI): there a missing key stays an error naming the setting.
         """
-        if self.mongodb_uri:
+        if self.mongodb_uri and not self.development:
             return False
         if self.default_mock == "auto":
             return not any(self.provider_keys.get(k) for k in LLM_KEY_VARS)
@@ -129,29 +142,41 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_MEDIA_WORKERS": ("media_workers", parse_int("WFE_MEDIA_WORKERS", 1)),
     "WFE_TASK_HEARTBEAT_S": ("task_heartbeat_s", parse_float("WFE_TASK_HEARTBEAT_S")),
     "WFE_TASK_STALE_S": ("task_stale_s", parse_float("WFE_TASK_STALE_S")),
+    "WFE_DEV_ADMIN_USERNAME": ("dev_admin_username", parse_text("WFE_DEV_ADMIN_USERNAME")),
+    "WFE_DEV_ADMIN_PASSWORD": ("dev_admin_password", parse_text("WFE_DEV_ADMIN_PASSWORD")),
 }
 
+#: defaults that differ in development; an explicitly set variable always wins
+_DEVELOPMENT_DEFAULTS: dict[str, Any] = {"allow_mock_runs": True, "cookie_secure": False}
 
-def load_settings(env: Mapping[str, str], **overrides: Any) -> ProductionSettings:
-    """Build settings from `env` (pass `os.environ` at the entry point; tests pass a dict)."""
+
+def load_settings(env: Mapping[str, str], *, require_secret: bool = True,
+                  **overrides: Any) -> ProductionSettings:
+    """Build settings from `env` (pass `os.environ` at the entry point; tests pass a dict).
+
+    `require_secret=False` is for tools that never touch tokens (the admin command line).
+    """
     values = read_fields(env, _FIELDS)
+    if values.get("env") == "development":
+        values = {**_DEVELOPMENT_DEFAULTS, **values}
     secret = env.get("WFE_JWT_SECRET") or ""
     if not secret:
-        if values.get("mongodb_uri"):
+        if values.get("mongodb_uri") and require_secret:
             raise SettingsError("WFE_JWT_SECRET is required when WFE_MONGODB_URI is set")
         secret = secrets.token_urlsafe(48)
         values["jwt_secret_generated"] = True
     values["jwt_secret"] = secret
     values.update(overrides)
-    if values.get("default_mock") == "true" and values.get("mongodb_uri"):
+    if values.get("default_mock") == "true" and values.get("mongodb_uri") and \
+            values.get("env") != "development":
         raise SettingsError("WFE_DEFAULT_MOCK=true is a development setting and cannot be used "
-                            "with WFE_MONGODB_URI (a deployment)")
+                            "with WFE_MONGODB_URI (a deployment) outside WFE_ENV=development")
     return build(ProductionSettings, values)
 
 
 def describe(settings: ProductionSettings) -> str:
     """A log line without secrets."""
     shown = {k: v for k, v in msgspec.structs.asdict(settings).items()
-             if k not in ("jwt_secret", "provider_keys")}
+             if k not in ("jwt_secret", "provider_keys", "dev_admin_password")}
     shown["provider_keys"] = sorted(settings.provider_keys)
     return json.dumps(shown, default=str, sort_keys=True)

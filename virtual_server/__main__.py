@@ -9,6 +9,7 @@ import sys
 
 import uvicorn
 
+from engine.logsetup import configure_logging
 from virtual_server.settings import SettingsError, describe, load_settings
 
 log = logging.getLogger("virtual_server")
@@ -18,7 +19,9 @@ def app_factory() -> object:
     """Used by uvicorn in each worker process: settings come from the environment."""
     from virtual_server.app import create_app
 
-    return create_app(load_settings(os.environ))
+    settings = load_settings(os.environ)
+    configure_logging(settings.log_format)  # worker processes do not inherit the parent's
+    return create_app(settings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,16 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=None, help="listen port (default WFE_PORT or 9001)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings(os.environ)
     except SettingsError as exc:
         print(f"virtual_server: invalid settings: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)
     log.info("virtual server settings: %s", describe(settings))
     uvicorn.run("virtual_server.__main__:app_factory", factory=True,
                 host=args.host or settings.host, port=args.port or settings.port,
-                workers=max(1, args.workers), log_level="info", **settings.server_options())
+                workers=max(1, args.workers), log_level="info", log_config=None,
+                **settings.server_options())
     return 0
 
 

@@ -71,4 +71,5 @@ def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
         on_startup=[runtime.startup],
         on_shutdown=[runtime.shutdown],
         debug=False,
+        logging_config=None,  # the process's logging (engine/logsetup.py) stays as configured
     )

@@ -24,7 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     secret = os.environ.get("WFE_JWT_SECRET", "")
     if len(secret.encode()) < MIN_SECRET_BYTES:
-        print("WFE_JWT_SECRET (at least 32 bytes) must be set", file=sys.stderr)
+        print("WFE_JWT_SECRET (at least 32 bytes) must be set to the servers' secret; for "
+              "scripts/serve: WFE_JWT_SECRET=$(cat .wfe-data/jwt-secret) "
+              ".venv/bin/python -m virtual_server.devtoken (or log in: .venv/bin/wfe login)",
+              file=sys.stderr)
         return 2
     now = int(time.time())
     print(jwt.encode({"sub": args.sub, "type": "access", "iat": now, "exp": now + args.ttl},

@@ -96,12 +96,10 @@ class VirtualService:
     def finish(self, eng: WorkflowEngine, store: Any, response: WorkflowResponse,
                input_blob: str | None, timings: Timings | None,
                with_state: bool) -> VirtualWorkflowResponse:
-        """Export the blob (VS-5), add the state and log execution errors (VS-8)."""
+        """Export the blob (VS-5) and add the state; the engine logs execution errors at WARNING
+        (engine/oplog.py, VS-8)."""
         blob = self.blobs.export(store, input_blob, response.workflow_run_id, timings)
         state = self.state_of(eng, response.workflow_run_id) if with_state else None
-        if response.status == "error":
-            log.info("virtual execution error %s: %s", (response.result or {}).get("error_type"),
-                     response.error)
         return editor_response(response, blob, state)
 
     def _execute(self, eng: WorkflowEngine, store: Any, run_id: str, blob: str | None,
@@ -255,7 +253,6 @@ def run_sub_action(svc: VirtualService, p: PreparedSubAction, emit: Callable[[di
             "updated_state": outcome.updated_state, "sub_action_result": outcome.sub_action_result,
             "applied": outcome.applied, "interaction_refreshed": outcome.interaction_refreshed,
             "virtual_db": blob, "state": state}
-    log.info("virtual sub-action error %s: %s", outcome.error_type, outcome.message)
     return "error", {"workflow_run_id": run_id, "execution_id": outcome.execution_id,
                      "message": outcome.message or "Sub-action failed",
                      "error_type": outcome.error_type or "execution_failed",

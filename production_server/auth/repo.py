@@ -100,6 +100,12 @@ class AuthRepo:
             raise user_exists() from None
         return doc
 
+    async def set_password(self, user_id: str, password: str, role: str) -> None:
+        """Replace a user's password hash and role (the development admin, auth/devadmin.py)."""
+        await self.db.update_one("users", {"user_id": user_id}, {"$set": {
+            "password_hash": hash_password(password), "role": role, "is_active": True,
+            "updated_at": wall_now()}})
+
     async def delete_user(self, user_id: str) -> None:
         try:
             await self.db.delete_many("users", q.user_filter(user_id))

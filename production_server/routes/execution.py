@@ -36,6 +36,9 @@ from production_server.executions import execute, json_response
 from production_server.routes.common import OWNER, USER, find_one, owned_run, read_owned_body
 from production_server.services import Services
 
+MOCK_REFUSED = ("Mock runs are not allowed on this server: set WFE_ALLOW_MOCK_RUNS=true to allow "
+                "them (scripts/serve runs with WFE_ENV=development, which allows them)")
+
 
 async def _start(request: Request[Any, Any, Any], services: Services, user: User,
                  body: StartWorkflowRequest | StartByVersionRequest,
@@ -44,7 +47,7 @@ async def _start(request: Request[Any, Any, Any], services: Services, user: User
     s = services.settings
     mock = s.mock_by_default if body.mock is None else body.mock
     if mock and not s.mock_runs_allowed:
-        raise MockNotAllowed("Mock runs are not allowed on this server (WFE_ALLOW_MOCK_RUNS)")
+        raise MockNotAllowed(MOCK_REFUSED, details={"setting": "WFE_ALLOW_MOCK_RUNS"})
     eng = services.eng()
 
     def work(token: CancelToken) -> WorkflowResponse:

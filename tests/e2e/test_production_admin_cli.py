@@ -43,9 +43,11 @@ def test_admin_cli_creates_invitation_and_user(secantus_uri: str) -> None:
         assert client[database].schema_migrations.count_documents({}) == 2  # m_0001, m_0002
         short = _run(["create-user", "--username", "x", "--password-stdin"], env, stdin="pw\n")
         assert short.returncode != 0
+        # the operator tool never touches tokens, so it does not ask for the JWT secret
         no_secret = _run(["create-invitation", "--code", "Z", "--max-uses", "1"],
                          {**env, "WFE_JWT_SECRET": ""})
-        assert no_secret.returncode == 2 and "WFE_JWT_SECRET" in no_secret.stderr
+        assert no_secret.returncode == 0, no_secret.stderr
+        assert client[database].invitation_codes.count_documents({"code": "Z"}) == 1
         # deactivation keeps the document, refuses it and revokes its tokens; deletion removes it
         off = _run(["deactivate-user", "--username", "root_admin"], env)
         assert off.returncode == 0 and "deactivated" in off.stdout, off.stderr
@@ -59,3 +61,28 @@ def test_admin_cli_creates_invitation_and_user(secantus_uri: str) -> None:
     finally:
         client.drop_database(database)
         client.close()
+
+
+def test_admin_cli_refuses_the_throw_away_database() -> None:
+    """Issue 11: without a URI it would write to its own in-memory database: it refuses and says
+    how to point it at the server's (exit 2, one message, no traceback)."""
+    done = _run(["create-invitation", "--code", "X", "--max-uses", "1"], {"WFE_MONGODB_URI": ""})
+    assert done.returncode == 2
+    assert "WFE_MONGODB_URI is not set" in done.stderr and "throw-away" in done.stderr
+    assert "mongodb://127.0.0.1:9017" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_admin_cli_unreachable_database_is_one_line() -> None:
+    """Issue 11: a database that does not answer is one clear line within seconds, exit 1."""
+    import socket
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.monotonic()
+    done = _run(["create-invitation", "--code", "X", "--max-uses", "1"],
+                {"WFE_MONGODB_URI": f"mongodb://u:hunter22@127.0.0.1:{port}/"})
+    assert done.returncode == 1 and time.monotonic() - started < 30
+    assert done.stderr.count("\n") == 1 and "cannot reach the database" in done.stderr
+    assert "hunter22" not in done.stderr and "Traceback" not in done.stderr

@@ -22,7 +22,9 @@ FORBIDDEN: dict[str, set[str]] = {
                   "mongomock", "jwt", "client"},
     "production_server": {"virtual_server", "client"},
     "virtual_server": {"production_server", "client"},
-    # the HTTP clients speak to the servers over HTTP only, with the engine's wire structs
+    # the HTTP clients speak to the servers over HTTP only, with the engine's wire structs; the
+    # command line (client/cli) runs workflows in-process on the engine, never through a server
+    # package either
     "client": {"production_server", "virtual_server", "litestar", "uvicorn", "motor",
                "mongomock", "pymongo", "jwt"},
 }
@@ -41,6 +43,11 @@ ALLOWED_THIRD_PARTY: dict[str, set[str]] = {
 CLIENT_TESTING = ("client/pytest_plugin.py", "client/testing/")
 CLIENT_TESTING_ALLOWED = {"production_server", "virtual_server", "pytest", "pytest_asyncio",
                           "pymongo", "jwt"}
+# The `wfe` command line (issue 11) runs workflows in-process on the embedded store, so it may
+# also use db and providers, and typer/rich/click for its terminal; no other client module
+# imports it (the HTTP clients stay free of terminal libraries).
+CLIENT_CLI = "client/cli/"
+CLIENT_CLI_ALLOWED = {"db", "providers", "typer", "rich", "click"}
 
 
 def _imports(path: Path) -> list[str]:
@@ -58,8 +65,13 @@ def _is_client_testing(path: Path) -> bool:
     return path.relative_to(ROOT).as_posix().startswith(CLIENT_TESTING)
 
 
+def _is_client_cli(path: Path) -> bool:
+    return path.relative_to(ROOT).as_posix().startswith(CLIENT_CLI)
+
+
 def _files(package: str) -> list[Path]:
-    return sorted(p for p in (ROOT / package).rglob("*.py") if not _is_client_testing(p))
+    return sorted(p for p in (ROOT / package).rglob("*.py")
+                  if not _is_client_testing(p) and not _is_client_cli(p))
 
 
 def _is_stdlib(name: str) -> bool:
@@ -96,6 +108,20 @@ def test_client_testing_imports() -> None:
     assert bad == []
     leaks = [f"{path.relative_to(ROOT)}" for path in _files("client")
              if "testing" in _imported_modules(path) or "pytest_plugin" in _imported_modules(path)]
+    assert leaks == []
+
+
+def test_client_cli_imports() -> None:
+    """client/cli: the client's rules plus db, providers and the terminal libraries, never a
+    server package; and only the command line itself imports it."""
+    cli = [p for p in sorted((ROOT / "client").rglob("*.py")) if _is_client_cli(p)]
+    assert cli, "client/cli exists"
+    allowed = ALLOWED_THIRD_PARTY["client"] | CLIENT_CLI_ALLOWED
+    bad = [f"{path.relative_to(ROOT)}: {name}" for path in cli for name in _imports(path)
+           if (not _is_stdlib(name) and name not in allowed) or name in FORBIDDEN["client"]]
+    assert bad == []
+    leaks = [f"{path.relative_to(ROOT)}" for path in _files("client")
+             if "cli" in _imported_modules(path)]
     assert leaks == []
 
 

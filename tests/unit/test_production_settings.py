@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from production_server.settings import ProductionSettings, SettingsError, load_settings
+from production_server.settings import ProductionSettings, SettingsError, describe, load_settings
 
 SECRET = "s" * 32
 
@@ -130,6 +130,37 @@ def test_provider_keys_and_no_environment_writes() -> None:
     assert engine.max_json_depth == 64 and engine.progress_interval_s == 0.5
 
 
+def test_development_changes_defaults_not_explicit_values() -> None:
+    """Issue 11: WFE_ENV=development allows mock runs and plain-http cookies unless the
+    variables say otherwise; production keeps the strict defaults."""
+    dev = load_settings({"WFE_JWT_SECRET": SECRET, "WFE_ENV": "development"})
+    assert dev.development and dev.allow_mock_runs and not dev.cookie_secure
+    strict = load_settings({"WFE_JWT_SECRET": SECRET, "WFE_ENV": "development",
+                            "WFE_ALLOW_MOCK_RUNS": "false", "WFE_COOKIE_SECURE": "true"})
+    assert not strict.allow_mock_runs and strict.cookie_secure
+    prod = load_settings({"WFE_JWT_SECRET": SECRET})
+    assert prod.env == "production" and not prod.allow_mock_runs and prod.cookie_secure
+    with pytest.raises(SettingsError, match="WFE_ENV"):
+        load_settings({"WFE_JWT_SECRET": SECRET, "WFE_ENV": "staging"})
+
+
+def test_dev_admin_password_only_in_development() -> None:
+    dev = load_settings({"WFE_JWT_SECRET": SECRET, "WFE_ENV": "development",
+                         "WFE_DEV_ADMIN_PASSWORD": "pw-for-dev-1", "WFE_DEV_ADMIN_USERNAME": "boss"})
+    assert (dev.dev_admin_username, dev.dev_admin_password) == ("boss", "pw-for-dev-1")
+    assert "pw-for-dev-1" not in describe(dev)
+    with pytest.raises(SettingsError, match="WFE_DEV_ADMIN_PASSWORD"):
+        load_settings({"WFE_JWT_SECRET": SECRET, "WFE_DEV_ADMIN_PASSWORD": "pw-for-dev-1"})
+
+
+def test_log_format_and_admin_tools_without_secret() -> None:
+    assert load_settings({"WFE_JWT_SECRET": SECRET, "WFE_LOG_FORMAT": "json"}).log_format == "json"
+    with pytest.raises(SettingsError, match="WFE_LOG_FORMAT"):
+        load_settings({"WFE_JWT_SECRET": SECRET, "WFE_LOG_FORMAT": "xml"})
+    tool = load_settings({"WFE_MONGODB_URI": "mongodb://db:27017"}, require_secret=False)
+    assert tool.mongodb_uri == "mongodb://db:27017"
+
+
 def test_default_mock_is_the_development_default_only() -> None:
     """Issue 10: without a URI and without LLM keys a start without `mock` is a mock run (the
     web UI has no mock switch); any LLM key, `false`, or a deployment (URI set) turns it off,
@@ -147,3 +178,17 @@ def test_default_mock_is_the_development_default_only() -> None:
                        "WFE_DEFAULT_MOCK": "true"})
     with pytest.raises(SettingsError, match="WFE_DEFAULT_MOCK"):
         load_settings({"WFE_DEFAULT_MOCK": "sometimes"})
+
+
+def test_development_mode_is_where_starts_default_to_mock() -> None:
+    """Issue 10 x issue 11: scripts/serve runs on a real local database (a URI) in development;
+    there, as on the embedded database, a start without `mock` and without LLM keys is a mock
+    run. A deployment (production with a URI) never defaults to mock."""
+    uri = {"WFE_MONGODB_URI": "mongodb://127.0.0.1:9017", "WFE_JWT_SECRET": SECRET}
+    dev = load_settings({**uri, "WFE_ENV": "development"})
+    assert dev.mock_by_default and dev.mock_runs_allowed
+    assert not load_settings({**uri, "WFE_ENV": "development",
+                              "OPENAI_API_KEY": "sk"}).mock_by_default
+    assert not load_settings(uri).mock_by_default
+    assert load_settings({**uri, "WFE_ENV": "development", "WFE_DEFAULT_MOCK": "true",
+                          "OPENAI_API_KEY": "sk"}).mock_by_default

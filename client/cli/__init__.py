@@ -1,0 +1,1 @@
+"""The `wfe` command line for workflow authors (console script in pyproject.toml)."""
