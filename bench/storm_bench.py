@@ -14,8 +14,8 @@ keep-alive connection every 20 ms:
 For each storm it prints the `/health` latencies, the answers by status, the latency of the
 200s and of the 503s, and the resets (a connection closed or reset before a complete answer).
 
-    python bench/storm_bench.py                       # 200 + 200, 40 connections for 10 s
-    python bench/storm_bench.py --previews 300 --starts 300 --sustain-s 20
+    .venv/bin/python bench/storm_bench.py                       # 200 + 200, 40 connections for 10 s
+    .venv/bin/python bench/storm_bench.py --previews 300 --starts 300 --sustain-s 20
 
 The last three lines are for machines (worst storm each): `health p99 ms: <n>`,
 `503 p99 ms: <n>`, `resets: <n>`. Goal: both p99 < 50 ms and no resets.
