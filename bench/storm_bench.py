@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -99,10 +100,15 @@ def big_preview_body(blob_kib: int) -> bytes:
                                 "mock": True})
 
 
-def start_body(index: int) -> bytes:
+@functools.lru_cache(maxsize=1)
+def cuddle_crew() -> dict[str, Any]:
     from engine.upload import load_workflow_folder
 
-    workflow = load_workflow_folder(CUDDLE_DIR, "workflow_v3.json")
+    return load_workflow_folder(CUDDLE_DIR, "workflow_v3.json")
+
+
+def start_body(index: int) -> bytes:
+    workflow = cuddle_crew()
     return json.dumps({"project_name": f"storm{index}", "workflow_content": workflow,
                        "mock": True}).encode()
 
