@@ -27,6 +27,7 @@ if _version_tuple(jinja2.__version__) < _MIN_JINJA:
     raise ImportError("engine requires jinja2 >= 3.1.6, found " + jinja2.__version__)
 
 # ---- the engine and how to call it
+from engine.admission import admission_gate  # noqa: E402
 
 # ---- helpers the servers' routes build on
 from engine.autorespond import generate_answer, selection_candidates  # noqa: E402
@@ -184,7 +185,7 @@ __all__ = [
     "BUSY_MESSAGE", "CancelToken", "Clock", "EngineError", "EnginePool", "EngineSettings",
     "ExecOptions", "IdGenerator", "ModuleRegistry", "MonotonicIds", "PipelineEvaluator",
     "ProviderSet", "StartCommand", "Store", "SubActionInfo", "SystemClock", "VIRTUAL_PROJECT",
-    "VIRTUAL_USER", "WorkflowEngine", "WorkflowIndex", "cancel_on_disconnect",
+    "VIRTUAL_USER", "WorkflowEngine", "WorkflowIndex", "admission_gate", "cancel_on_disconnect",
     "configure_logging", "default_registry", "error_response", "iso_z", "utc_ms",
     # errors
     "BadRequest", "ConcurrentModification", "ExecutionError", "InvalidVirtualDb",

@@ -99,7 +99,9 @@ class Services:
             self.adapter = self.adapter_factory()
         else:
             self.adapter = open_adapter(s.mongodb_uri, s.mongodb_database, driver=s.mongo_driver,
-                                        write_concern=s.mongo_write_concern)
+                                        write_concern=s.mongo_write_concern,
+                                        server_selection_timeout_ms=s.db_selection_timeout_ms,
+                                        breaker_open_s=s.db_breaker_open_s)
         if not s.mongodb_uri:
             log.warning("*** EMBEDDED IN-MEMORY DATABASE: nothing is persisted; set "
                         "WFE_MONGODB_URI for real use ***")
@@ -195,6 +197,18 @@ class Services:
     def credentials(self, ai_config: dict[str, Any] | None) -> dict[str, str]:
         """Per-call keys: request `ai_config` first, then server settings (PRV-2); never stored."""
         return build_credentials(self.settings.provider_keys, ai_config)
+
+    async def database_problem(self, timeout_s: float = 2.0) -> dict[str, Any] | None:
+        """None when the database answers a ping within `timeout_s`; otherwise what is wrong
+        (the breaker's reason while it is open, db/breaker.py), for `/health`."""
+        if await self.ping(timeout_s):
+            return None
+        breaker = getattr(self.adapter, "breaker", None)
+        if breaker is not None and breaker.is_open:
+            status: dict[str, Any] = breaker.status()
+            return status
+        return {"database": "not connected",
+                "reason": f"no answer to a ping within {timeout_s:g} s"}
 
     async def ping(self, timeout_s: float = 2.0) -> bool:
         try:
