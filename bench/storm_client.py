@@ -78,7 +78,7 @@ class Connection:
             if not keep:
                 self.close()
             return Outcome(status, (time.perf_counter() - began) * 1000)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.close()
             return Outcome(0, (time.perf_counter() - began) * 1000, "timeout")
         except RESET_ERRORS as exc:

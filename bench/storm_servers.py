@@ -45,7 +45,7 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) 
 @contextmanager
 def process(args: list[str], env: dict[str, str], ready_url: str | None = None,
             ) -> Iterator[subprocess.Popen[bytes]]:
-    log = tempfile.NamedTemporaryFile(prefix="storm-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile(prefix="storm-", suffix=".log", delete=False)  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
@@ -85,7 +85,7 @@ def secantus() -> Iterator[str]:
             try:
                 client.admin.command("ping")
                 break
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)

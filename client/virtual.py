@@ -26,8 +26,7 @@ from client.base import BaseClient
 from client.errors import ClientError
 from client.sse import Frame, FrameStream
 from client.uploads import last_module, resolved_workflow
-from engine.provider_types import PreviewInfo
-from engine.wire import (
+from engine import (
     EventsView,
     GenerationsView,
     InteractionHistoryView,
@@ -35,7 +34,10 @@ from engine.wire import (
     InteractionResponseData,
     MediaPreviewRequest,
     MockDataRequest,
+    PreviewInfo,
     StateView,
+    SubActionComplete,
+    SubActionError,
     Target,
     VirtualEventsRequest,
     VirtualGenerationsRequest,
@@ -46,7 +48,6 @@ from engine.wire import (
     VirtualSubActionRequest,
     VirtualWorkflowResponse,
 )
-from engine.wire_frames import SubActionComplete, SubActionError
 
 AnswerLike = Answer | InteractionResponseData | dict[str, Any]
 

@@ -223,7 +223,7 @@ class MongoAdapter:
                 cursor = cursor.skip(skip)
             if limit:
                 cursor = cursor.limit(limit)
-            docs = await cursor.to_list(None)
+            docs: list[Doc] = await cursor.to_list(None)
         for doc in docs:
             doc.pop("_id", None)
         return docs
@@ -238,7 +238,7 @@ class MongoAdapter:
             cursor = self._coll(coll).aggregate(list(pipeline))
             if inspect.isawaitable(cursor):  # PyMongo's AsyncCollection.aggregate
                 cursor = await cursor
-            docs = await cursor.to_list(None)
+            docs: list[Doc] = await cursor.to_list(None)
         for doc in docs:
             doc.pop("_id", None)
         return docs

@@ -38,7 +38,7 @@ def timed_receive(receive: Receive, timeout_s: float) -> Receive:
             return await receive()
         try:
             message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RequestTimeout("The request body did not arrive in time",
                                  details={"timeout_s": timeout_s}) from None
         if message.get("type") != "http.request" or not message.get("more_body", False):

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import uvicorn
 
-from engine.logsetup import configure_logging
+from engine import configure_logging
 from production_server.app import create_app
 from production_server.services import Services
 from production_server.settings import SettingsError, load_settings

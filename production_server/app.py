@@ -8,33 +8,31 @@ embedded in-memory backend is used and a loud warning says nothing is persisted.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.types import Middleware
 
-from engine.admission import admission_gate
-from engine.clock import SystemClock
-from engine.ids import MonotonicIds
-from engine.ports import Clock, IdGenerator, ProviderSet
+from engine import Clock, IdGenerator, MonotonicIds, ProviderSet, SystemClock, admission_gate
+from production_server.auth.guest import GUEST_ROUTES
 from production_server.auth.routes import AUTH_ROUTES
 from production_server.errors import EXCEPTION_HANDLERS, error_response
 from production_server.routes import execution, media, resume, streaming, tasks, templates_global
 from production_server.routes.execution import EXECUTION_ROUTES
+from production_server.routes.files import FILES_ROUTES
 from production_server.routes.listing import LISTING_ROUTES
 from production_server.routes.media import MEDIA_ROUTES
 from production_server.routes.misc import MISC_ROUTES
 from production_server.routes.resume import RESUME_ROUTES
-from production_server.auth.guest import GUEST_ROUTES
-from production_server.routes.files import FILES_ROUTES
 from production_server.routes.runs_info import RUNS_INFO_ROUTES
-from production_server.routes.state_streams import STATE_STREAM_ROUTES
-from production_server.routes.templates_global import GLOBAL_TEMPLATE_ROUTES
 from production_server.routes.state import STATE_ROUTES
+from production_server.routes.state_streams import STATE_STREAM_ROUTES
 from production_server.routes.streaming import STREAMING_ROUTES
 from production_server.routes.tasks import TASK_ROUTES
+from production_server.routes.templates_global import GLOBAL_TEMPLATE_ROUTES
 from production_server.services import Services, redacted_uri
 from production_server.settings import ProductionSettings
 from providers.provider_set import configured_provider_set
@@ -96,7 +94,8 @@ def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
         on_shutdown=[services.stop],
         before_request=database_gate,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[admission_gate(_pool_of, _admits, settings.body_timeout_s)],
+        # the engine's ASGI types are structural, Litestar's are TypedDicts: same callables
+        middleware=[cast(Middleware, admission_gate(_pool_of, _admits, settings.body_timeout_s))],
         state=State({"services": services}),
         cors_config=cors,
         openapi_config=OpenAPIConfig(title="Workflow Engine — production server",

@@ -9,29 +9,15 @@ engine/admission.py) run on the engine pool's threads, off the event loop (issue
 
 from __future__ import annotations
 
-import re
-from itertools import accumulate
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
 
+from engine import depth_within
 from production_server.errors import ApiError, bad_request
 
 T = TypeVar("T")
-
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
-
-
-def json_depth_of(raw: bytes) -> int:
-    """Nesting depth of JSON text without parsing it (string contents are ignored)."""
-    brackets = _STRING.sub(b'""', raw).translate(None, _NOT_BRACKETS)
-    if not brackets:
-        return 0
-    return max(accumulate(b - 1 for b in brackets.translate(_STEP)))
-
 
 async def read_bytes(request: Request[Any, Any, Any], limit: int) -> bytes:
     """The raw body, refusing it as soon as the streamed bytes pass `limit` (413)."""
@@ -49,7 +35,7 @@ async def read_bytes(request: Request[Any, Any, Any], limit: int) -> bytes:
 
 
 def decode(raw: bytes, type_: type[T], max_depth: int) -> T:
-    if json_depth_of(raw) > max_depth:
+    if not depth_within(raw, max_depth):
         raise bad_request("Request body nested too deeply", max_depth=max_depth)
     try:
         return msgspec.json.decode(raw, type=type_)

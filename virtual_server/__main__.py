@@ -9,7 +9,7 @@ import sys
 
 import uvicorn
 
-from engine.logsetup import configure_logging
+from engine import configure_logging
 from virtual_server.settings import SettingsError, describe, load_settings
 
 log = logging.getLogger("virtual_server")

@@ -9,15 +9,14 @@ run deterministically and can forbid live provider calls.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.types import Middleware
 
-from engine.admission import admission_gate
-from engine.clock import SystemClock
-from engine.ids import MonotonicIds
+from engine import MonotonicIds, SystemClock, admission_gate
 from virtual_server.errors import EXCEPTION_HANDLERS
 from virtual_server.limits import request_guard
 from virtual_server.routes import ROUTES
@@ -61,7 +60,8 @@ def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
     return Litestar(
         route_handlers=ROUTES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[admission_gate(_pool_of, _is_post, settings.body_timeout_s)],
+        # the engine's ASGI types are structural, Litestar's are TypedDicts: same callables
+        middleware=[cast(Middleware, admission_gate(_pool_of, _is_post, settings.body_timeout_s))],
         before_request=request_guard(settings),
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors,

@@ -17,8 +17,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
-from engine.errors import EngineError
-from engine.wire import VirtualWorkflowResponse
+from engine import EngineError, VirtualWorkflowResponse
 from virtual_server.shapes import shaped, wants_rev3
 
 log = logging.getLogger("virtual_server")

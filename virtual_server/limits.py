@@ -11,36 +11,23 @@ scan and the JSON parse of a body run on the engine pool's threads, not on the e
 
 from __future__ import annotations
 
-import re
-from itertools import accumulate
 from typing import Any, Awaitable, Callable
 
 import msgspec
 from litestar import Request
 from litestar.utils.scope.state import ScopeState
 
+from engine import depth_within
 from virtual_server.auth import authenticate
 from virtual_server.errors import bad_request
 from virtual_server.runtime import runtime
 from virtual_server.settings import VirtualSettings
 
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
-
 OPEN_PATHS = ("/health", "/schema")
 
 
-def json_depth(raw: bytes) -> int:
-    """Nesting depth of JSON text without parsing or recursing (string contents ignored)."""
-    brackets = _STRING.sub(b'""', raw).translate(None, _NOT_BRACKETS)
-    if not brackets:
-        return 0
-    return max(accumulate(b - 1 for b in brackets.translate(_STEP)))
-
-
 def check_depth(raw: bytes, max_depth: int) -> None:
-    if json_depth(raw) > max_depth:
+    if not depth_within(raw, max_depth):
         raise bad_request("Request body nested too deeply", max_depth=max_depth)
 
 

@@ -12,10 +12,7 @@ from typing import Any, Callable, TypeVar
 from litestar import Request
 
 from db.users import UserDirectory
-from engine.disconnect import cancel_on_disconnect
-from engine.errors import Overloaded
-from engine.pool import EnginePool
-from engine.ports import CancelToken
+from engine import CancelToken, EnginePool, Overloaded, cancel_on_disconnect
 from virtual_server.errors import ApiError
 from virtual_server.gcpause import without_gc
 from virtual_server.service import VirtualService
@@ -65,6 +62,21 @@ class Runtime:
             log.warning("WFE_MONGODB_URI is not set: access tokens are checked by signature "
                         "only (a deactivated or logged-out user's token works until it expires)")
 
+    async def user_database_problem(self) -> dict[str, Any] | None:
+        """None unless the user database's breaker is open (db/breaker.py); then its reason. The
+        ping is the breaker's probe once one is due, and fails at once otherwise."""
+        breaker = getattr(self.adapter, "breaker", None)
+        if breaker is None or not breaker.is_open:
+            return None
+        try:
+            await self.adapter.ping()
+        except Exception:  # noqa: BLE001 - StoreUnavailable; health never fails with a 500
+            pass
+        if not breaker.is_open:
+            return None
+        status: dict[str, Any] = breaker.status()
+        return status
+
     async def shutdown(self) -> None:
         self._pool_closed = True
         self.pool.shutdown(wait=False)
@@ -72,7 +84,7 @@ class Runtime:
         if adapter is not None:
             try:
                 await adapter.close()
-            except Exception:  # noqa: BLE001 - best effort on the way out
+            except Exception:
                 log.exception("closing the user database client failed")
 
     async def run(self, fn: Callable[..., T], *args: Any, blob: str | None = None,
@@ -93,4 +105,4 @@ class Runtime:
 
 
 def runtime(request: Request[Any, Any, Any]) -> Runtime:
-    return request.app.state["runtime"]  # type: ignore[no-any-return]
+    return request.app.state["runtime"]

@@ -13,10 +13,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import msgspec
-
 from litestar import Request
 
-from engine.wire import VirtualWorkflowResponse, WorkflowResponse
+from engine import VirtualWorkflowResponse, WorkflowResponse
 
 BLOB_HEADER = "X-Virtual-Db-In"
 _BASE_FIELDS = WorkflowResponse.__struct_fields__

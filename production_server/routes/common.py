@@ -15,8 +15,9 @@ import msgspec
 from litestar import Request
 from litestar.di import Provide
 
+from engine import depth_within
 from production_server.auth.identity import User, current_user, services_of
-from production_server.body import decode, json_depth_of, pool_of, read_bytes
+from production_server.body import decode, pool_of, read_bytes
 from production_server.errors import not_found
 from production_server.services import Services
 
@@ -24,13 +25,8 @@ T = TypeVar("T")
 USER = {"user": Provide(current_user)}
 
 
-async def find_one(services: Services, collection: str, filter_: dict[str, Any]) -> dict[str, Any] | None:
-    return await services.adapter.find_one(collection, filter_)  # type: ignore[no-any-return]
-
-
 async def owned_run(services: Services, user: User, run_id: str) -> dict[str, Any]:
     """The run if it exists and belongs to `user`; otherwise the fixed 404 (AUTH-5)."""
-    assert services.reads is not None
     run = await services.reads.get_run(run_id)
     if run is None or run.get("user_id") != user.user_id:
         raise not_found()
@@ -69,7 +65,7 @@ async def read_owned_body(request: Request[Any, Any, Any], user: User, type_: ty
 
 
 def _run_ref(raw: bytes, max_depth: int) -> _RunRef | None:
-    if json_depth_of(raw) > max_depth:  # no parser sees a too-deep body (WIRE-3)
+    if not depth_within(raw, max_depth):  # no parser sees a too-deep body (WIRE-3)
         return None
     try:
         return msgspec.json.decode(raw, type=_RunRef)

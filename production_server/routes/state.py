@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar import Request, Response, delete, get, post
+from litestar.params import FromPath, FromQuery, QueryParameter
 
-from engine.wire import EventFilters
-from engine.wire_web import DefinitionView
+from engine import DefinitionView, EventFilters
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.errors import bad_request
 from production_server.executions import execute, json_response
@@ -19,7 +18,8 @@ CONTENT_TYPES = ("image", "video", "audio")
 
 
 @get("/workflow/{workflow_run_id:str}/state", dependencies=OWNER)
-async def state(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
+async def state(request: Request[Any, Any, Any], user: CurrentUser,
+                workflow_run_id: FromPath[str]) -> Response[bytes]:
     services = services_of(request)
     view = await services.pool.run(services.eng().get_state_view, user.user_id, workflow_run_id,
                                    f"/workflow/{workflow_run_id}")  # file links to our routes
@@ -27,7 +27,8 @@ async def state(request: Request[Any, Any, Any], user: CurrentUser, workflow_run
 
 
 @get("/workflow/{workflow_run_id:str}/status", dependencies=OWNER)
-async def status(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
+async def status(request: Request[Any, Any, Any], user: CurrentUser,
+                 workflow_run_id: FromPath[str]) -> Response[bytes]:
     services = services_of(request)
     view = await services.pool.run(services.eng().get_status, user.user_id, workflow_run_id)
     return json_response(view)
@@ -35,7 +36,8 @@ async def status(request: Request[Any, Any, Any], user: CurrentUser, workflow_ru
 
 @get("/workflow/{workflow_run_id:str}/events", dependencies=OWNER)
 async def events(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str],
-                 event_scope: Annotated[str, QueryParameter(name="scope")] = "lineage", event_type: FromQuery[str | None] = None,
+                 event_scope: Annotated[str, QueryParameter(name="scope")] = "lineage",
+                 event_type: FromQuery[str | None] = None,
                  module_name: FromQuery[str | None] = None, after_sequence: FromQuery[int | None] = None,
                  limit: FromQuery[int] = 500) -> Response[bytes]:
     if event_scope not in ("lineage", "all"):
@@ -72,7 +74,8 @@ async def interaction_data(request: Request[Any, Any, Any], user: CurrentUser, w
 @get("/workflow/{workflow_run_id:str}/interaction/{interaction_id:str}/generations",
      dependencies=OWNER)
 async def generations(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str],
-                      interaction_id: FromPath[str], content_type: FromQuery[str | None] = None) -> Response[bytes]:
+                      interaction_id: FromPath[str],
+                      content_type: FromQuery[str | None] = None) -> Response[bytes]:
     if content_type not in CONTENT_TYPES:
         raise bad_request("content_type must be image, video or audio",
                           content_type=content_type)
@@ -89,7 +92,6 @@ async def definition(request: Request[Any, Any, Any], user: CurrentUser,
     web UI's names `version_id` and `raw_definition`)."""
     services = services_of(request)
     run = await owned_run(services, user, workflow_run_id)
-    assert services.reads is not None
     version = await services.reads.get_version(str(run.get("current_workflow_version_id"))) or {}
     parent_id = version.get("parent_workflow_version_id")
     source = await services.reads.get_version(str(parent_id)) if parent_id else None
@@ -112,7 +114,8 @@ async def delete_run(request: Request[Any, Any, Any], user: CurrentUser,
 
 
 @post("/workflow/{workflow_run_id:str}/reset", status_code=200, dependencies=OWNER)
-async def reset(request: Request[Any, Any, Any], user: CurrentUser, workflow_run_id: FromPath[str]) -> Response[bytes]:
+async def reset(request: Request[Any, Any, Any], user: CurrentUser,
+                workflow_run_id: FromPath[str]) -> Response[bytes]:
     services = services_of(request)
     eng = services.eng()
     response = await execute(services, workflow_run_id,

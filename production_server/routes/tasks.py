@@ -13,7 +13,7 @@ import msgspec
 from litestar import Request, get, post
 from litestar.params import FromPath
 
-from engine.errors import ExecutionError
+from engine import ExecutionError
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.errors import ApiError, bad_request, not_found
 from production_server.executions import json_response

@@ -91,7 +91,7 @@ class Database(Proc):
         client: MongoClient[dict[str, Any]] = MongoClient(self.uri, serverSelectionTimeoutMS=300)
         try:
             return bool(client.admin.command("ping").get("ok"))
-        except Exception:  # noqa: BLE001 - not up (yet)
+        except Exception:
             return False
         finally:
             client.close()

@@ -24,7 +24,7 @@ from tests.e2e.crash_support import Database, Server, create_user, select_workfl
 from tests.e2e.virtual_live import LiveServer, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from storm_client import Connection, build_request  # noqa: E402
+from storm_client import Connection, build_request
 
 BODY = json.dumps({"workflow": select_workflow(1), "virtual_db": None, "target_step_id": "s0",
                    "target_module_name": "q0", "pad": "x" * 200_000}).encode()

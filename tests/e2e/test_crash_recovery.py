@@ -13,9 +13,9 @@ from pathlib import Path
 from tests.e2e.crash_support import (
     Database,
     Server,
-    create_user,
     answer_burst,
     answered_once_each,
+    create_user,
     finish,
     start_runs,
     stored_once,

@@ -19,14 +19,7 @@ HEALTHY = {"status": "healthy", "service": "virtual-server"}
 
 @get("/health", summary="Liveness")
 async def health(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    adapter = runtime(request).adapter
-    breaker = getattr(adapter, "breaker", None)
-    if breaker is None or not breaker.is_open:
+    down = await runtime(request).user_database_problem()
+    if down is None:
         return dict(HEALTHY)
-    try:
-        await adapter.ping()  # fails at once unless the breaker is due for a probe
-    except Exception:  # noqa: BLE001 - StoreUnavailable; health never fails with a 500
-        pass
-    if not breaker.is_open:
-        return dict(HEALTHY)
-    return {"status": "degraded", "service": "virtual-server", **breaker.status()}
+    return {"status": "degraded", "service": "virtual-server", **down}

@@ -15,10 +15,13 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import File
 
-from engine.errors import NotFound
-from engine.media_files import hashed_media_path, media_type_for
-from engine.provider_types import PreviewInfo
-from engine.wire import MediaPreviewRequest
+from engine import (
+    MediaPreviewRequest,
+    NotFound,
+    PreviewInfo,
+    hashed_media_path,
+    media_type_for,
+)
 from virtual_server.errors import json_response
 from virtual_server.runtime import runtime
 

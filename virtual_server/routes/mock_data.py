@@ -8,14 +8,16 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.params import JSONBody
 
-from engine.wire import MockDataRequest
+from engine import MockDataRequest
 from virtual_server.errors import json_response
-from virtual_server.mock_data import check_request, mock_data as generate
+from virtual_server.mock_data import check_request
+from virtual_server.mock_data import mock_data as generate
 from virtual_server.runtime import runtime
 
 
 @post("/workflow/mock-data", status_code=200, summary="Generate schema-valid test data")
-async def mock_data(request: Request[Any, Any, Any], data: JSONBody[MockDataRequest]) -> Response[dict[str, Any]]:
+async def mock_data(request: Request[Any, Any, Any],
+                    data: JSONBody[MockDataRequest]) -> Response[dict[str, Any]]:
     rt = runtime(request)
     check_request(data)
     svc = rt.service

@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.params import JSONBody
 
-from engine.wire import (
+from engine import (
     EventsView,
     GenerationsView,
     InteractionHistoryView,
