@@ -3,7 +3,8 @@
 Runs a mock workflow of N steps, each one templated `transform.conditional_text` module that
 reads the previous module's result, to its end in one `start`, for N = 1,000, 2,000 and 4,000,
 and prints the time and the time per module (CPU time of the process, so that other load
-on a shared machine does not skew the comparison; the engine runs in this one thread). Side by side, in the same process on the same
+on a shared machine does not skew the comparison; the engine runs in this one thread). Side by
+side, in the same process on the same
 workflows, it runs the engine as it was before issue 15 (the quadratic parts put back: a deep
 copy of the whole state for every module and again for its template context, and a list scan
 per `step_completed` when building progress), so the two columns are comparable on any machine.

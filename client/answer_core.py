@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from client.errors import AnswerError
-from engine.wire import InteractionRequest, InteractionResponseData
+from engine import InteractionRequest, InteractionResponseData
 
 SELECT_TYPES = frozenset({"select_from_structured", "review_grouped"})
 ANY_TYPE: frozenset[str] = frozenset()

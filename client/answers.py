@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from client.answer_core import (
     ANY_TYPE,
@@ -30,7 +30,7 @@ from client.answers_media import pick_media, proceed
 from client.answers_nav import jump_back, retry
 from client.answers_select import Items, Path, select_answer
 from client.errors import AnswerError
-from engine.wire import InteractionResponseData
+from engine import InteractionResponseData
 
 # ---------------------------------------------------------------- selections
 
@@ -87,10 +87,11 @@ def _by_position(items: Items, picks: Sequence[int | Path]) -> list[list[Any]]:
             if not 0 <= pick < len(paths):
                 raise AnswerError(f"index {pick} is out of range ({len(paths)} selectable items)")
             chosen.append(paths[pick])
-        elif list(pick) in paths:
-            chosen.append(list(pick))
         else:
-            raise AnswerError(f"{list(pick)} is not a selectable item (there are {paths[:8]}…)")
+            path = list(cast(Sequence[Any], pick))
+            if path not in paths:
+                raise AnswerError(f"{path} is not a selectable item (there are {paths[:8]}…)")
+            chosen.append(path)
     return chosen
 
 

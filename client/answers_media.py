@@ -13,7 +13,7 @@ from typing import Any
 
 from client.answer_core import Answer, AnswerContext
 from client.errors import AnswerError
-from engine.wire import InteractionResponseData
+from engine import InteractionResponseData
 
 MEDIA = frozenset({"media_generation"})
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from client.answer_core import Answer, AnswerContext
 from client.errors import AnswerError
-from engine.wire import InteractionResponseData
+from engine import InteractionResponseData
 
 
 def retry(feedback: str = "", *, option: str | None = None,

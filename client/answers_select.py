@@ -14,9 +14,7 @@ from typing import Any
 
 from client.answer_core import AnswerContext
 from client.errors import AnswerError
-from engine.autorespond import selection_candidates
-from engine.modules.user.select_paths import lookup
-from engine.wire import InteractionResponseData
+from engine import InteractionResponseData, lookup, selection_candidates
 
 Path = Sequence[Any]
 Items = list[tuple[list[Any], Any]]

@@ -104,9 +104,9 @@ def _error_fields(body: Any) -> tuple[str | None, str | None, dict[str, Any], st
     """(error_type, human message, details, blob) from either server's error body."""
     if not isinstance(body, dict):
         return None, None, {}, None
-    result = body.get("result") if isinstance(body.get("result"), dict) else {}
+    result: Any = body.get("result") if isinstance(body.get("result"), dict) else {}
     error_type = body.get("error_type") or result.get("error_type")
-    details = body.get("details") if isinstance(body.get("details"), dict) else \
+    details: Any = body.get("details") if isinstance(body.get("details"), dict) else \
         result.get("details") if isinstance(result.get("details"), dict) else {}
     message = body.get("detail") or body.get("error") or body.get("message")
     blob = body.get("virtual_db") or result.get("virtual_db")

@@ -24,7 +24,7 @@ from client.errors import ClientError
 from client.production_auth import SessionClient
 from client.sse import Frame, FrameStream
 from client.uploads import upload_content
-from engine.wire import (
+from engine import (
     EventsView,
     GenerationsView,
     InteractionHistoryView,
@@ -39,10 +39,10 @@ from engine.wire import (
     StartWorkflowRequest,
     StateView,
     StreamRespondRequest,
+    SubActionComplete,
     SubActionRequest,
     WorkflowResponse,
 )
-from engine.wire_frames import SubActionComplete
 
 AnswerLike = Answer | InteractionResponseData | dict[str, Any]
 WorkflowSource = dict[str, Any] | str | Path

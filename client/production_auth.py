@@ -13,7 +13,7 @@ from typing import Any
 
 from client.base import BaseClient
 from client.errors import ClientError
-from engine.wire_routes import AccessKeyCreateRequest, LoginRequest, RegisterRequest
+from engine import AccessKeyCreateRequest, LoginRequest, RegisterRequest
 
 
 class SessionClient(BaseClient):

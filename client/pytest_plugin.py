@@ -38,7 +38,7 @@ from client.testing.apps import (
 )
 from client.virtual import VirtualClient
 from client.walk import Script, WalkResult, walk
-from engine.wire import Target
+from engine import Target
 
 try:
     import pytest_asyncio

@@ -21,8 +21,7 @@ import msgspec
 from httpx_sse import EventSource, SSEError
 
 from client.errors import StreamError, error_from_response
-from engine.wire import WorkflowResponse
-from engine.wire_frames import (
+from engine import (
     RUN_TERMINAL_EVENTS,
     SUB_ACTION_TERMINAL_EVENTS,
     CancelledFrame,
@@ -30,6 +29,7 @@ from engine.wire_frames import (
     StartedFrame,
     SubActionComplete,
     SubActionError,
+    WorkflowResponse,
 )
 
 StreamKind = Literal["run", "sub_action"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from client.errors import ClientError
-from engine.upload import load_workflow_folder
+from engine import load_workflow_folder
 
 ENTRY_DEFAULT = "workflow.json"
 

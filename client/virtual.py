@@ -26,15 +26,17 @@ from client.base import BaseClient
 from client.errors import ClientError
 from client.sse import Frame, FrameStream
 from client.uploads import last_module, resolved_workflow
-from engine.provider_types import PreviewInfo
-from engine.wire import (
+from engine import (
     EventsView,
     GenerationsView,
     InteractionHistoryView,
     InteractionRequest,
     InteractionResponseData,
     MockDataRequest,
+    PreviewInfo,
     StateView,
+    SubActionComplete,
+    SubActionError,
     Target,
     VirtualEventsRequest,
     VirtualGenerationsRequest,
@@ -45,8 +47,6 @@ from engine.wire import (
     VirtualSubActionRequest,
     VirtualWorkflowResponse,
 )
-from engine.wire_routes import MediaPreviewRequest
-from engine.wire_frames import SubActionComplete, SubActionError
 
 AnswerLike = Answer | InteractionResponseData | dict[str, Any]
 

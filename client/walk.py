@@ -17,12 +17,7 @@ from typing import Any, Protocol
 from client.answer_core import Answer
 from client.errors import RunError
 from client.sse import Frame
-from engine.wire import (
-    InteractionRequest,
-    InteractionResponseData,
-    StateView,
-    WorkflowResponse,
-)
+from engine import InteractionRequest, InteractionResponseData, StateView, WorkflowResponse
 
 AnswerLike = Answer | InteractionResponseData | dict[str, Any]
 Script = Mapping[str, "AnswerLike | Sequence[AnswerLike]"]

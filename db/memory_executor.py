@@ -25,7 +25,7 @@ from typing import Any, Iterator
 import msgspec
 
 from db import memory_query as mq
-from db.blob import _TagDecoder, _decode_document, encode_document
+from db.blob import decode_document, encode_document
 from db.indexes import VIRTUAL_COLLECTIONS
 from db.mongomock_executor import MongomockExecutor
 from db.pipeline_eval import MongomockPipelineEvaluator
@@ -35,7 +35,6 @@ Doc = dict[str, Any]
 Sort = list[tuple[str, int]]
 _ENCODER = msgspec.json.Encoder()
 _UTC = timezone.utc
-_DECODER = _TagDecoder(max_depth=100, aware=True)
 # Nested paths copied into the skeleton so the hot queries never decode (ST-9 / §18.1 lookups).
 EXTRACTED: dict[str, tuple[str, ...]] = {"events": ("data.interaction_id",)}
 _KEYED_FAST = frozenset(VIRTUAL_COLLECTIONS)
@@ -47,11 +46,11 @@ def encode_raw(doc: Doc) -> bytes:
 
 
 def decode_raw(raw: bytes) -> Doc:
-    return _decode_document(raw, _DECODER)
+    return decode_document(raw)
 
 
 class _Rec:
-    __slots__ = ("skel", "nested", "raw", "cached")
+    __slots__ = ("cached", "nested", "raw", "skel")
 
     def __init__(self, coll: str, doc: Doc, raw: bytes, cached: Doc | None) -> None:
         self.raw = raw

@@ -66,6 +66,37 @@ def _eq(stored: Any, wanted: Any) -> bool:
     return stored is not MISSING and _same_class(stored, wanted) and stored == wanted
 
 
+Pred = Callable[[Any], bool]
+
+
+def _is_in(values: list[Any]) -> Pred:
+    return lambda v: any(_eq(v, w) for w in values)
+
+
+def _negated(test: Pred) -> Pred:
+    return lambda v: not test(v)
+
+
+def _not_equal(wanted: Any) -> Pred:
+    return lambda v: not _eq(v, wanted)
+
+
+def _compared(wanted: Any, cmp: Callable[[Any, Any], bool]) -> Pred:
+    return lambda v: v is not MISSING and v is not None and _same_class(v, wanted) and cmp(v, wanted)
+
+
+def _exists(want: Any) -> Pred:
+    return lambda v: (v is not MISSING) == bool(want)
+
+
+def _any_of(tests: list[Matcher]) -> Matcher:
+    return lambda r: any(t(r) for t in tests)
+
+
+def _all_of(tests: list[Matcher]) -> Matcher:
+    return lambda r: all(t(r) for t in tests)
+
+
 def _fast_condition(cond: Any) -> Callable[[Any], bool] | None:
     """A predicate on a scalar field value for the ST-15 operators, or None (use mongomock)."""
     if is_scalar(cond):
@@ -78,22 +109,18 @@ def _fast_condition(cond: Any) -> Callable[[Any], bool] | None:
         if op in ("$in", "$nin"):
             if not isinstance(arg, list) or not all(is_scalar(a) for a in arg):
                 return None
-            values = [_norm(a) for a in arg]
-            test = (lambda vals: lambda v: any(_eq(v, w) for w in vals))(values)
-            parts.append(test if op == "$in" else (lambda t: lambda v: not t(v))(test))
+            test = _is_in([_norm(a) for a in arg])
+            parts.append(test if op == "$in" else _negated(test))
         elif op == "$ne":
             if not is_scalar(arg):
                 return None
-            wanted = _norm(arg)
-            parts.append((lambda w: lambda v: not _eq(v, w))(wanted))
+            parts.append(_not_equal(_norm(arg)))
         elif op in _COMPARE:
             if not is_scalar(arg) or arg is None:
                 return None
-            wanted, cmp = _norm(arg), _COMPARE[op]
-            parts.append((lambda w, c: lambda v: v is not MISSING and v is not None
-                          and _same_class(v, w) and c(v, w))(wanted, cmp))
+            parts.append(_compared(_norm(arg), _COMPARE[op]))
         elif op == "$exists":
-            parts.append((lambda want: lambda v: (v is not MISSING) == bool(want))(arg))
+            parts.append(_exists(arg))
         else:
             return None
     return lambda v: all(p(v) for p in parts)
@@ -108,8 +135,7 @@ def compile_filter(flt: Doc) -> Matcher:
         if key in ("$or", "$and") and isinstance(cond, list) and cond \
                 and all(isinstance(c, dict) for c in cond):
             subs = [compile_filter(c) for c in cond]
-            tests.append((lambda ss: lambda r: any(s(r) for s in ss))(subs) if key == "$or"
-                         else (lambda ss: lambda r: all(s(r) for s in ss))(subs))
+            tests.append(_any_of(subs) if key == "$or" else _all_of(subs))
         elif key.startswith("$"):
             tests.append(_slow({key: cond}))
         else:
@@ -172,11 +198,15 @@ def field_value(record: Record, path: str) -> Any:
     return MISSING
 
 
+def _sort_key(path: str) -> Callable[[Any], Any]:
+    return lambda r: _rank(field_value(r, path))
+
+
 def sort_records(records: list[Any], sort: Sort) -> list[Any]:
     """Stable multi-key sort, last key first, each ascending or descending."""
     out = list(records)
     for path, direction in reversed(sort):
-        out.sort(key=lambda r, p=path: _rank(field_value(r, p)), reverse=direction < 0)
+        out.sort(key=_sort_key(path), reverse=direction < 0)
     return out
 
 

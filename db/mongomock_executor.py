@@ -29,7 +29,8 @@ from engine.errors import ConcurrentModification
 Doc = dict[str, Any]
 Sort = list[tuple[str, int]]
 _UTC = timezone.utc
-_DUPLICATE = (mongomock.DuplicateKeyError, mongomock.BulkWriteError)
+_DUPLICATE = (mongomock.DuplicateKeyError,
+              mongomock.BulkWriteError)  # type: ignore[attr-defined]  # not in mongomock's stubs
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes})
 _JSON_ENCODER = msgspec.json.Encoder()
 _JSON_DECODER = msgspec.json.Decoder()
@@ -123,7 +124,7 @@ class _UniqueKey:
 class MongomockExecutor:
     """Executes db/queries.py shapes on one mongomock database (never shared across threads)."""
 
-    def __init__(self, database: mongomock.Database) -> None:
+    def __init__(self, database: mongomock.Database[Doc]) -> None:
         self._db = database
         self._uniques: dict[str, list[_UniqueKey] | None] = {}
         # Successful writes that changed something: lets the virtual server return the input
@@ -135,7 +136,7 @@ class MongomockExecutor:
         return cls(mongomock.MongoClient(tz_aware=False)[name])
 
     @property
-    def database(self) -> mongomock.Database:
+    def database(self) -> mongomock.Database[Doc]:
         return self._db
 
     def insert_one(self, coll: str, doc: Doc) -> None:
@@ -165,17 +166,21 @@ class MongomockExecutor:
                 raise _duplicate(coll, None)
         oid = ObjectId()
         data["_id"] = oid
-        self._db[coll]._store[oid] = data  # noqa: SLF001  (mongomock 4.3 internal, pinned)
+        self._store_of(coll)[oid] = data
         for unique, key in zip(uniques, keys):
             if key is not None:
                 unique.seen.add(key)
         self.writes += 1
 
+    def _store_of(self, coll: str) -> Any:
+        """mongomock's document store of a collection (a 4.3 internal; the version is pinned)."""
+        return self._db[coll]._store
+
     def _unique_keys(self, coll: str) -> list[_UniqueKey] | None:
         """Key sets of the collection's unique indexes, rebuilt after any other kind of write."""
         if coll in self._uniques:
             return self._uniques[coll]
-        store = self._db[coll]._store  # noqa: SLF001
+        store = self._store_of(coll)
         uniques = [_UniqueKey(index) for index in store.indexes.values() if index.get("unique")]
         ok = bool(uniques) and all(u.fields is not None for u in uniques)
         if ok:
@@ -222,7 +227,7 @@ class MongomockExecutor:
             for doc in out:
                 _out(doc)
             return out
-        stored = collection._store._documents  # noqa: SLF001  (mongomock 4.3 internal, pinned)
+        stored = self._store_of(coll)._documents
         return [copy_stored(stored[doc["_id"]]) for doc in cursor]
 
     def find_one(self, coll: str, filter: Doc, *, projection: Doc | None = None,
@@ -300,8 +305,7 @@ class MongomockExecutor:
     def load_raw(self, coll: str, docs: list[Doc]) -> None:
         """Adopt decoded documents as stored documents (no unique indexes may exist yet, ST-6)."""
         self._uniques.pop(coll, None)
-        store = self._db[coll]._store  # noqa: SLF001  (mongomock 4.3 internal, pinned)
-        target = store._documents  # noqa: SLF001
+        target = self._store_of(coll)._documents
         for doc in docs:
             oid = ObjectId()
             doc["_id"] = oid
@@ -311,4 +315,4 @@ class MongomockExecutor:
         """Stored documents as-is (naive datetimes, `_id` present): read-only, for export."""
         if coll not in self._db.list_collection_names():
             return iter(())
-        return iter(list(self._db[coll]._store.documents))  # noqa: SLF001
+        return iter(list(self._store_of(coll).documents))

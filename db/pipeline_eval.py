@@ -23,7 +23,7 @@ class MongomockPipelineEvaluator:
     """Implements engine.ports.PipelineEvaluator."""
 
     _lock = threading.Lock()
-    _client: mongomock.MongoClient | None = None
+    _client: mongomock.MongoClient[Doc] | None = None
     _counter = itertools.count(1)
 
     @classmethod
@@ -44,7 +44,7 @@ class MongomockPipelineEvaluator:
                 return executor.aggregate(name, pipeline)
             except EngineError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - mongomock raises many types
+            except Exception as exc:
                 raise ExecutionFailed(f"Pipeline failed: {exc}") from exc
             finally:
                 executor.database.drop_collection(name)

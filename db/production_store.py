@@ -15,7 +15,7 @@ from collections.abc import Coroutine
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
-from db import queries as q
+from db import reads
 from db.indexes import INDEXES
 from db.memory_adapter import MemoryAdapter
 from db.mongo_adapter import MongoAdapter
@@ -193,94 +193,102 @@ async def ensure_indexes(adapter: StoreAdapter, now: datetime | None = None) -> 
 
 
 class AsyncReads:
-    """Read-only port operations awaited on the event loop (wire-api read routes, ST-10).
+    """The read plans of db/reads.py awaited on the event loop (the read routes, ST-10).
 
-    Same shapes as `QueryStore` (db/queries.py), so both paths return the same documents.
+    The engine's store runs the very same plans through the bridge, so both paths return the
+    same documents; routes read through this and never through the driver adapter.
     """
 
     def __init__(self, adapter: StoreAdapter) -> None:
-        self.adapter = adapter
+        self._adapter = adapter
 
-    async def _find(self, spec: q.QuerySpec) -> list[Doc]:
-        return await self.adapter.find(spec.collection, spec.filter, projection=spec.projection,
-                                       sort=spec.sort, skip=spec.skip, limit=spec.limit)
+    async def _step(self, step: reads.Step) -> Any:
+        db = self._adapter
+        if isinstance(step, reads.Find):
+            spec = step.spec
+            return await db.find(spec.collection, spec.filter, projection=spec.projection,
+                                 sort=spec.sort, skip=spec.skip, limit=spec.limit)
+        if isinstance(step, reads.FindOne):
+            return await db.find_one(step.collection, step.filter, projection=step.projection,
+                                     sort=step.sort)
+        return await db.count_documents(step.collection, step.filter)
+
+    async def _read(self, plan: reads.Plan[T]) -> T:
+        try:
+            step = next(plan)
+            while True:
+                step = plan.send(await self._step(step))
+        except StopIteration as done:
+            result: T = done.value
+            return result
 
     async def get_run(self, run_id: str) -> Doc | None:
-        return await self.adapter.find_one("workflow_runs", q.run_filter(run_id))
+        return await self._read(reads.get_run(run_id))
+
+    async def find_active_run(self, user_id: str, project_name: str, template_id: str,
+                              mock: bool) -> Doc | None:
+        return await self._read(reads.find_active_run(user_id, project_name, template_id, mock))
 
     async def list_runs(self, user_id: str, active_only: bool, include_mock: bool, limit: int,
                         offset: int) -> list[Doc]:
-        if limit <= 0:
-            return []
-        return await self._find(q.list_runs_query(user_id, active_only, include_mock, limit,
-                                                  offset))
+        return await self._read(reads.list_runs(user_id, active_only, include_mock, limit,
+                                                offset))
 
     async def page_runs(self, user_id: str, include_mock: bool, updated_since: datetime | None,
                         limit: int, offset: int) -> tuple[list[Doc], int]:
         """One page of the user's top-level runs and the total count of the same filter."""
-        spec = q.all_runs_query(user_id, include_mock, updated_since, limit, offset)
-        total = await self.adapter.count_documents(spec.collection, spec.filter)
-        return (await self._find(spec) if limit > 0 else []), total
+        return await self._read(reads.page_runs(user_id, include_mock, updated_since, limit,
+                                                offset))
 
     async def list_child_runs(self, parent_run_id: str) -> list[Doc]:
-        return await self._find(q.child_runs_query([parent_run_id]))
+        return await self._read(reads.list_child_runs(parent_run_id))
 
     async def get_generated_content(self, content_id: str) -> Doc | None:
-        return await self.adapter.find_one("generated_content", q.content_filter(content_id))
+        return await self._read(reads.get_generated_content(content_id))
 
     async def list_run_media(self, run_id: str) -> tuple[list[Doc], list[Doc]]:
-        metadata, contents = q.run_media_queries(run_id)
-        return await self._find(metadata), await self._find(contents)
+        return await self._read(reads.list_run_media(run_id))
 
     async def get_branch(self, branch_id: str) -> Doc | None:
-        return await self.adapter.find_one("branches", q.branch_filter(branch_id))
+        return await self._read(reads.get_branch(branch_id))
 
     async def lineage_events(self, run_id: str, lineage: Lineage,
                              event_types: list[str] | None = None) -> list[Doc]:
-        if not lineage or event_types == []:
-            return []
-        return await self._find(q.lineage_events_query(run_id, lineage, event_types))
+        return await self._read(reads.lineage_events(run_id, lineage, event_types))
 
     async def find_events(self, run_id: str, branch_ids: list[str] | None,
                           event_type: str | None, module_name: str | None,
                           after_sequence: int | None, limit: int) -> tuple[list[Doc], int]:
-        flt = q.events_filter(run_id, branch_ids, event_type, module_name, after_sequence)
-        total = await self.adapter.count_documents("events", flt)
-        if limit <= 0 or total == 0:
-            return [], total
-        return await self.adapter.find("events", flt, sort=q.BY_SEQUENCE, limit=limit), total
+        return await self._read(reads.find_events(run_id, branch_ids, event_type, module_name,
+                                                  after_sequence, limit))
 
     async def max_sequence(self, run_id: str) -> int:
-        found = await self._find(q.max_sequence_query(run_id))
-        return int(found[0]["sequence"]) if found and found[0].get("sequence") is not None else 0
+        return await self._read(reads.max_sequence(run_id))
 
     async def find_answers(self, run_id: str, interaction_id: str) -> list[Doc]:
-        return await self._find(q.answers_query(run_id, interaction_id))
+        return await self._read(reads.find_answers(run_id, interaction_id))
 
     async def get_template(self, template_id: str) -> Doc | None:
-        return await self.adapter.find_one("workflow_templates",
-                                           {"workflow_template_id": template_id})
+        return await self._read(reads.get_template(template_id))
+
+    async def find_template(self, user_id: str, name: str) -> Doc | None:
+        return await self._read(reads.find_template(user_id, name))
 
     async def list_templates(self, user_id: str) -> list[Doc]:
-        return await self._find(q.templates_query(user_id))
+        return await self._read(reads.list_templates(user_id))
 
     async def get_version(self, version_id: str) -> Doc | None:
-        return await self.adapter.find_one("workflow_versions",
-                                           {"workflow_version_id": version_id})
+        return await self._read(reads.get_version(version_id))
 
     async def list_versions(self, template_id: str, version_types: list[str],
                             limit: int) -> list[Doc]:
-        if limit <= 0 or not version_types:
-            return []
-        return await self._find(q.versions_query(template_id, version_types, limit))
+        return await self._read(reads.list_versions(template_id, version_types, limit))
 
     async def list_files(self, run_id: str, lineage: Lineage) -> list[Doc]:
-        if not lineage:
-            return []
-        return await self._find(q.list_files_query(run_id, lineage))
+        return await self._read(reads.list_files(run_id, lineage))
 
     async def get_file(self, file_id: str) -> Doc | None:
-        return await self.adapter.find_one("workflow_files", {"file_id": file_id})
+        return await self._read(reads.get_file(file_id))
 
     async def list_token_usage(self, run_id: str) -> list[Doc]:
-        return await self._find(q.token_usage_query(run_id))
+        return await self._read(reads.list_token_usage(run_id))

@@ -7,18 +7,22 @@ which is what lets one contract suite (storage.md §6) prove they behave identic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from db import queries as q
+from db import reads
 from db.executor import CollectionExecutor
 from db.indexes import ENGINE_COLLECTIONS
 from db.queries import QuerySpec
+from db.reads import Find, FindOne, Plan, Step
 from engine.errors import ConcurrentModification, EngineError, ExecutionFailed
 from engine.global_templates import GLOBAL_OWNER
 
 Doc = dict[str, Any]
 Lineage = list[dict[str, Any]]
+T = TypeVar("T")
 
 
 class QueryStore:
@@ -33,12 +37,26 @@ class QueryStore:
         return self.executor.find(spec.collection, spec.filter, projection=spec.projection,
                                   sort=spec.sort, skip=spec.skip, limit=spec.limit)
 
-    def _first(self, spec: QuerySpec) -> Doc | None:
-        return self.executor.find_one(spec.collection, spec.filter, projection=spec.projection,
-                                      sort=spec.sort)
-
     def _one(self, coll: str, flt: Doc) -> Doc | None:
         return self.executor.find_one(coll, flt)
+
+    def _step(self, step: Step) -> Any:
+        if isinstance(step, Find):
+            return self._find(step.spec)
+        if isinstance(step, FindOne):
+            return self.executor.find_one(step.collection, step.filter,
+                                          projection=step.projection, sort=step.sort)
+        return self.executor.count_documents(step.collection, step.filter)
+
+    def _read(self, plan: Plan[T]) -> T:
+        """Run a read plan of db/reads.py on this store's executor."""
+        try:
+            step = next(plan)
+            while True:
+                step = plan.send(self._step(step))
+        except StopIteration as done:
+            result: T = done.value
+            return result
 
     # ---- runs
 
@@ -46,7 +64,7 @@ class QueryStore:
         self.executor.insert_one("workflow_runs", doc)
 
     def get_run(self, run_id: str) -> Doc | None:
-        return self._one("workflow_runs", q.run_filter(run_id))
+        return self._read(reads.get_run(run_id))
 
     def update_run(self, run_id: str, fields: Doc) -> None:
         if fields:
@@ -54,19 +72,17 @@ class QueryStore:
 
     def find_active_run(self, user_id: str, project_name: str, template_id: str,
                         mock: bool) -> Doc | None:
-        return self._first(q.active_run_query(user_id, project_name, template_id, mock))
+        return self._read(reads.find_active_run(user_id, project_name, template_id, mock))
 
     def top_level_runs(self) -> list[Doc]:
-        return self._find(q.top_level_runs_query())
+        return self._read(reads.top_level_runs())
 
     def list_runs(self, user_id: str, active_only: bool, include_mock: bool, limit: int,
                   offset: int) -> list[Doc]:
-        if limit <= 0:
-            return []
-        return self._find(q.list_runs_query(user_id, active_only, include_mock, limit, offset))
+        return self._read(reads.list_runs(user_id, active_only, include_mock, limit, offset))
 
     def list_child_runs(self, parent_run_id: str) -> list[Doc]:
-        return self._find(q.child_runs_query([parent_run_id]))
+        return self._read(reads.list_child_runs(parent_run_id))
 
     def _run_tree(self, run_id: str) -> list[str]:
         """The run and all its descendants (child runs of sub-actions, recursively)."""
@@ -97,34 +113,27 @@ class QueryStore:
         self.executor.insert_one("branches", doc)
 
     def get_branch(self, branch_id: str) -> Doc | None:
-        return self._one("branches", q.branch_filter(branch_id))
+        return self._read(reads.get_branch(branch_id))
 
     def append_event(self, doc: Doc) -> None:
         self.executor.insert_one("events", doc)
 
     def max_sequence(self, run_id: str) -> int:
-        doc = self._first(q.max_sequence_query(run_id))
-        return int(doc["sequence"]) if doc and doc.get("sequence") is not None else 0
+        return self._read(reads.max_sequence(run_id))
 
     def lineage_events(self, run_id: str, lineage: Lineage,
                        event_types: list[str] | None = None) -> list[Doc]:
-        if not lineage or event_types == []:
-            return []
-        return self._find(q.lineage_events_query(run_id, lineage, event_types))
+        return self._read(reads.lineage_events(run_id, lineage, event_types))
 
     def find_events(self, run_id: str, branch_ids: list[str] | None, event_type: str | None,
                     module_name: str | None, after_sequence: int | None,
                     limit: int) -> tuple[list[Doc], int]:
         """Events matching every filter, by `sequence`; the count ignores `limit` only."""
-        flt = q.events_filter(run_id, branch_ids, event_type, module_name, after_sequence)
-        total = self.executor.count_documents("events", flt)
-        if limit <= 0 or total == 0:
-            return [], total
-        docs = self.executor.find("events", flt, sort=q.BY_SEQUENCE, limit=limit)
-        return docs, total
+        return self._read(reads.find_events(
+            run_id, branch_ids, event_type, module_name, after_sequence, limit))
 
     def find_interaction_requests(self, run_id: str, interaction_id: str) -> list[Doc]:
-        return self._find(q.interaction_requests_query(run_id, interaction_id))
+        return self._read(reads.find_interaction_requests(run_id, interaction_id))
 
     # ---- answers
 
@@ -138,7 +147,7 @@ class QueryStore:
                                  q.answer_outcome_update(outcome, now))
 
     def find_answers(self, run_id: str, interaction_id: str) -> list[Doc]:
-        return self._find(q.answers_query(run_id, interaction_id))
+        return self._read(reads.find_answers(run_id, interaction_id))
 
     # ---- templates and versions
 
@@ -160,10 +169,10 @@ class QueryStore:
         return doc
 
     def get_template(self, template_id: str) -> Doc | None:
-        return self._one("workflow_templates", {"workflow_template_id": template_id})
+        return self._read(reads.get_template(template_id))
 
     def list_templates(self, user_id: str) -> list[Doc]:
-        return self._find(q.templates_query(user_id))
+        return self._read(reads.list_templates(user_id))
 
     def touch_template(self, template_id: str, now: datetime) -> None:
         self.executor.update_one("workflow_templates", {"workflow_template_id": template_id},
@@ -181,24 +190,22 @@ class QueryStore:
         return dict(doc)
 
     def get_version(self, version_id: str) -> Doc | None:
-        return self._one("workflow_versions", {"workflow_version_id": version_id})
+        return self._read(reads.get_version(version_id))
 
     def find_source_version(self, template_id: str, content_hash: str) -> Doc | None:
-        return self._one("workflow_versions", q.source_version_filter(template_id, content_hash))
+        return self._read(reads.find_source_version(template_id, content_hash))
 
     def list_versions(self, template_id: str, version_types: list[str], limit: int) -> list[Doc]:
-        if limit <= 0 or not version_types:
-            return []
-        return self._find(q.versions_query(template_id, version_types, limit))
+        return self._read(reads.list_versions(template_id, version_types, limit))
 
     def list_child_versions(self, parent_id: str) -> list[Doc]:
-        return self._find(q.child_versions_query(parent_id))
+        return self._read(reads.list_child_versions(parent_id))
 
     def insert_version_history(self, doc: Doc) -> None:
         self.executor.insert_one("workflow_run_version_history", doc)
 
     def list_version_history(self, run_id: str) -> list[Doc]:
-        return self._find(q.version_history_query(run_id))
+        return self._read(reads.list_version_history(run_id))
 
     # ---- files
 
@@ -207,14 +214,10 @@ class QueryStore:
 
     def find_latest_file(self, run_id: str, lineage: Lineage, filename: str, category: str,
                          group_id: str | None) -> Doc | None:
-        if not lineage:
-            return None
-        return self._first(q.latest_file_query(run_id, lineage, filename, category, group_id))
+        return self._read(reads.find_latest_file(run_id, lineage, filename, category, group_id))
 
     def list_files(self, run_id: str, lineage: Lineage) -> list[Doc]:
-        if not lineage:
-            return []
-        return self._find(q.list_files_query(run_id, lineage))
+        return self._read(reads.list_files(run_id, lineage))
 
     # ---- tokens
 
@@ -222,7 +225,7 @@ class QueryStore:
         self.executor.insert_one("tokens", doc)
 
     def list_token_usage(self, run_id: str) -> list[Doc]:
-        return self._find(q.token_usage_query(run_id))
+        return self._read(reads.list_token_usage(run_id))
 
     # ---- weighted keywords and option usage
 
@@ -242,8 +245,8 @@ class QueryStore:
 
     def get_option_usage(self, template_id: str, user_id: str, step_id: str, module_name: str,
                          option: str, scope: str) -> Doc | None:
-        return self._one("option_usage", q.option_usage_key(template_id, user_id, step_id,
-                                                            module_name, option, scope))
+        return self._read(reads.get_option_usage(
+            template_id, user_id, step_id, module_name, option, scope))
 
     def touch_option_usage(self, template_id: str, user_id: str, step_id: str, module_name: str,
                            option: str, scope: str, now: datetime) -> None:
@@ -256,7 +259,7 @@ class QueryStore:
     # ---- config
 
     def get_config(self, type_: str, name: str) -> Doc | None:
-        return self._one("config", q.config_key(type_, name))
+        return self._read(reads.get_config(type_, name))
 
     # ---- generated content
 
@@ -273,11 +276,10 @@ class QueryStore:
         self.executor.insert_one("generated_content", doc)
 
     def get_generated_content(self, content_id: str) -> Doc | None:
-        return self._one("generated_content", q.content_filter(content_id))
+        return self._read(reads.get_generated_content(content_id))
 
     def list_generations(self, run_id: str, interaction_id: str) -> tuple[list[Doc], list[Doc]]:
-        meta_spec, content_spec = q.generations_queries(run_id, interaction_id)
-        return self._find(meta_spec), self._find(content_spec)
+        return self._read(reads.list_generations(run_id, interaction_id))
 
     # ---- tables (db.query)
 
@@ -292,11 +294,11 @@ class QueryStore:
         return self._guarded(lambda: self._find(spec))
 
     @staticmethod
-    def _guarded(call: Any) -> Any:
+    def _guarded(call: Callable[[], T]) -> T:
         """Driver errors from caller-shaped queries become execution failures, not crashes."""
         try:
             return call()
         except EngineError:
             raise
-        except Exception as exc:  # noqa: BLE001 - driver/mongomock errors vary by store
+        except Exception as exc:
             raise ExecutionFailed(f"Query failed: {type(exc).__name__}") from exc

@@ -12,7 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from db.blob import BlobLimits, blob_within_limits, decode_blob, encode_json, sort_documents
+from db.blob import (
+    BlobLimits,
+    blob_within_limits,
+    decode_blob,
+    encode_json,
+    sort_documents,
+)
 from db.indexes import VIRTUAL_COLLECTIONS, create_indexes
 from db.mongomock_executor import MongomockExecutor
 from db.store_impl import QueryStore

@@ -6,58 +6,59 @@ leaves no event, no answer record and no run update behind.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
-from engine import cursor as cur
+import engine.cursor as cur
 from engine.autorespond import generate_answer
+from engine.cursor import Intent
 from engine.errors import (
-    RequestError,
     Cancelled,
     EngineError,
     InvalidTarget,
     ModuleNotFound,
     ModuleNotRegistered,
+    RequestError,
     StepNotFound,
 )
-from engine.execution import ModuleCancelled, Stop
+from engine.execution import Runner
 from engine.jsonutil import sha256_tag
 from engine.mock_budget import MockBudget, MockSchemaError
 from engine.modules.base import InteractiveModule
 from engine.navigation import check_retry_scope, do_jump, do_retry, jump_scope_ok
-from engine.provider_types import ProviderCancelled
+from engine.outcomes import CANCELLATIONS, Stop
+from engine.session import PendingAnswer
 from engine.validation import evaluate_option_validations
-from engine.wire import InteractionResponseData, ValidationErrorItem
+from engine.wire import InteractionRequest, InteractionResponseData, ValidationErrorItem
 from engine.workflow_index import ModuleRef
 
-if TYPE_CHECKING:
-    from engine.execution import Runner
+Doc = dict[str, Any]
 
 
 def response_builtins(response: InteractionResponseData) -> dict[str, Any]:
-    return msgspec.to_builtins(response)
+    data: dict[str, Any] = msgspec.to_builtins(response)
+    return data
 
 
 def response_hash(response: InteractionResponseData) -> str:
     return sha256_tag(response_builtins(response))
 
 
+@dataclass
 class Answer:
     """A validated answer ready to persist: the module, its intent and resolved targets."""
 
-    def __init__(self, ref: ModuleRef, module: InteractiveModule, request_event: dict[str, Any],
-                 response: InteractionResponseData, intent: str, option: dict[str, Any] | None,
-                 jump_ref: ModuleRef | None, retry_ref: ModuleRef | None, feedback: str) -> None:
-        self.ref = ref
-        self.module = module
-        self.request_event = request_event
-        self.response = response
-        self.intent = intent
-        self.option = option
-        self.jump_ref = jump_ref
-        self.retry_ref = retry_ref
-        self.feedback = feedback
+    ref: ModuleRef
+    module: InteractiveModule
+    request_event: Doc
+    response: InteractionResponseData
+    intent: Intent
+    option: Doc | None
+    jump_ref: ModuleRef | None
+    retry_ref: ModuleRef | None
+    feedback: str
 
 
 def _options(ref: ModuleRef) -> list[dict[str, Any]]:
@@ -65,7 +66,7 @@ def _options(ref: ModuleRef) -> list[dict[str, Any]]:
     return [o for o in (retryable.get("options") or []) if isinstance(o, dict)]
 
 
-def _option_by_id(ref: ModuleRef, option_id: str | None) -> dict[str, Any] | None:
+def _option_by_id(ref: ModuleRef, option_id: str | None) -> Doc | None:
     if option_id is None:
         return None
     for option in _options(ref):
@@ -74,7 +75,7 @@ def _option_by_id(ref: ModuleRef, option_id: str | None) -> dict[str, Any] | Non
     return None
 
 
-def prepare(runner: "Runner", interaction_id: str,
+def prepare(runner: Runner, interaction_id: str,
             response: InteractionResponseData) -> Answer | Stop:
     """Steps 3–6 of §9.2: lookups, cancel, intent, targets and validation. Writes nothing."""
     s = runner.s
@@ -88,22 +89,27 @@ def prepare(runner: "Runner", interaction_id: str,
         details = {"reason": "position not in current workflow version", "step_id": step_id,
                    "module_name": module_name}
         if not s.index.has_step(step_id):
-            return _error(StepNotFound(f"Step '{step_id}' not found in workflow", details=details))
-        return _error(ModuleNotFound(f"Module '{module_name}' not found in step '{step_id}'",
-                                     details=details))
+            return Stop.error(StepNotFound(f"Step '{step_id}' not found in workflow",
+                                           details=details))
+        return Stop.error(ModuleNotFound(f"Module '{module_name}' not found in step '{step_id}'",
+                                         details=details))
     module_id = str((s.request_event(interaction_id) or request_event)["data"].get("module_id")
                     or ref.module_id)
     try:
-        module = runner.eng.registry.get(module_id)
+        module = runner.ctx.registry.get(module_id)
     except ModuleNotRegistered as exc:
-        return _error(exc)
+        return Stop.error(exc)
     if not isinstance(module, InteractiveModule):
-        return _error(ModuleNotRegistered(f"Module '{module_id}' is not interactive"))
+        return Stop.error(ModuleNotRegistered(f"Module '{module_id}' is not interactive"))
     if response.cancelled:
-        return _error(Cancelled("Interaction cancelled by user"))
+        return Stop.error(Cancelled("Interaction cancelled by user"))
 
     action = _option_by_id(ref, response.action_id)
-    intent, option, jump_ref, retry_ref, feedback = "continue", None, None, None, ""
+    intent: Intent = "continue"
+    option: Doc | None = None
+    jump_ref: ModuleRef | None = None
+    retry_ref: ModuleRef | None = None
+    feedback = ""
     if response.jump_back_requested or (action and action.get("mode") == "jump"):
         intent = "jump"
         found = _resolve_jump(runner, ref, response)
@@ -124,7 +130,7 @@ def prepare(runner: "Runner", interaction_id: str,
                                                        response)
     if intent == "continue":
         data = request_event["data"]
-        request = msgspec.convert(data["request"], type=_request_type())
+        request = msgspec.convert(data["request"], type=InteractionRequest)
         for item in module.validate_response(request, data.get("resolved_inputs") or {},
                                              response, data.get("module_state") or {}):
             (warnings if item.severity == "warning" else errors).append(item)
@@ -136,20 +142,10 @@ def prepare(runner: "Runner", interaction_id: str,
                   feedback)
 
 
-def _request_type() -> type:
-    from engine.wire import InteractionRequest
-
-    return InteractionRequest
-
-
-def _error(exc: EngineError) -> Stop:
-    return Stop("error", None, exc.error_type, exc.message, dict(exc.details))
-
-
-def _resolve_jump(runner: "Runner", ref: ModuleRef, response: InteractionResponseData
+def _resolve_jump(runner: Runner, ref: ModuleRef, response: InteractionResponseData
                   ) -> tuple[dict[str, Any], ModuleRef] | Stop:
     x = response.jump_back_target
-    chosen: dict[str, Any] | None = None
+    chosen: Doc | None = None
     for option in _options(ref):
         if option.get("mode") != "jump":
             continue
@@ -161,28 +157,28 @@ def _resolve_jump(runner: "Runner", ref: ModuleRef, response: InteractionRespons
         if action is not None and action.get("mode") == "jump":
             chosen = action
     if chosen is None:
-        return _error(ModuleNotFound(f"Jump target '{x}' not found", details={"target": x}))
+        return Stop.error(ModuleNotFound(f"Jump target '{x}' not found", details={"target": x}))
     index = runner.s.index
     module_name = str(chosen.get("target_module") or "")
     step_id = chosen.get("target_step")
     if not step_id:
         found = index.by_name(module_name)
         if found is None:
-            return _error(ModuleNotFound(f"Jump target '{module_name}' not found",
+            return Stop.error(ModuleNotFound(f"Jump target '{module_name}' not found",
                                          details={"target_module": module_name}))
         step_id = found.step_id
     try:
         target = index.require_target(str(step_id), module_name)
     except EngineError as exc:
-        return _error(exc)
+        return Stop.error(exc)
     if not jump_scope_ok(runner.s, target):
-        return _error(InvalidTarget("Jump target is after the current position",
+        return Stop.error(InvalidTarget("Jump target is after the current position",
                                     details={"target_step": step_id, "target_module": module_name}))
     return chosen, target
 
 
-def _resolve_retry(runner: "Runner", ref: ModuleRef, response: InteractionResponseData,
-                   action: dict[str, Any] | None) -> tuple[dict[str, Any], ModuleRef, str] | Stop:
+def _resolve_retry(runner: Runner, ref: ModuleRef, response: InteractionResponseData,
+                   action: Doc | None) -> tuple[dict[str, Any], ModuleRef, str] | Stop:
     option = action if action and str(action.get("mode", "")).startswith("retry") else None
     if option is None:
         for mode in ("retry", "retry_all", "retry_selected"):
@@ -190,23 +186,23 @@ def _resolve_retry(runner: "Runner", ref: ModuleRef, response: InteractionRespon
             if option is not None:
                 break
     if option is None:
-        return _error(InvalidTarget(f"Module '{ref.module_name}' has no retry option",
+        return Stop.error(InvalidTarget(f"Module '{ref.module_name}' has no retry option",
                                     details={"module_name": ref.module_name}))
     name = str(option.get("target_module") or ref.module_name)
     target = runner.s.index.find(ref.step_id, name) or runner.s.index.by_name(name)
     if target is None:
-        return _error(ModuleNotFound(f"Retry target '{name}' not found",
+        return Stop.error(ModuleNotFound(f"Retry target '{name}' not found",
                                      details={"target_module": name}))
     try:
         check_retry_scope(runner.s, target)
     except EngineError as exc:
-        return _error(exc)
+        return Stop.error(exc)
     feedback = response.retry_feedback or str((option.get("feedback") or {}).get(
         "default_message") or "")
     return option, target, feedback
 
 
-def persist_and_act(runner: "Runner", answer: Answer, *, auto: bool) -> Stop | None:
+def persist_and_act(runner: Runner, answer: Answer, *, auto: bool) -> Stop | None:
     """Steps 7–8 of §9.2: write the response and the answer record, then act on the intent."""
     s = runner.s
     interaction_id = str(answer.request_event["data"]["interaction_id"])
@@ -230,11 +226,9 @@ def persist_and_act(runner: "Runner", answer: Answer, *, auto: bool) -> Stop | N
     return None
 
 
-def record_answer(runner: "Runner", interaction_id: str, response_event: dict[str, Any]) -> None:
-    from engine.session import PendingAnswer
-
+def record_answer(runner: Runner, interaction_id: str, response_event: Doc) -> None:
     s = runner.s
-    now = runner.eng.clock.now()
+    now = runner.ctx.clock.now()
     s.store.insert_answer({
         "workflow_run_id": s.run_id, "interaction_id": interaction_id,
         "branch_id": response_event["branch_id"],
@@ -245,8 +239,8 @@ def record_answer(runner: "Runner", interaction_id: str, response_event: dict[st
     s.answers.append(PendingAnswer(interaction_id, response_event["branch_id"]))
 
 
-def response_half(runner: "Runner", ref: ModuleRef, module: InteractiveModule,
-                  request_event: dict[str, Any], response: InteractionResponseData,
+def response_half(runner: Runner, ref: ModuleRef, module: InteractiveModule,
+                  request_event: Doc, response: InteractionResponseData,
                   provenance: str | None) -> Stop | None:
     """Run `execute_with_response` with the stored inputs and module state (§9.5, ENG-4)."""
     data = request_event["data"]
@@ -258,21 +252,21 @@ def response_half(runner: "Runner", ref: ModuleRef, module: InteractiveModule,
                                                response, dict(data.get("module_state") or {}))
     except RequestError:
         raise  # a store outage or a lost race is not a module failure (ENG-54)
-    except (ModuleCancelled, ProviderCancelled, Cancelled):
+    except CANCELLATIONS:
         return Stop("cancelled", ref)
     except Exception as exc:  # noqa: BLE001 - module failures are results
         return runner.fail(ref, "response", runner.wrap(module, exc))
     return runner.complete(ref, outputs, provenance=provenance, phase="response")
 
 
-def _latest_started_sequence(runner: "Runner", ref: ModuleRef) -> int:
+def _latest_started_sequence(runner: Runner, ref: ModuleRef) -> int:
     for event in reversed(runner.s.events):
         if event["event_type"] == "module_started" and event.get("module_name") == ref.module_name:
             return int(event["sequence"])
     return 0
 
 
-def finish_interrupted_response(runner: "Runner") -> Stop | None:
+def finish_interrupted_response(runner: Runner) -> Stop | None:
     """Resume after an `interaction_response` whose effect was not written (§7.2)."""
     s = runner.s
     c = s.cursor
@@ -285,36 +279,34 @@ def finish_interrupted_response(runner: "Runner") -> Stop | None:
     response = msgspec.convert(response_event["data"]["response"], InteractionResponseData)
     intent = c.intent or "continue"
     if intent == "continue":
-        module = runner.eng.registry.get(str(request_event["data"].get("module_id") or ref.module_id))
+        module = runner.ctx.registry.get(str(request_event["data"].get("module_id") or ref.module_id))
         assert isinstance(module, InteractiveModule)
         provenance = "mock" if (response_event["data"].get("auto") or runner.mock) else "live"
         return response_half(runner, ref, module, request_event, response, provenance)
-    prepared = prepare_targets_only(runner, ref, response, intent)
-    if isinstance(prepared, Stop):
-        return prepared
     if intent == "retry":
-        option, target, feedback = prepared
+        retry = _resolve_retry(runner, ref, response, _option_by_id(ref, response.action_id))
+        if isinstance(retry, Stop):
+            return retry
+        option, target, feedback = retry
         do_retry(runner, target, feedback, list(response.retry_groups), "response",
                  interaction_id, option.get("id"))
-    else:
-        _option, target = prepared
-        do_jump(runner, target, "response")
+        return None
+    jump = _resolve_jump(runner, ref, response)
+    if isinstance(jump, Stop):
+        return jump
+    do_jump(runner, jump[1], "response")
     return None
 
 
-def prepare_targets_only(runner: "Runner", ref: ModuleRef, response: InteractionResponseData,
-                         intent: str) -> Any:
-    if intent == "retry":
-        return _resolve_retry(runner, ref, response, _option_by_id(ref, response.action_id))
-    return _resolve_jump(runner, ref, response)
+def auto_answer(runner: Runner, ref: ModuleRef, interaction_id: str) -> Stop | None:
+    """Answer an upstream interaction automatically (engine.md §14.3); None means continue.
 
-
-def auto_answer(runner: "Runner", ref: ModuleRef, interaction_id: str) -> Stop | None:
-    """Answer an upstream interaction automatically (engine.md §14.3); None means continue."""
+    The operation runner hands this to the driver as the runner's `on_pending` hook when the
+    call asks for auto-respond."""
     config = runner.opts.auto_respond
     assert config is not None
     pending = Stop("awaiting", ref, interaction_id=interaction_id)
-    if len(runner.auto_responses) >= runner.eng.settings.max_auto_responses:
+    if len(runner.auto_responses) >= runner.ctx.settings.max_auto_responses:
         return pending
     request_event = runner.s.latest_request_event(interaction_id)
     if request_event is None:
@@ -323,12 +315,12 @@ def auto_answer(runner: "Runner", ref: ModuleRef, interaction_id: str) -> Stop |
     if scripted is not None:
         response = scripted
     else:
-        request = msgspec.convert(request_event["data"]["request"], _request_type())
+        request = msgspec.convert(request_event["data"]["request"], InteractionRequest)
         try:
             generated = generate_answer(
                 request, seed=config.seed, mock=runner.mock, retryable=ref.config.get("retryable"),
-                step_id=ref.step_id, module_name=ref.module_name, new_hex=runner.eng.ids.new_hex,
-                mock_budget=MockBudget(runner.eng.settings.mock_data_max_bytes))
+                step_id=ref.step_id, module_name=ref.module_name, new_hex=runner.ctx.ids.new_hex,
+                mock_budget=MockBudget(runner.ctx.settings.mock_data_max_bytes))
         except MockSchemaError:  # a form schema demanding too much: no answer can be generated
             generated = None
         if generated is None:
@@ -348,6 +340,6 @@ def auto_answer(runner: "Runner", ref: ModuleRef, interaction_id: str) -> Stop |
     return persist_and_act(runner, prepared, auto=True)
 
 
-def is_pending(runner: "Runner", interaction_id: str) -> bool:
+def is_pending(runner: Runner, interaction_id: str) -> bool:
     c = runner.s.cursor
     return c.phase == cur.AWAITING and c.interaction_id == interaction_id

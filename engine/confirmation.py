@@ -9,39 +9,40 @@ source version. Nothing is stored or executed before the client confirms.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from engine.commands import StartCommand
+from engine.context import EngineContext
 from engine.versions import content_hash, version_diff
 from engine.wire import WorkflowResponse
 
-if TYPE_CHECKING:
-    from engine.processor import StartCommand, WorkflowEngine
+Doc = dict[str, Any]
 
 SOURCE_TYPES = ["raw", "unresolved"]
 CONFIRM_MESSAGE = "Workflow version changed - confirmation required"
 
 
-def run_source_version(eng: "WorkflowEngine", run: dict[str, Any]) -> dict[str, Any] | None:
+def run_source_version(ctx: EngineContext, run: Doc) -> Doc | None:
     """The source (raw/unresolved) version behind the run's current, possibly resolved, one."""
-    current = eng.store.get_version(str(run.get("current_workflow_version_id"))) or {}
+    current = ctx.store.get_version(str(run.get("current_workflow_version_id"))) or {}
     source_id = current.get("parent_workflow_version_id")
     if source_id:
-        return eng.store.get_version(str(source_id)) or current or None
+        return ctx.store.get_version(str(source_id)) or current or None
     return current or None
 
 
-def latest_source_version(eng: "WorkflowEngine", user_id: str,
-                          name: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def latest_source_version(ctx: EngineContext, user_id: str,
+                          name: str) -> tuple[Doc | None, Doc | None]:
     """The user's template for `name` (without creating it) and its newest source version."""
-    template = next((t for t in eng.store.list_templates(user_id)
+    template = next((t for t in ctx.store.list_templates(user_id)
                      if t.get("workflow_template_name") == name), None)
     if template is None:
         return None, None
-    versions = eng.store.list_versions(str(template["workflow_template_id"]), SOURCE_TYPES, 1)
+    versions = ctx.store.list_versions(str(template["workflow_template_id"]), SOURCE_TYPES, 1)
     return template, versions[0] if versions else None
 
 
-def confirmation(run_id: str, old: dict[str, Any], workflow: dict[str, Any]) -> WorkflowResponse:
+def confirmation(run_id: str, old: Doc, workflow: Doc) -> WorkflowResponse:
     """Status `created` with `{requires_confirmation, old_hash, new_hash, version_diff}`."""
     return WorkflowResponse(
         workflow_run_id=run_id, status="created", message=CONFIRM_MESSAGE,
@@ -50,17 +51,17 @@ def confirmation(run_id: str, old: dict[str, Any], workflow: dict[str, Any]) -> 
                 "version_diff": version_diff(old.get("resolved_workflow") or {}, workflow)})
 
 
-def start_confirmation(eng: "WorkflowEngine", cmd: "StartCommand") -> WorkflowResponse | None:
+def start_confirmation(ctx: EngineContext, cmd: StartCommand) -> WorkflowResponse | None:
     """The confirmation a start must return, or None when it may go ahead."""
     new_hash = content_hash(cmd.workflow)
-    template, latest = latest_source_version(eng, cmd.user_id, str(cmd.workflow["workflow_id"]))
+    template, latest = latest_source_version(ctx, cmd.user_id, str(cmd.workflow["workflow_id"]))
     if template is None:
         return None
-    active = None if cmd.force_new else eng.store.find_active_run(
+    active = None if cmd.force_new else ctx.store.find_active_run(
         cmd.user_id, cmd.project_name, str(template["workflow_template_id"]), cmd.mock)
     run_id = str(active["workflow_run_id"]) if active is not None else ""
     if active is not None:
-        source = run_source_version(eng, active)
+        source = run_source_version(ctx, active)
         if source is not None and source.get("content_hash") != new_hash:
             return confirmation(run_id, source, cmd.workflow)
     if latest is not None and latest.get("content_hash") != new_hash:
@@ -68,9 +69,8 @@ def start_confirmation(eng: "WorkflowEngine", cmd: "StartCommand") -> WorkflowRe
     return None
 
 
-def resume_confirmation(eng: "WorkflowEngine", run: dict[str, Any],
-                        workflow: dict[str, Any]) -> WorkflowResponse | None:
-    source = run_source_version(eng, run)
+def resume_confirmation(ctx: EngineContext, run: Doc, workflow: Doc) -> WorkflowResponse | None:
+    source = run_source_version(ctx, run)
     if source is not None and source.get("content_hash") != content_hash(workflow):
         return confirmation(str(run["workflow_run_id"]), source, workflow)
     return None

@@ -8,33 +8,39 @@ when the operation is resumed after a crash (engine.md §10 step 5).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
-START = "start"
-BEFORE = "before_module"
-RUNNING = "running"
-AWAITING = "awaiting_input"
-RESPONSE = "response_received"
-AFTER_MODULE = "after_module"
-AFTER_STEP = "after_step"
-FAILED = "failed"
-COMPLETED = "completed"
+#: where a run stands between two events (the rows of the §7.1 table)
+Phase = Literal["start", "before_module", "running", "awaiting_input", "response_received",
+                "after_module", "after_step", "failed", "completed"]
+#: what an `interaction_response` asked for (engine.md §9.2 step 5)
+Intent = Literal["continue", "retry", "jump"]
+
+START: Final = "start"
+BEFORE: Final = "before_module"
+RUNNING: Final = "running"
+AWAITING: Final = "awaiting_input"
+RESPONSE: Final = "response_received"
+AFTER_MODULE: Final = "after_module"
+AFTER_STEP: Final = "after_step"
+FAILED: Final = "failed"
+COMPLETED: Final = "completed"
 
 
 @dataclass
 class Cursor:
-    phase: str = START
+    phase: Phase = START
     step_id: str | None = None
     module_name: str | None = None
     interaction_id: str | None = None
-    intent: str | None = None
+    intent: Intent | None = None
     started_steps: set[str] = field(default_factory=set)
     #: (step_id, module_name, feedback) of a retry whose target has not started yet
     retry: tuple[str, str, str] | None = None
-    #: sequence of the latest interaction_requested / interaction_refreshed per interaction id
+    #: `{error_type, error}` of the `module_error` that left the run `failed`
     error: dict[str, Any] | None = None
 
-    def copy(self) -> "Cursor":
+    def copy(self) -> Cursor:
         return Cursor(self.phase, self.step_id, self.module_name, self.interaction_id,
                       self.intent, set(self.started_steps), self.retry, self.error)
 
@@ -42,8 +48,8 @@ class Cursor:
 def apply(cursor: Cursor, event: dict[str, Any]) -> None:
     """Advance `cursor` in place by one lineage event (the table of engine.md §7.1)."""
     kind = event["event_type"]
-    step_id = event.get("step_id")
-    module_name = event.get("module_name")
+    step_id: Any = event.get("step_id")
+    module_name: Any = event.get("module_name")
     data = event.get("data") or {}
     if kind == "workflow_created":
         cursor.phase, cursor.step_id, cursor.module_name = START, None, None
@@ -86,7 +92,7 @@ def apply(cursor: Cursor, event: dict[str, Any]) -> None:
     # interaction_refreshed and sub_action_* leave the position unchanged
 
 
-def _set(cursor: Cursor, phase: str, step_id: str | None, module_name: str | None,
+def _set(cursor: Cursor, phase: Phase, step_id: str | None, module_name: str | None,
          interaction_id: str | None = None) -> None:
     cursor.phase = phase
     cursor.step_id = step_id

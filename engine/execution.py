@@ -1,103 +1,88 @@
-"""Executing forward: the loop of engine.md §8 and the execution of one module (§8.1).
+"""Executing one module (engine.md §8.1) for the driver loop of engine/driver.py.
 
 A `Runner` lives for one operation. It owns the session, the call's options and the stop
-conditions (target, auto-respond, cancellation, execution limit) and returns a `Stop` telling
-the caller why it stopped; responses are built from stops elsewhere.
+conditions (target, cancellation, deadline, execution limit); each step returns a `Stop`
+telling the caller why it stopped, or None to go on. Responses are built from stops elsewhere.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from engine import cursor as cur
+import msgspec
+
+from engine.context import EngineContext
 from engine.errors import (
-    RequestError,
-    Cancelled,
     EngineError,
     ExecutionFailed,
-    ModuleExecutionError,
+    RequestError,
     UnsupportedModuleType,
 )
 from engine.input_check import check_inputs
 from engine.jsonutil import NonJsonValue, get_path, normalize
 from engine.modules.base import ExecutionContext, InteractiveModule, ModuleBase
-from engine.provider_types import ProviderCancelled
-from engine.sanitize import sanitize_message
+from engine.outcomes import (
+    CANCELLATIONS,
+    ExecOptions,
+    ModuleCancelled,
+    ModulePhase,
+    Stop,
+    arm_deadline,
+)
+from engine.provider_types import ProviderSet
+from engine.sanitize import sanitize_message, strip_keys
 from engine.session import ReadOnlyState, RunSession, event_size
 from engine.templating import template_context
-from engine.wire import AutoRespondConfig, InteractionRequest, ProgressEvent, Target
+from engine.wire import InteractionRequest, ProgressEvent
 from engine.workflow_index import ModuleRef
-
-if TYPE_CHECKING:
-    from engine.ports import CancelToken, ProgressSink
-    from engine.processor import WorkflowEngine
 
 log = logging.getLogger("engine.execution")
 
 MAX_MODULES_PER_OPERATION = 10_000
+#: answers a pending interaction on the driver's behalf (auto-respond, §14.3); None: go on
+PendingHook = Callable[["Runner", ModuleRef, str], "Stop | None"]
 
-
-@dataclass
-class ExecOptions:
-    """Per-call execution options (engine.md §2.1)."""
-
-    mock: bool | None = None
-    credentials: dict[str, str] = field(default_factory=dict)
-    ai_config: dict[str, Any] | None = None
-    cancel: "CancelToken | None" = None
-    progress: "ProgressSink | None" = None
-    target: Target | None = None
-    auto_respond: AutoRespondConfig | None = None
-    #: `time.monotonic()` after which the operation stops at the next module boundary; set by
-    #: the operation's first `Runner` from `WFE_OPERATION_DEADLINE_S` (issue 15)
-    deadline: float | None = None
-
-
-@dataclass
-class Stop:
-    """Why forward execution stopped."""
-
-    kind: str  # awaiting | target_completed | workflow_completed | error | cancelled | validation_failed
-    ref: ModuleRef | None = None
-    error_type: str | None = None
-    message: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    validation_errors: list[Any] = field(default_factory=list)
-    validation_warnings: list[Any] = field(default_factory=list)
-    interaction_id: str | None = None
-
-
-def arm_deadline(opts: ExecOptions, deadline_s: float) -> None:
-    """Start the operation's clock once, at its entry point, so loading and storing count too."""
-    if opts.deadline is None:
-        opts.deadline = time.monotonic() + deadline_s
-
-
-class ModuleCancelled(Exception):
-    """A provider call noticed the cancel token: the module writes nothing (ENG-49)."""
+__all__ = ["MAX_MODULES_PER_OPERATION", "ExecOptions", "ModuleCancelled", "PendingHook",
+           "Runner", "Stop"]
 
 
 class Runner:
-    def __init__(self, engine: "WorkflowEngine", session: RunSession, opts: ExecOptions) -> None:
-        self.eng = engine
+    """One operation's execution state: the session, the call's options and the stop rules."""
+
+    def __init__(self, ctx: EngineContext, session: RunSession, opts: ExecOptions,
+                 on_pending: PendingHook | None = None) -> None:
+        self.ctx = ctx
         self.s = session
         self.opts = opts
+        #: what the driver does at a pending interaction that is not the target (auto-respond)
+        self.on_pending = on_pending
         self.mock = bool(session.mock)
-        self.providers = engine.providers.for_call(self.mock)
+        self.providers: ProviderSet = ctx.providers.for_call(self.mock)
         self.target_done: ModuleRef | None = None
         self.auto_responses: list[dict[str, Any]] = []
         self.executed = 0
         self.started_at = time.monotonic()
-        arm_deadline(opts, engine.settings.operation_deadline_s)
+        arm_deadline(opts, ctx.settings.operation_deadline_s)
         #: the §8.1 phase of the module being run, named by `module_error` if it breaks
-        self.module_phase = "execute"
+        self.module_phase: ModulePhase = "execute"
         self.ai_config = dict(session.run.get("ai_config") or {})
         #: a changed run-level AI config to store with the projection (ENG-10)
         self.new_ai_config: dict[str, Any] | None = None
+
+    def adopt_ai_config(self) -> None:
+        """Adopt the call's AI config without keys (ENG-10); the operation's `finish` writes it
+        after the operation's events, so the first write stays an event insert (ENG-6)."""
+        if self.opts.ai_config is None:
+            return
+        cleaned = strip_keys(self.opts.ai_config)
+        self.ai_config = dict(cleaned)
+        if cleaned != self.s.run.get("ai_config"):
+            self.new_ai_config = cleaned
 
     # ------------------------------------------------------------------ progress
 
@@ -123,7 +108,7 @@ class Runner:
         """
         if self.executed == 0 or self.opts.deadline is None or time.monotonic() < self.opts.deadline:
             return None
-        limit = self.eng.settings.operation_deadline_s
+        limit = self.ctx.settings.operation_deadline_s
         where = f"module '{module_name}'" if module_name else f"step '{step_id}'"
         return Stop("error", None, "deadline_exceeded",
                     f"Operation stopped at its deadline of {limit:g} s (WFE_OPERATION_DEADLINE_S) "
@@ -136,63 +121,6 @@ class Runner:
     def is_target(self, ref: ModuleRef) -> bool:
         t = self.opts.target
         return t is not None and t.step_id == ref.step_id and t.module_name == ref.module_name
-
-    # ------------------------------------------------------------------ the loop (§8)
-
-    def drive(self) -> Stop:
-        from engine.answers import auto_answer, finish_interrupted_response
-
-        s, index = self.s, self.s.index
-        while True:
-            c = s.cursor
-            phase = c.phase
-            if phase == cur.COMPLETED:
-                if self.target_done is not None:
-                    return Stop("target_completed", self.target_done)
-                return Stop("workflow_completed")
-            if phase == cur.AWAITING:
-                ref = index.require_position(c.step_id, c.module_name)
-                if self.is_target(ref) or self.opts.auto_respond is None:
-                    return Stop("awaiting", ref, interaction_id=c.interaction_id)
-                outcome = auto_answer(self, ref, c.interaction_id or "")
-                if outcome is not None:
-                    return outcome
-                continue
-            if phase == cur.RESPONSE:
-                stop = finish_interrupted_response(self)
-                if stop is not None:
-                    return stop
-                continue
-            if phase == cur.AFTER_MODULE:
-                ref = index.require_position(c.step_id, c.module_name)
-                mods = index.step_modules(ref.step_id)
-                if ref.module_index == len(mods) - 1:
-                    s.append("step_completed", ref.step_id, None, {"step_index": ref.step_index})
-                    continue
-                if self.target_done is not None:
-                    return Stop("target_completed", self.target_done)
-                stop = self.run_module(mods[ref.module_index + 1])
-            elif phase == cur.AFTER_STEP:
-                pos = index.step_pos.get(c.step_id or "")
-                if pos is None:
-                    index.require_position(c.step_id, None)
-                    raise AssertionError("unreachable")
-                if pos == index.total_steps - 1:
-                    s.append("workflow_completed", None, None, {})
-                    continue
-                if self.target_done is not None:
-                    return Stop("target_completed", self.target_done)
-                stop = self.enter_step(pos + 1)
-            elif phase == cur.START:
-                if index.total_steps == 0:
-                    s.append("workflow_completed", None, None, {})
-                    continue
-                stop = self.enter_step(0)
-            else:  # BEFORE, RUNNING, FAILED: (re-)execute the cursor module
-                ref = index.require_position(c.step_id, c.module_name)
-                stop = self.run_module(ref)
-            if stop is not None:
-                return stop
 
     def enter_step(self, pos: int) -> Stop | None:
         step_id = str(self.s.index.steps[pos].get("step_id"))
@@ -236,7 +164,7 @@ class Runner:
             return self.fail(ref, "resolve", UnsupportedModuleType(
                 "pipeline.execution_groups cannot be executed; it is expanded at upload"))
         try:
-            module = self.eng.registry.get(ref.module_id)
+            module = self.ctx.registry.get(ref.module_id)
         except EngineError as exc:
             return self.fail(ref, "resolve", exc)
         state = s.module_state(None if retry is None else {
@@ -256,18 +184,19 @@ class Runner:
             return self.request_interaction(ref, module, inputs, context)
         self.module_phase = "execute"
         try:
-            outputs = module.execute(inputs, context)  # type: ignore[attr-defined]
+            outputs = module.execute(inputs, context)
         except RequestError:
             raise  # a store outage or a lost race is not a module failure (ENG-54)
-        except (ModuleCancelled, ProviderCancelled, Cancelled):
+        except CANCELLATIONS:
             return Stop("cancelled", ref)
         except Exception as exc:  # noqa: BLE001 - module failures are results (ENG-54)
             return self.fail(ref, "execute", self.wrap(module, exc))
         return self.complete(ref, outputs)
 
     def resolve(self, raw: dict[str, Any], state: dict[str, Any], ref: ModuleRef) -> dict[str, Any]:
-        ctx = template_context(state, self.step_config(ref), self.s.index.config, self.eng.clock)
-        return self.eng.templates.resolve_inputs(raw, ctx)
+        namespace = template_context(state, self.step_config(ref), self.s.index.config,
+                                     self.ctx.clock)
+        return self.ctx.templates.resolve_inputs(raw, namespace)
 
     def step_config(self, ref: ModuleRef) -> dict[str, Any]:
         return self.s.index.step(ref.step_id)
@@ -278,7 +207,7 @@ class Runner:
             result = module.get_interaction_request(inputs, context)
         except RequestError:
             raise  # a store outage or a lost race is not a module failure (ENG-54)
-        except (ModuleCancelled, ProviderCancelled, Cancelled):
+        except CANCELLATIONS:
             return Stop("cancelled", ref)
         except Exception as exc:  # noqa: BLE001
             return self.fail(ref, "request", self.wrap(module, exc))
@@ -294,7 +223,7 @@ class Runner:
             "step_context": {"step_id": ref.step_id, "step_name": self.s.index.step_name(ref.step_id),
                              "module_name": ref.module_name, "module_index": ref.module_index},
         }
-        if event_size(data) > self.eng.settings.max_event_bytes:
+        if event_size(data) > self.ctx.settings.max_event_bytes:
             return self.fail(ref, "request", ExecutionFailed("module outputs exceed the size limit"))
         self.s.append("interaction_requested", ref.step_id, ref.module_name, data)
         return None
@@ -320,7 +249,7 @@ class Runner:
         return request
 
     def complete(self, ref: ModuleRef, outputs: Any, *, provenance: str | None = None,
-                 phase: str = "execute") -> Stop | None:
+                 phase: ModulePhase = "execute") -> Stop | None:
         """Normalise outputs, map them into state and write `module_completed` (§8.1 step 6).
 
         `phase` is `response` for the response half, whose failures carry that phase (§9.5).
@@ -337,7 +266,7 @@ class Runner:
         state_mapped = {key: copy.deepcopy(get_path(outputs, path)) for path, key in mapping.items()}
         data = {"module_id": ref.module_id, "module_index": ref.module_index,
                 "outputs": outputs, "state_mapped": state_mapped}
-        if event_size(data) > self.eng.settings.max_event_bytes:
+        if event_size(data) > self.ctx.settings.max_event_bytes:
             return self.fail(ref, phase, ExecutionFailed("module outputs exceed the size limit"))
         self.s.append("module_completed", ref.step_id, ref.module_name, data, provenance=provenance)
         self.emit("module_completed", ref, "Completed " + ref.module_name)
@@ -350,12 +279,12 @@ class Runner:
             return exc
         return ExecutionFailed(f"Module '{module.module_id}' failed: {exc}")
 
-    def fail(self, ref: ModuleRef, phase: str, exc: EngineError) -> Stop:
+    def fail(self, ref: ModuleRef, phase: ModulePhase, exc: EngineError) -> Stop:
         message = self.sanitize(exc.message)
         self.s.append("module_error", ref.step_id, ref.module_name, {
             "module_id": ref.module_id, "module_index": ref.module_index, "phase": phase,
             "error_type": exc.error_type, "error": message})
-        return Stop("error", ref, exc.error_type, message, dict(exc.details))
+        return Stop.error(exc, message, ref)
 
     def sanitize(self, text: str) -> str:
         return sanitize_message(text, list(self.opts.credentials.values()))
@@ -363,7 +292,7 @@ class Runner:
     # ------------------------------------------------------------------ contexts
 
     def context(self, ref: ModuleRef, state: dict[str, Any], sequence: int) -> ExecutionContext:
-        s, eng = self.s, self.eng
+        s, ctx = self.s, self.ctx
         run = s.run
         return ExecutionContext(
             workflow_run_id=s.run_id, branch_id=s.branch_id, user_id=str(run["user_id"]),
@@ -378,17 +307,20 @@ class Runner:
             sub_actions=copy.deepcopy(ref.config.get("sub_actions")),
             mock=self.mock, ai_config=dict(self.ai_config),
             credentials=dict(self.opts.credentials), providers=self.providers,
-            store=eng.store, pipeline=eng.pipeline, clock=eng.clock,
-            media_base_path=eng.media_base_path, cancel=self.opts.cancel, lineage=s.lineage,
-            settings=eng.settings, new_id=eng.ids.new_id,
-            progress_sink=lambda message, data=None: self.emit("tick", ref, message),
-            llm=eng.llm, templates=eng.templates,
+            store=ctx.store, pipeline=ctx.pipeline, clock=ctx.clock,
+            media_base_path=ctx.settings.media_base_path, cancel=self.opts.cancel,
+            lineage=s.lineage, settings=ctx.settings, new_id=ctx.ids.new_id,
+            progress_sink=self._ticker(ref), llm=ctx.llm, templates=ctx.templates,
         )
+
+    def _ticker(self, ref: ModuleRef) -> Callable[[str, dict[str, Any] | None], None]:
+        """A module's `context.progress`: each message is a `tick` of the module."""
+        def tick(message: str, data: dict[str, Any] | None = None) -> None:
+            self.emit("tick", ref, message)
+        return tick
 
     def retry_history(self, ref: ModuleRef) -> list[dict[str, str]]:
         """Conversation turns for a retried module, from lineage events only (§10, ENG-30)."""
-        import msgspec
-
         turns: list[dict[str, str]] = []
         for event in self.s.events:
             kind = event["event_type"]
@@ -413,6 +345,4 @@ class Runner:
 
 
 def _indent_json(raw: bytes) -> str:
-    import json
-
     return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)

@@ -127,7 +127,7 @@ class LLMHelper:
     def _append(self, messages: list[Message], element: Any, default_role: str,
                 media_base_path: str, mock: bool) -> None:
         if isinstance(element, dict) and "content" in element:
-            role = element.get("role") or default_role
+            role: Any = element.get("role") or default_role
             if role not in _ROLES:
                 raise ModuleExecutionError(f"api.llm: invalid message role '{role}'",
                                            error_type="input_validation_failed")

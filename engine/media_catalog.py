@@ -1,150 +1,45 @@
-"""Static media provider information (providers.md §4.2–§4.4, PRV-14, PRV-15).
+"""Media provider information the engine reads, derived from the vendor records (providers.md
+§4.2–§4.4, PRV-14, PRV-15).
 
 Kept in the engine so `media.generateV2` can build schemas and metadata without importing
-`providers/` (GEN-1); the provider classes wrap these functions.
+`providers/` (GEN-1). The tables are live views of engine/media_vendor.py's registry, so a
+vendor registered later (a test's fake vendor) appears in every one of them.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
-PROVIDER_ACTIONS: dict[str, tuple[str, ...]] = {
-    "leonardo": ("txt2img", "img2img", "img2vid"),
-    "openai": ("txt2img", "img2img", "img2vid"),
-    "midjourney": ("txt2img", "img2vid"),
-    "stable_diffusion": ("txt2img", "img2img"),
-    "elevenlabs": ("txt2audio",),
-}
-PROVIDER_CONCURRENCY: dict[str, int] = {
-    "leonardo": 3, "openai": 3, "midjourney": 1, "stable_diffusion": 1, "elevenlabs": 2,
-}
-PROVIDER_CREDENTIAL: dict[str, str] = {
-    "leonardo": "leonardo_api_key",
-    "openai": "openai_api_key",
-    "midjourney": "midapi_api_key",
-    "stable_diffusion": "sd_forge_api_url",  # the setting SD_FORGE_API_URL, as a credential
-    "elevenlabs": "elevenlabs_api_key",
-}
+import engine.media_vendors  # noqa: F401  (registers the built-in vendors)
+from engine.media_vendor import MediaVendor, vendor, vendors
+
+V = TypeVar("V")
 
 
-def _obj(props: dict[str, Any]) -> dict[str, Any]:
-    """Closed object: all properties required, nothing else allowed (PRV-14)."""
-    return {"type": "object", "properties": props, "required": list(props),
-            "additionalProperties": False}
+class _Derived(Mapping[str, V]):
+    """provider id -> one field of its record, read from the registry on every access."""
+
+    def __init__(self, field: Callable[[MediaVendor], V]) -> None:
+        self._field = field
+
+    def __getitem__(self, provider_id: str) -> V:
+        found = vendor(provider_id)
+        if found is None:
+            raise KeyError(provider_id)
+        return self._field(found)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([v.provider_id for v in vendors()])
+
+    def __len__(self) -> int:
+        return len(vendors())
 
 
-def _s(description: str) -> dict[str, Any]:
-    return {"type": "string", "description": description}
-
-
-_STYLE = _s("Artistic style or mood targeted")
-_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
-    ("midjourney", "txt2img"): _obj({
-        "prompt": _s("Midjourney prompt text only, without inline parameters"),
-        "style_notes": _STYLE}),
-    ("leonardo", "txt2img"): _obj({
-        "prompt": _s("Prompt optimised for the Leonardo Phoenix model"),
-        "style_notes": _STYLE}),
-    ("openai", "txt2img"): _obj({
-        "prompt": _s("Prompt for OpenAI image generation"),
-        "camera_notes": _s("Camera angle and framing")}),
-    ("stable_diffusion", "txt2img"): _obj({
-        "tag_prompt": _s("Comma-separated weighted tags"),
-        "natural_prompt": _s("Descriptive sentences"),
-        "negative_prompt": _s("Tags to avoid"),
-        "style_notes": _STYLE}),
-    ("leonardo", "img2vid"): _obj({
-        "positive_prompt": _s("The motion to produce"),
-        "negative_prompt": _s("Artifacts and unwanted motion to avoid"),
-        "motion_strength": {"type": "string", "enum": ["subtle", "moderate", "dynamic"],
-                            "description": "How strong the motion should be"},
-        "motion_notes": _s("Notes on the motion")}),
-    ("openai", "img2vid"): _obj({
-        "prompt": _s("Natural-language motion description"),
-        "style_notes": _s("Visual consistency and motion intensity")}),
-    ("midjourney", "img2vid"): _obj({
-        "prompt": _s("Midjourney video prompt describing the motion"),
-        "motion_notes": _s("Notes on the motion")}),
-    ("elevenlabs", "txt2audio"): _obj({
-        "data": {
-            "type": "array", "minItems": 3, "maxItems": 3,
-            "description": "Three alternative music styles",
-            "items": _obj({
-                "name": _s("Style name of 2-3 words"),
-                "description": _s("Short summary of the style"),
-                "prompt": _s("Music generation prompt"),
-                "suggested_bpm": {"type": "integer", "minimum": 50, "maximum": 120,
-                                  "description": "Suggested tempo in beats per minute"},
-                "instruments": {"type": "array", "minItems": 2, "maxItems": 4,
-                                "items": {"type": "string"}, "description": "Main instruments"},
-                "mood": {"type": "array", "minItems": 2, "maxItems": 3,
-                         "items": {"type": "string"}, "description": "Mood keywords"},
-                "energy": _s("Energy level"),
-            }),
-        }}),
-}
-_SCHEMAS[("leonardo", "img2img")] = _SCHEMAS[("leonardo", "txt2img")]
-_SCHEMAS[("openai", "img2img")] = _SCHEMAS[("openai", "txt2img")]
-_SCHEMAS[("stable_diffusion", "img2img")] = _SCHEMAS[("stable_diffusion", "txt2img")]
-
-
-def _opts(*pairs: tuple[str, str]) -> list[dict[str, str]]:
-    return [{"key": key, "label": label} for key, label in pairs]
-
-
-_RATIOS = {"1:1": "Square 1:1", "2:3": "Portrait 2:3", "3:2": "Landscape 3:2",
-           "9:16": "Portrait 9:16", "16:9": "Landscape 16:9"}
-_NUM_IMAGES = _opts(("1", "1 image"), ("2", "2 images"), ("3", "3 images"), ("4", "4 images"))
-
-
-def _ratios(*keys: str) -> list[dict[str, str]]:
-    return _opts(*((k, _RATIOS[k]) for k in keys))
-
-
-_METADATA: dict[tuple[str, str], dict[str, list[dict[str, str]]]] = {
-    ("midjourney", "txt2img"): {
-        "aspect_ratio": _ratios("1:1", "2:3", "3:2", "9:16", "16:9"),
-        "speed": _opts(("relaxed", "Relaxed"), ("fast", "Fast"), ("turbo", "Turbo")),
-        "versions": _opts(("6.1", "Version 6.1"), ("7", "Version 7")),
-    },
-    ("leonardo", "txt2img"): {
-        "models": _opts(("de7d3faf-762f-48e0-b3b7-9d0ac3a3fcf3", "Phoenix 1.0")),
-        "aspect_ratio": _ratios("1:1", "2:3", "3:2", "9:16", "16:9"),
-        "size": _opts(("small", "Small"), ("medium", "Medium"), ("large", "Large")),
-        "generation_mode": _opts(("fast", "Fast"), ("quality", "Quality"), ("ultra", "Ultra")),
-        "num_images": _NUM_IMAGES,
-        "contrast": _opts(("3.0", "Low (3.0)"), ("3.5", "Medium (3.5)"), ("4.0", "High (4.0)")),
-        "scheduler": _opts(("EULER_DISCRETE", "Euler Discrete"), ("LEONARDO", "Leonardo"),
-                           ("DPM_SOLVER", "DPM Solver")),
-    },
-    ("openai", "txt2img"): {
-        "models": _opts(("gpt-image-1-mini", "GPT Image 1 Mini"), ("gpt-image-1", "GPT Image 1"),
-                        ("gpt-image-1.5", "GPT Image 1.5")),
-        "aspect_ratio": _ratios("1:1", "2:3", "3:2"),
-        "quality": _opts(("low", "Low"), ("medium", "Medium"), ("high", "High")),
-        "num_images": _NUM_IMAGES,
-        "background": _opts(("auto", "Auto"), ("transparent", "Transparent"), ("opaque", "Opaque")),
-        "output_format": _opts(("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WebP")),
-    },
-    ("stable_diffusion", "txt2img"): {
-        "categories": _opts(("general", "General"), ("portrait", "Portrait"),
-                            ("animal", "Animal"), ("landscape", "Landscape")),
-    },
-    ("leonardo", "img2vid"): {
-        "models": _opts(("MOTION2", "Motion 2.0"), ("MOTION2FAST", "Motion 2.0 Fast"),
-                        ("VEO3", "Veo 3"), ("VEO3FAST", "Veo 3 Fast"),
-                        ("KLING2_1", "Kling 2.1"), ("KLING2_5", "Kling 2.5")),
-    },
-    ("openai", "img2vid"): {
-        "models": _opts(("sora-2", "Sora 2"), ("sora-2-pro", "Sora 2 Pro")),
-        "durations": _opts(("4", "4 seconds"), ("8", "8 seconds"), ("12", "12 seconds")),
-    },
-    ("elevenlabs", "txt2audio"): {
-        "output_format": _opts(("mp3_44100_64", "MP3 44.1 kHz 64 kbps"),
-                               ("mp3_44100_128", "MP3 44.1 kHz 128 kbps")),
-    },
-}
+PROVIDER_ACTIONS: Mapping[str, tuple[str, ...]] = _Derived(lambda v: v.actions)
+PROVIDER_CONCURRENCY: Mapping[str, int] = _Derived(lambda v: v.concurrency)
+PROVIDER_CREDENTIAL: Mapping[str, str] = _Derived(lambda v: v.credential)
 
 
 def supports(provider: str, action: str) -> bool:
@@ -153,9 +48,21 @@ def supports(provider: str, action: str) -> bool:
 
 def data_schema(provider: str, action: str) -> dict[str, Any]:
     """Deep copy of the §4.3 prompt payload schema; `{}` for a pair outside the table."""
-    return copy.deepcopy(_SCHEMAS.get((provider, action), {}))
+    found = vendor(provider)
+    return copy.deepcopy(found.schemas.get(action, {})) if found is not None else {}
 
 
 def provider_metadata(provider: str, action: str) -> dict[str, Any]:
     """Deep copy of the §4.4 UI option lists; `{}` for any other pair."""
-    return copy.deepcopy(_METADATA.get((provider, action), {}))
+    found = vendor(provider)
+    return copy.deepcopy(found.metadata.get(action, {})) if found is not None else {}
+
+
+def prompt_providers(action: str) -> tuple[str, ...]:
+    """The vendors `media.generateV2` may write prompts for, for one action (MOD-mg2-1)."""
+    return tuple(v.provider_id for v in vendors() if action in v.prompt_actions)
+
+
+def prompt_actions() -> set[str]:
+    """The actions `media.generateV2` accepts: those some vendor writes prompts for."""
+    return {action for v in vendors() for action in v.prompt_actions}

@@ -3,27 +3,24 @@ a generation (wire-api.md §6.7 `POST /workflow/{id}/media/preview`, providers.m
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine import media_catalog
+import engine.media_catalog as media_catalog
+from engine.context import EngineContext
 from engine.errors import BadRequest, NotFound, ProviderNotConfigured
+from engine.loading import require_run
 from engine.provider_types import PreviewInfo, ProviderError
 from engine.sanitize import sanitize_message
 
-if TYPE_CHECKING:
-    from engine.processor import WorkflowEngine
 
-
-def media_preview(eng: "WorkflowEngine", user_id: str, run_id: str | None, provider: str,
+def media_preview(ctx: EngineContext, user_id: str, run_id: str | None, provider: str,
                   action_type: str, params: dict[str, Any], credentials: dict[str, str],
                   mock: bool = False) -> PreviewInfo:
     """The preview of the provider the run would use: the mock one for a mock run (no keys
     needed), the live client otherwise, whose construction fails without its credential.
     Without a run (the virtual server, which keeps none) `mock` chooses."""
     if run_id is not None:
-        run = eng.store.get_run(run_id)
-        if run is None or run.get("user_id") != user_id:
-            raise NotFound("Workflow run not found", details={"workflow_run_id": run_id})
+        run = require_run(ctx, user_id, run_id)
         mock = bool(run.get("mock"))
     actions = media_catalog.PROVIDER_ACTIONS.get(provider)
     if actions is None:
@@ -32,9 +29,9 @@ def media_preview(eng: "WorkflowEngine", user_id: str, run_id: str | None, provi
         raise NotFound(f"Provider '{provider}' does not support '{action_type}'",
                        details={"provider": provider, "action_type": action_type})
     try:
-        client = eng.providers.for_call(mock).media(provider, credentials)
+        client = ctx.providers.for_call(mock).media(provider, credentials)
         return client.get_preview_info(action_type, client.format_params(dict(params)))
     except ProviderError as exc:
         message = sanitize_message(exc.message, [v for v in credentials.values() if v])
         raise ProviderNotConfigured(f"Provider '{provider}' is unavailable: {message}",
-                                  details={"provider": provider}) from None
+                                    details={"provider": provider}) from None

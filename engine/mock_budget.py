@@ -40,7 +40,7 @@ class MockBudgetExceeded(MockSchemaError):
 class MockBudget:
     """Bytes (estimated JSON) and values left for one request's mock data."""
 
-    __slots__ = ("max_bytes", "bytes_left", "nodes_left", "nesting", "_sizes")
+    __slots__ = ("_sizes", "bytes_left", "max_bytes", "nesting", "nodes_left")
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, max_nodes: int = MAX_NODES) -> None:
         self.max_bytes = max_bytes

@@ -24,12 +24,14 @@ from engine.mock_budget import (
     check_int_bounds,
 )
 
-MOCK_WORDS: tuple[str, ...] = tuple(
-    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut "
-    "labore et dolore magna aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris "
-    "nisi aliquip ex ea commodo consequat duis aute irure in reprehenderit voluptate velit esse "
-    "cillum eu fugiat nulla pariatur excepteur sint occaecat cupidatat non proident sunt culpa qui "
-    "officia deserunt mollit anim id est laborum".split()
+MOCK_WORDS: tuple[str, ...] = (
+    "lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do",
+    "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua", "enim",
+    "ad", "minim", "veniam", "quis", "nostrud", "exercitation", "ullamco", "laboris", "nisi",
+    "aliquip", "ex", "ea", "commodo", "consequat", "duis", "aute", "irure", "in", "reprehenderit",
+    "voluptate", "velit", "esse", "cillum", "eu", "fugiat", "nulla", "pariatur", "excepteur",
+    "sint", "occaecat", "cupidatat", "non", "proident", "sunt", "culpa", "qui", "officia",
+    "deserunt", "mollit", "anim", "id", "est", "laborum",
 )
 
 _MOCK_SVG = (
@@ -150,7 +152,7 @@ class _Generator:
         hi = schema.get("maxItems")
         hi = max(lo, 3) if not isinstance(hi, int) else max(min(hi, lo + MAX_RANDOM_ITEMS), lo)
         n = self.rng.randint(lo, hi)
-        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
+        prefix: Any = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
         out = [self.gen(sub, depth) for sub in prefix]
         items = schema.get("items", {})
         if items is False:

@@ -99,8 +99,8 @@ def _wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             raise
         finally:
             _nesting.active = False
-        outcome, error_type, found = outcome_of(result)
-        emit(name, self.mode, run_id or found, outcome, error_type, started)
+        result_outcome, result_error, found = outcome_of(result)
+        emit(name, self.mode, run_id or found, result_outcome, result_error, started)
         return result
 
     return operation

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from engine import cursor as cur
+import engine.cursor as cur
 from engine.cursor import Cursor
 from engine.wire import InteractionRequest, WorkflowProgress, WorkflowResponse
 from engine.workflow_index import ModuleRef, WorkflowIndex

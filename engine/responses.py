@@ -29,10 +29,10 @@ def response_for_stop(runner: "Runner", stop: "Stop") -> WorkflowResponse:
         return awaiting_response(run_id, progress, request, module_name, extra or None)
     if stop.kind == "validation_failed":
         event = s.latest_request_event(stop.interaction_id or "")
-        request = request_from_event(event) if event is not None else None
+        pending = request_from_event(event) if event is not None else None
         return WorkflowResponse(workflow_run_id=run_id, status="validation_failed",
                                 message="Response validation failed", progress=progress,
-                                interaction_request=request, result=extra or None,
+                                interaction_request=pending, result=extra or None,
                                 validation_errors=list(stop.validation_errors),
                                 validation_warnings=list(stop.validation_warnings))
     if stop.kind == "target_completed":

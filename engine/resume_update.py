@@ -8,27 +8,27 @@ confirmation the content is stored as a version of the user's template, the run 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
 from engine.confirmation import resume_confirmation
-from engine.errors import NotFound, WorkflowInvalid
-from engine.execution import ExecOptions
+from engine.context import EngineContext
+from engine.errors import WorkflowInvalid
+from engine.loading import require_run
+from engine.moves import continue_run
+from engine.outcomes import ExecOptions
+from engine.runs import point_run_at_version, store_workflow
+from engine.starts import resume_status
 from engine.validation import validate_workflow
 from engine.wire import WorkflowResponse
 
-if TYPE_CHECKING:
-    from engine.processor import WorkflowEngine
 
-
-def resume_with_content(eng: "WorkflowEngine", user_id: str, run_id: str,
+def resume_with_content(ctx: EngineContext, user_id: str, run_id: str,
                         workflow: dict[str, Any], source_type: str, capabilities: list[str],
                         confirm: bool, opts: ExecOptions) -> WorkflowResponse:
-    run = eng.store.get_run(run_id)
-    if run is None or run.get("user_id") != user_id:
-        raise NotFound("Workflow run not found", details={"workflow_run_id": run_id})
-    validate_workflow(workflow, eng.settings)
+    run = require_run(ctx, user_id, run_id)
+    validate_workflow(workflow, ctx.settings)
     if workflow.get("workflow_id") != run.get("workflow_template_name"):
         raise WorkflowInvalid(
             "The uploaded workflow is not the workflow of this run",
@@ -36,12 +36,12 @@ def resume_with_content(eng: "WorkflowEngine", user_id: str, run_id: str,
                      "workflow_id": workflow.get("workflow_id"),
                      "expected": run.get("workflow_template_name")})
     if not confirm:
-        asked = resume_confirmation(eng, run, workflow)
-        response = asked or eng.resume_status(user_id, run_id, opts.ai_config)
+        asked = resume_confirmation(ctx, run, workflow)
+        response = asked or resume_status(ctx, user_id, run_id, opts.ai_config)
     else:
-        stored = eng.store_workflow(user_id, workflow, source_type)
-        eng.point_run_at_version(user_id, run_id, stored.source_version_id, capabilities)
-        response = eng.continue_run(user_id, run_id, opts)
+        stored = store_workflow(ctx, user_id, workflow, source_type)
+        point_run_at_version(ctx, user_id, run_id, stored.source_version_id, capabilities)
+        response = continue_run(ctx, user_id, run_id, opts)
     return with_project_name(response, str(run.get("project_name") or ""))
 
 

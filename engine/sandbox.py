@@ -94,7 +94,7 @@ class WfeSandbox(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**", "%", "+", "//", "/"})
     code_generator_class = _BudgetCodeGenerator
-    concat = staticmethod(_concat)  # type: ignore[assignment]
+    concat = staticmethod(_concat)
 
     def __init__(self) -> None:
         super().__init__(autoescape=False, trim_blocks=False, lstrip_blocks=False,
@@ -146,7 +146,7 @@ class WfeSandbox(ImmutableSandboxedEnvironment):
         return value if budget is None else wrap(value, budget)
 
     # -- calls, operators, loops, concatenation
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         budget = current_budget()
         if budget is not None:
             budget.tick()
@@ -223,8 +223,10 @@ EXPRESSION_CACHE = _LRU(CACHE_SIZE)
 
 
 def compiled_template(source: str) -> Template:
-    return TEMPLATE_CACHE.get_or_build(source, ENVIRONMENT.compile_source)
+    template: Template = TEMPLATE_CACHE.get_or_build(source, ENVIRONMENT.compile_source)
+    return template
 
 
 def compiled_expression(source: str) -> TemplateExpression:
-    return EXPRESSION_CACHE.get_or_build(source, ENVIRONMENT.compile_pure)
+    expression: TemplateExpression = EXPRESSION_CACHE.get_or_build(source, ENVIRONMENT.compile_pure)
+    return expression

@@ -31,8 +31,16 @@ class NonDataValue(ValueError):
 class Budget:
     """Iteration, wall-clock, per-value size and total-size limits of one render."""
 
-    __slots__ = ("iterations_left", "deadline", "max_output", "max_memory", "memory_left",
-                 "proxies", "max_iterations", "max_ms")
+    __slots__ = (
+        "deadline",
+        "iterations_left",
+        "max_iterations",
+        "max_memory",
+        "max_ms",
+        "max_output",
+        "memory_left",
+        "proxies",
+    )
 
     def __init__(self, settings: EngineSettings) -> None:
         self.max_iterations = settings.template_max_iterations

@@ -120,7 +120,8 @@ def _center(value: Any, width: int = 80) -> str:
     budget = budget_or_default()
     text = text_of(value, budget)
     budget.size(max(width, text) if isinstance(width, int) else text)
-    return _ORIGINAL["center"](value, width)
+    result: str = _ORIGINAL["center"](value, width)
+    return result
 
 
 def _indent(s: Any, width: Any = 4, first: bool = False, blank: bool = False) -> str:
@@ -130,7 +131,8 @@ def _indent(s: Any, width: Any = 4, first: bool = False, blank: bool = False) ->
     budget.size(pad)
     lines = s.count("\n") + 1 if isinstance(s, str) else text // 2 + 1
     budget.size(text + lines * pad)
-    return _ORIGINAL["indent"](s, width, first, blank)
+    result: str = _ORIGINAL["indent"](s, width, first, blank)
+    return result
 
 
 @pass_environment
@@ -143,8 +145,9 @@ def _wordwrap(environment: Any, s: Any, width: int = 79, break_long_words: bool 
     newlines = s.count("\n") if isinstance(s, str) else text // 2
     lines = text // max(width if isinstance(width, int) else 1, 1) + newlines + 1
     budget.size(text + lines * joiner_size)
-    return _ORIGINAL["wordwrap"](environment, s, width, break_long_words, wrapstring,
-                                 break_on_hyphens)
+    result: str = _ORIGINAL["wordwrap"](environment, s, width, break_long_words, wrapstring,
+                                        break_on_hyphens)
+    return result
 
 
 @pass_eval_context
@@ -155,7 +158,8 @@ def _join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
         getter = make_attrgetter(eval_ctx.environment, attribute)
         items = [getter(item) for item in items]
     budget.size(text_of(d, budget) * max(len(items) - 1, 0) + texts_of(items, budget))
-    return _ORIGINAL["join"](eval_ctx, items, d)
+    result: str = _ORIGINAL["join"](eval_ctx, items, d)
+    return result
 
 
 @pass_eval_context
@@ -166,7 +170,8 @@ def _replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> st
     old_text = old if isinstance(old, str) else str(old)
     new_text = new if isinstance(new, str) else str(new)
     budget.size(replace_size(text, old_text, new_text, -1 if count is None else count))
-    return _ORIGINAL["replace"](eval_ctx, s, old, new, count)
+    result: str = _ORIGINAL["replace"](eval_ctx, s, old, new, count)
+    return result
 
 
 @pass_environment
@@ -222,7 +227,7 @@ def _slice(value: Any, slices: int, fill_with: Any = None) -> Any:
 def _int(value: Any, default: int = 0, base: int = 10) -> int:
     """`int`, refusing results past the `**` limit: base-16 text of 1 MB is a 4-million-bit int
     whose division would take seconds (base-10 text is already capped by Python at 4300 digits)."""
-    result = _ORIGINAL["int"](value, default, base)
+    result: int = _ORIGINAL["int"](value, default, base)
     if isinstance(result, int) and result.bit_length() > MAX_POWER_BITS:
         raise BudgetExceeded("integer larger than " + str(MAX_POWER_BITS) + " bits refused")
     return result
@@ -231,7 +236,8 @@ def _int(value: Any, default: int = 0, base: int = 10) -> int:
 def _round(value: float, precision: int = 0, method: str = "common") -> float:
     if isinstance(precision, int) and abs(precision) > 400:
         raise BudgetExceeded("round precision larger than 400 refused")
-    return _ORIGINAL["round"](value, precision, method)
+    result: float = _ORIGINAL["round"](value, precision, method)
+    return result
 
 
 def _build() -> dict[str, Callable[..., Any]]:

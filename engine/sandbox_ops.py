@@ -67,9 +67,8 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
         elif isinstance(left, int) and isinstance(right, int) \
                 and left.bit_length() + right.bit_length() > MAX_POWER_BITS:
             raise _refuse("product larger than " + str(MAX_POWER_BITS) + " bits refused")
-    elif operator == "+":
-        if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
-            budget_or_default().size(shallow_size(left) + shallow_size(right))
+    elif operator == "+" and isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
+        budget_or_default().size(shallow_size(left) + shallow_size(right))
 
 
 # ---------------------------------------------------------------- builtin method calls
@@ -112,7 +111,7 @@ def _text_method(owner: str | bytes, name: str, args: tuple[Any, ...],
     elif name == "expandtabs":
         tab = _arg(args, kwargs, 0, "tabsize", 8)
         if isinstance(tab, int):
-            tabs = owner.count(b"\t" if isinstance(owner, bytes) else "\t")
+            tabs = owner.count(b"\t") if isinstance(owner, bytes) else owner.count("\t")
             budget.size(text_size(owner) + tabs * max(tab, 0))
     elif name == "replace" and len(args) >= 2:
         budget.size(replace_size(owner, args[0], args[1], _arg(args, kwargs, 2, "count", -1)))
@@ -144,7 +143,8 @@ def replace_size(text: Any, old: Any, new: Any, count: Any) -> int:
     if not isinstance(old, (str, bytes)) or not isinstance(new, (str, bytes)) \
             or type(old) is not type(text):
         return shallow_size(text)
-    hits = len(text) + 1 if len(old) == 0 else text.count(old)
+    counted: Any = text
+    hits = len(text) + 1 if len(old) == 0 else counted.count(old)
     if isinstance(count, int) and count >= 0:
         hits = min(hits, count)
     return shallow_size(text) + hits * max(shallow_size(new) - shallow_size(old), 0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -31,7 +32,7 @@ _TICK_EVERY = 4096
 _BIG_INT_BITS = 4096  # above this, the int-to-text limit is checked exactly
 _LISTS = (list, CountingList)
 _TUPLES = (tuple, CountingTuple)
-_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+_VIEWS: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
 
 
 class Size(NamedTuple):
@@ -64,7 +65,7 @@ def _str_text(value: str) -> int:
 class _Sizer:
     """One estimate: a memo of shared containers, the running item count and the text limit."""
 
-    __slots__ = ("budget", "limit", "indent", "memo", "nodes", "next_tick")
+    __slots__ = ("budget", "indent", "limit", "memo", "next_tick", "nodes")
 
     def __init__(self, budget: Budget | None, limit: int, indent: int) -> None:
         self.budget = budget
@@ -119,7 +120,7 @@ class _Sizer:
         limit = self.limit
         total = 2
         if isinstance(value, dict) or type(value) is _VIEWS[2]:
-            pairs = dict.items(value) if isinstance(value, dict) else value
+            pairs: Any = dict.items(value) if isinstance(value, dict) else value
             for name, item in pairs:
                 total += (_str_text(name) if type(name) is str else self.text(name, depth + 1)) + pad
                 kind = type(item)
@@ -205,7 +206,7 @@ class _Copier:
     """A deep copy as JSON data that counts its JSON text and the bytes it allocates, and stops
     as soon as either passes its limit: shared references are copied (and counted) each time."""
 
-    __slots__ = ("text_left", "memory_left", "limit")
+    __slots__ = ("limit", "memory_left", "text_left")
 
     def __init__(self, budget: Budget) -> None:
         self.limit = budget.max_memory
@@ -248,7 +249,8 @@ class _Copier:
             return out
         if isinstance(value, (list, tuple)):
             self.spend(2 + 2 * len(value), 56 + 8 * len(value))
-            iterate = list.__iter__ if isinstance(value, list) else tuple.__iter__
+            iterate: Callable[[Any], Iterator[Any]] = \
+                list.__iter__ if isinstance(value, list) else tuple.__iter__
             return [self._child(item, depth) for item in iterate(value)]
         if isinstance(value, str):  # Markup and other str subclasses become plain text
             self.spend(2 + len(value), 49 + len(value))

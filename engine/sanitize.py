@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Iterable
+from typing import Any, Iterable
 
 MASK = "***"
 
@@ -54,8 +54,21 @@ class SecretMaskFilter(logging.Filter):
             secrets = list(self._secrets)
         try:
             message = record.getMessage()
-        except Exception:  # a broken format string: leave the record alone
+        except Exception:  # noqa: BLE001 - a broken format string: leave the record alone
             return True
         record.msg = sanitize_message(message, secrets)
         record.args = None
         return True
+
+
+def _is_key_name(name: Any) -> bool:
+    return isinstance(name, str) and (name == "api_key" or name.endswith("_api_key"))
+
+
+def strip_keys(value: Any) -> Any:
+    """A copy without any key named `api_key` or ending in `_api_key`, at any depth (ENG-10)."""
+    if isinstance(value, dict):
+        return {k: strip_keys(v) for k, v in value.items() if not _is_key_name(k)}
+    if isinstance(value, list):
+        return [strip_keys(item) for item in value]
+    return value

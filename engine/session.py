@@ -11,11 +11,13 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from engine import cursor as cur
+import engine.cursor as cur
 from engine.errors import ConcurrentModification
 from engine.jsonutil import canonical_json
 from engine.ports import Clock, IdGenerator, Store
 from engine.workflow_index import WorkflowIndex
+
+Doc = dict[str, Any]
 
 
 @dataclass
@@ -111,6 +113,7 @@ class RunSession:
 
     def latest_request_event(self, interaction_id: str) -> dict[str, Any] | None:
         """The latest `interaction_requested` or `interaction_refreshed` of an id (§9.1)."""
+        event: Doc
         for event in reversed(self.events):
             if event["event_type"] in ("interaction_requested", "interaction_refreshed") and \
                     (event.get("data") or {}).get("interaction_id") == interaction_id:
@@ -118,6 +121,7 @@ class RunSession:
         return None
 
     def request_event(self, interaction_id: str) -> dict[str, Any] | None:
+        event: Doc
         for event in reversed(self.events):
             if event["event_type"] == "interaction_requested" and \
                     (event.get("data") or {}).get("interaction_id") == interaction_id:
@@ -125,6 +129,7 @@ class RunSession:
         return None
 
     def response_event(self, interaction_id: str) -> dict[str, Any] | None:
+        event: Doc
         for event in reversed(self.events):
             if event["event_type"] == "interaction_response" and \
                     (event.get("data") or {}).get("interaction_id") == interaction_id:
@@ -154,7 +159,7 @@ class ReadOnlyState(Mapping[str, Any]):
     """A module's `context.state` (modules.md §1.4): read-only, each value deep-copied on first
     read, so a module can neither alter the run's state nor pay for copying keys it never reads."""
 
-    __slots__ = ("_data", "_copies")
+    __slots__ = ("_copies", "_data")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._data = data

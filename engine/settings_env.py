@@ -13,14 +13,10 @@ import msgspec
 
 from engine.errors import SettingsError
 from engine.settings import EngineSettings
+from engine.vendor_settings import key_settings, url_settings
 
 Parser = Callable[[str], Any]
 
-PROVIDER_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LEONARDO_API_KEY", "MIDAPI_API_KEY",
-                     "ELEVENLABS_API_KEY", "SD_FORGE_API_URL")
-#: vendor base addresses (empty → the vendor's public API); tests and gateways point them elsewhere
-PROVIDER_URL_VARS = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "ELEVENLABS_BASE_URL",
-                     "LEONARDO_BASE_URL", "MIDAPI_BASE_URL")
 MIN_SECRET_BYTES = 32
 
 
@@ -124,6 +120,13 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_MEDIA_POLL_INTERVAL_S": _f("media_poll_interval_s",
                                     parse_float("WFE_MEDIA_POLL_INTERVAL_S")),
     "WFE_CORS_ORIGINS": _f("cors_origins", parse_origins),
+    "WFE_BODY_TIMEOUT_S": _f("body_timeout_s", parse_float("WFE_BODY_TIMEOUT_S")),
+    "WFE_DB_SELECTION_TIMEOUT_MS": _f("db_selection_timeout_ms",
+                                      parse_int("WFE_DB_SELECTION_TIMEOUT_MS", 1, 600000)),
+    "WFE_DB_BREAKER_OPEN_S": _f("db_breaker_open_s", parse_float("WFE_DB_BREAKER_OPEN_S")),
+    "WFE_ACCESS_LOG": _f("access_log", parse_bool("WFE_ACCESS_LOG")),
+    "WFE_KEEP_ALIVE_S": _f("keep_alive_s", parse_int("WFE_KEEP_ALIVE_S", 1, 3600)),
+    "WFE_BACKLOG": _f("backlog", parse_int("WFE_BACKLOG", 1, 65535)),
     "WFE_HOST": _f("host", parse_text("WFE_HOST")),
     "WFE_PORT": _f("port", parse_int("WFE_PORT", 1, 65535)),
     "WFE_ENV": _f("env", parse_choice("WFE_ENV", "production", "development")),
@@ -131,44 +134,49 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
 }
 
 
-class SharedSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """Fields of README §5.1, inherited by each server's settings object."""
+class SharedSettings(EngineSettings, frozen=True, kw_only=True):
+    """Fields of README §5.1, inherited by each server's settings object.
+
+    The engine's limits are inherited from `EngineSettings` (one default each); only what the
+    servers alone use is added here.
+    """
 
     engine_threads: int = 4
     engine_queue: int = 8
-    max_json_depth: int = 64
-    template_max_source_bytes: int = 65536
-    template_max_output_bytes: int = 1048576
-    template_max_iterations: int = 100000
-    template_max_ms: int = 2000
-    template_max_memory_bytes: int = 16777216
-    mock_data_max_bytes: int = 2097152
-    workflow_max_bytes: int = 8388608
-    max_event_bytes: int = 4194304
-    operation_deadline_s: float = 60.0
-    workflow_max_steps: int = 200
-    workflow_max_modules: int = 2000
-    llm_stream_chunk_timeout_s: float = 180.0
-    cancel_check_interval_s: float = 0.1
-    progress_interval_s: float = 0.5
     sse_heartbeat_s: float = 15.0
     sse_send_timeout_s: float = 10.0
-    llm_max_attempts: int = 3
-    provider_timeout_s: float = 300.0
-    media_base_path: str = "./media"
-    media_max_bytes: int = 268435456
     media_poll_interval_s: float = 2.0
     cors_origins: tuple[str, ...] = ()
     #: `development` (set by scripts/serve) turns on the friendly local defaults (README "Settings")
     env: Literal["production", "development"] = "production"
     #: `json` writes one JSON object per log line (for log collectors), `text` a readable line
     log_format: Literal["text", "json"] = "text"
-    provider_keys: dict[str, str] = {}
-    provider_urls: dict[str, str] = {}
+    #: an admitted engine request's body must arrive within this (it holds a pool slot meanwhile)
+    body_timeout_s: float = 30.0
+    #: the database (db/breaker.py): a call waits about twice this at most for an unreachable
+    #: server, then calls fail at once for `db_breaker_open_s` before one of them probes it again
+    db_selection_timeout_ms: int = 400
+    db_breaker_open_s: float = 1.0
+    #: uvicorn (see `server_options`): a line per request costs the event loop under a storm
+    access_log: bool = False
+    keep_alive_s: int = 75
+    backlog: int = 2048
+    provider_keys: dict[str, str] = msgspec.field(default_factory=dict)
+    provider_urls: dict[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def development(self) -> bool:
         return self.env == "development"
+
+    def server_options(self) -> dict[str, Any]:
+        """uvicorn's options (issue 15): httptools, which, unlike h11, keeps a connection whose
+        request was answered before its body was read (the rest is read and dropped) instead of
+        closing it with unread bytes, which resets it; an idle keep-alive longer than clients'
+        own (httpx 5 s, browsers, proxies ~60 s), so a client never reuses a connection the
+        server is closing at that moment; the listen backlog. No `limit_concurrency`: its 503s
+        would hit `/health` too; admission is the engine pool's (engine/admission.py)."""
+        return {"http": "httptools", "timeout_keep_alive": self.keep_alive_s,
+                "backlog": self.backlog, "access_log": self.access_log}
 
     def engine_settings(self) -> EngineSettings:
         """The engine's limits, taken from the fields of the same names."""
@@ -183,8 +191,8 @@ def read_fields(env: Mapping[str, str], fields: Mapping[str, tuple[str, Parser]]
         raw = env.get(var)
         if raw is not None and raw != "":
             values[field] = parse(raw)
-    values["provider_keys"] = {k: env[k] for k in PROVIDER_KEY_VARS if env.get(k)}
-    values["provider_urls"] = {k: _parse_base_url(k, env[k]) for k in PROVIDER_URL_VARS
+    values["provider_keys"] = {k: env[k] for k in key_settings() if env.get(k)}
+    values["provider_urls"] = {k: _parse_base_url(k, env[k]) for k in url_settings()
                                if env.get(k, "").strip()}
     return values
 

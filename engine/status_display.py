@@ -10,22 +10,22 @@ clearly marked wherever the status is shown.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.clock import iso_z
-from engine.errors import ExecutionError
+from engine.context import EngineContext
+from engine.errors import ExecutionError, NotFound
+from engine.loading import load_session
 from engine.progress import build_progress, run_status
+from engine.templating import TemplateEngine
 from engine.wire_web import DisplayField, RunSummary, TokenTotals
-
-if TYPE_CHECKING:
-    from engine.processor import WorkflowEngine
 
 log = logging.getLogger("engine")
 MOCK_FIELD = DisplayField(id="_mode", label="Mode",
                           value="mock (canned outputs, no provider calls)")
 
 
-def display_fields(eng: "WorkflowEngine", workflow: dict[str, Any], state: dict[str, Any],
+def display_fields(templates: TemplateEngine, workflow: dict[str, Any], state: dict[str, Any],
                    current_step_name: str | None) -> tuple[list[DisplayField], list[list[str]]]:
     config = workflow.get("status_display")
     if not isinstance(config, dict):
@@ -37,7 +37,7 @@ def display_fields(eng: "WorkflowEngine", workflow: dict[str, Any], state: dict[
             continue
         field_id = str(field.get("id") or "")
         try:
-            value = eng.templates.render(field["value"], context, "status_display." + field_id)
+            value = templates.render(field["value"], context, "status_display." + field_id)
         except ExecutionError as exc:
             log.info("status_display field %r dropped: %s", field_id, exc.message)
             continue
@@ -70,17 +70,17 @@ def plain_tokens(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for r in records]
 
 
-def run_summary(eng: "WorkflowEngine", user_id: str, run_id: str,
+def run_summary(ctx: EngineContext, user_id: str, run_id: str,
                 with_tokens: bool = False) -> RunSummary:
     """A run's listing row: projection fields, rendered `status_display`, token totals."""
-    s = eng.load(user_id, run_id)
+    s = load_session(ctx, user_id, run_id)
     run = s.run
     progress = build_progress(s.index, s.cursor, s.events)
-    fields, layout = display_fields(eng, s.index.workflow, dict(s.state),
+    fields, layout = display_fields(ctx.templates, s.index.workflow, dict(s.state),
                                     progress.current_step_name)
     if run.get("mock"):
         fields.insert(0, MOCK_FIELD)
-    records = eng.store.list_token_usage(run_id)
+    records = ctx.store.list_token_usage(run_id)
     return RunSummary(
         workflow_run_id=run_id, project_name=str(run.get("project_name") or ""),
         workflow_template_name=str(run.get("workflow_template_name") or ""),
@@ -93,3 +93,14 @@ def run_summary(eng: "WorkflowEngine", user_id: str, run_id: str,
         current_workflow_version_id=run.get("current_workflow_version_id"),
         display_fields=fields, layout=layout, token_totals=token_totals(records),
         tokens=plain_tokens(records) if with_tokens else [])
+
+
+def run_summaries(ctx: EngineContext, user_id: str, run_ids: list[str]) -> list[RunSummary]:
+    """Summaries of a page of runs in one pool operation (a run deleted meanwhile is left out)."""
+    out: list[RunSummary] = []
+    for run_id in run_ids:
+        try:
+            out.append(run_summary(ctx, user_id, run_id))
+        except NotFound:
+            continue
+    return out

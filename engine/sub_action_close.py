@@ -10,12 +10,11 @@ and comes back, `execution_closed` stops it from writing a second end event.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from engine.context import EngineContext
 from engine.errors import NotFound
-
-if TYPE_CHECKING:
-    from engine.processor import WorkflowEngine
+from engine.loading import load_session
 
 END_EVENTS = ("sub_action_completed", "sub_action_failed")
 LOST_ERROR_TYPE = "worker_lost"
@@ -40,7 +39,7 @@ def open_executions(events: list[dict[str, Any]], interaction_id: str,
             and _execution_id(e) not in ended]
 
 
-def close_lost_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, interaction_id: str,
+def close_lost_sub_action(ctx: EngineContext, user_id: str, run_id: str, interaction_id: str,
                           sub_action_id: str, execution_id: str | None,
                           exclude: Collection[str] = (),
                           message: str = "worker lost") -> list[str]:
@@ -50,9 +49,9 @@ def close_lost_sub_action(eng: "WorkflowEngine", user_id: str, run_id: str, inte
     open execution of the same interaction and sub-action is closed except those in `exclude`
     (the executions of other tasks that are still alive). A deleted run needs nothing.
     """
-    with eng.locks.hold(run_id):
+    with ctx.locks.hold(run_id):
         try:
-            s = eng.load(user_id, run_id)
+            s = load_session(ctx, user_id, run_id)
         except NotFound:
             return []
         targets = [e for e in open_executions(s.events, interaction_id, sub_action_id)

@@ -86,7 +86,8 @@ class TemplateEngine:
         """Always render as a template (status_display, io.render_template and friends)."""
         if "{" not in source and "\r" not in source and not source.endswith("\n"):
             return source
-        return self._guard(lambda: self._render(source, context), path)
+        rendered: str = self._guard(lambda: self._render(source, context), path)
+        return rendered
 
     # ------------------------------------------------------------ resolver_schema rules
     def _resolve(self, value: Any, inherited: bool, path: str, context: dict[str, Any]) -> Any:

@@ -161,7 +161,8 @@ def load_workflow_files(files: dict[str, str], entry_point: str,
         raise _fail("workflow nesting too deep", file=entry) from None
     if len(msgspec.json.encode(result, order="sorted")) > max_bytes:
         raise _fail("workflow exceeds the maximum size")
-    return result
+    workflow: dict[str, Any] = result
+    return workflow
 
 
 def read_folder(path: str | Path) -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from jsonschema import Draft202012Validator
@@ -20,11 +20,11 @@ from engine.wire import InteractionResponseData, ValidationErrorItem
 from engine.workflow_validation import validate_workflow
 
 __all__ = [
-    "validate_schema",
-    "validate_pipeline",
-    "validate_workflow",
-    "evaluate_option_validations",
     "SERVER_RULES",
+    "evaluate_option_validations",
+    "validate_pipeline",
+    "validate_schema",
+    "validate_workflow",
 ]
 
 MAX_SCHEMA_DEPTH = 64
@@ -97,7 +97,7 @@ def validate_schema(instance: Any, schema: Any) -> list[str]:
         errors = list(validator.iter_errors(instance))
     except RecursionError:
         return ["$: instance nesting too deep"]
-    except Exception as exc:  # unresolvable $ref and similar schema defects surface here
+    except Exception as exc:  # noqa: BLE001 - unresolvable $ref and similar schema defects
         lines = str(exc).splitlines()
         return ["$: invalid schema: " + (lines[0] if lines else type(exc).__name__)]
     located = [(_error_path(e), e.message) for e in errors]
@@ -211,7 +211,8 @@ def evaluate_option_validations(
         rule = spec.get("rule")
         if rule not in SERVER_RULES or _passes(rule, spec, fields, response):
             continue
-        severity = "warning" if spec.get("severity") == "warning" else "error"
+        severity: Literal["error", "warning"] = \
+            "warning" if spec.get("severity") == "warning" else "error"
         item_id = str(spec.get("id", ""))
         item = ValidationErrorItem(
             id=item_id, field=str(spec.get("field") or ""), rule=rule,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
-from engine import cursor as cur
+import engine.cursor as cur
 from engine.clock import iso_z
-from engine.errors import InteractionNotFound, NotFound
+from engine.context import EngineContext
+from engine.errors import InteractionNotFound
+from engine.loading import load_session, require_run
 from engine.progress import build_progress, completed_steps, request_from_event, run_status
 from engine.session import RunSession
 from engine.state_tree import STATE_EVENTS, editor_flat_state, files_tree, steps_tree
@@ -22,6 +24,7 @@ from engine.wire import (
     InteractionDataView,
     InteractionHistoryItem,
     InteractionHistoryView,
+    InteractionRequest,
     InteractionResponseData,
     ModuleStateView,
     RunStatusView,
@@ -29,14 +32,11 @@ from engine.wire import (
     StepStateView,
 )
 
-if TYPE_CHECKING:
-    from engine.processor import WorkflowEngine
-
 _MODULE_EVENTS = {"module_started", "interaction_requested", "interaction_response",
                   "module_completed", "module_error"}
 
 
-def _pending_request(s: RunSession):  # type: ignore[no-untyped-def]
+def _pending_request(s: RunSession) -> InteractionRequest | None:
     pending = s.pending_interaction_id()
     if pending is None:
         return None
@@ -44,15 +44,15 @@ def _pending_request(s: RunSession):  # type: ignore[no-untyped-def]
     return request_from_event(event) if event is not None else None
 
 
-def state_view(eng: "WorkflowEngine", user_id: str, run_id: str,
+def state_view(ctx: EngineContext, user_id: str, run_id: str,
                link_base: str | None = None) -> StateView:
     """The state view; `link_base` (e.g. `/workflow/<id>`) adds file links (files_tree)."""
-    s = eng.load(user_id, run_id)
+    s = load_session(ctx, user_id, run_id)
     return StateView(workflow_run_id=run_id, status=run_status(s.cursor),  # type: ignore[arg-type]
                      state=dict(s.state), steps=steps_tree(s.events),
                      state_mapped=editor_flat_state(s.events),
-                     files=files_tree(eng.store.list_files(run_id, s.lineage),
-                                      _generations(eng, s), link_base),
+                     files=files_tree(ctx.store.list_files(run_id, s.lineage),
+                                      _generations(ctx, s), link_base),
                      mock_tainted=s.is_mock_tainted(), step_summaries=_step_summaries(s))
 
 
@@ -89,11 +89,11 @@ def _step_summaries(s: RunSession) -> list[StepStateView]:
         modules: list[ModuleStateView] = []
         for ref in s.index.step_modules(step_id):
             key = (step_id, ref.module_name)
-            event = latest.get(key)
+            latest_event = latest.get(key)
             status = "pending"
             is_cursor = c.step_id == step_id and c.module_name == ref.module_name
-            if event is not None:
-                kind = event["event_type"]
+            if latest_event is not None:
+                kind = latest_event["event_type"]
                 if kind == "module_completed":
                     status = "completed"
                 elif kind == "module_error":
@@ -126,18 +126,18 @@ def _step_summaries(s: RunSession) -> list[StepStateView]:
 Generation = tuple[dict[str, Any], list[dict[str, Any]]]
 
 
-def _generations(eng: "WorkflowEngine", s: RunSession) -> list[Generation]:
+def _generations(ctx: EngineContext, s: RunSession) -> list[Generation]:
     """Completed generations of the lineage's media interactions, oldest first."""
     out: list[Generation] = []
     seen: set[str] = set()
     for event in s.events:
         data = event.get("data") or {}
-        iid = data.get("interaction_id")
+        iid: Any = data.get("interaction_id")
         if event["event_type"] != "interaction_requested" or iid in seen or \
                 (data.get("request") or {}).get("interaction_type") != "media_generation":
             continue
         seen.add(iid)
-        metadata, contents = eng.store.list_generations(s.run_id, str(iid))
+        metadata, contents = ctx.store.list_generations(s.run_id, str(iid))
         for meta in metadata:
             if meta.get("status") == "completed":
                 mid = meta.get("content_generation_metadata_id")
@@ -147,21 +147,19 @@ def _generations(eng: "WorkflowEngine", s: RunSession) -> list[Generation]:
     return out
 
 
-def editor_state(eng: "WorkflowEngine", user_id: str, run_id: str) -> dict[str, Any]:
+def editor_state(ctx: EngineContext, user_id: str, run_id: str) -> dict[str, Any]:
     """The `state` a virtual response carries: `editor_flat_state` of the lineage, read with
     only the two event types it folds (cheaper than loading the whole session)."""
-    run = eng.store.get_run(run_id)
-    if run is None or run.get("user_id") != user_id:
-        raise NotFound("Workflow run not found", details={"workflow_run_id": run_id})
-    branch = eng.store.get_branch(str(run["current_branch_id"]))
+    run = require_run(ctx, user_id, run_id)
+    branch = ctx.store.get_branch(str(run["current_branch_id"]))
     if branch is None:
         return {}
-    return editor_flat_state(eng.store.lineage_events(run_id, list(branch["lineage"]),
+    return editor_flat_state(ctx.store.lineage_events(run_id, list(branch["lineage"]),
                                                       STATE_EVENTS))
 
 
-def interaction_history(eng: "WorkflowEngine", user_id: str, run_id: str) -> InteractionHistoryView:
-    s = eng.load(user_id, run_id)
+def interaction_history(ctx: EngineContext, user_id: str, run_id: str) -> InteractionHistoryView:
+    s = load_session(ctx, user_id, run_id)
     latest_request: dict[str, dict[str, Any]] = {}
     items: list[InteractionHistoryItem] = []
     for event in s.events:
@@ -188,9 +186,9 @@ def interaction_history(eng: "WorkflowEngine", user_id: str, run_id: str) -> Int
                                   pending_interaction=_pending_request(s))
 
 
-def interaction_data(eng: "WorkflowEngine", user_id: str, run_id: str,
+def interaction_data(ctx: EngineContext, user_id: str, run_id: str,
                      interaction_id: str) -> InteractionDataView:
-    s = eng.load(user_id, run_id)
+    s = load_session(ctx, user_id, run_id)
     event = s.latest_request_event(interaction_id)
     if event is None:
         raise InteractionNotFound("Interaction not found", details={"interaction_id": interaction_id})
@@ -199,8 +197,8 @@ def interaction_data(eng: "WorkflowEngine", user_id: str, run_id: str,
                                display_data=request.display_data, interaction_request=request)
 
 
-def run_status_view(eng: "WorkflowEngine", user_id: str, run_id: str) -> RunStatusView:
-    s = eng.load(user_id, run_id)
+def run_status_view(ctx: EngineContext, user_id: str, run_id: str) -> RunStatusView:
+    s = load_session(ctx, user_id, run_id)
     run = s.run
     return RunStatusView(
         workflow_run_id=run_id, project_name=str(run.get("project_name")),
@@ -213,13 +211,13 @@ def run_status_view(eng: "WorkflowEngine", user_id: str, run_id: str) -> RunStat
         updated_at=iso_z(run.get("updated_at")), completed_at=iso_z(run.get("completed_at")))
 
 
-def events_view(eng: "WorkflowEngine", user_id: str, run_id: str,
+def events_view(ctx: EngineContext, user_id: str, run_id: str,
                 filters: EventFilters | None = None) -> EventsView:
     filters = filters or EventFilters()
-    s = eng.load(user_id, run_id)
+    s = load_session(ctx, user_id, run_id)
     limit = max(1, min(int(filters.limit or 500), 5000))
     if filters.scope == "all":
-        docs, total = eng.store.find_events(run_id, None, filters.event_type, filters.module_name,
+        docs, total = ctx.store.find_events(run_id, None, filters.event_type, filters.module_name,
                                             filters.after_sequence, limit)
     else:
         matching = [e for e in s.events
@@ -234,10 +232,10 @@ def events_view(eng: "WorkflowEngine", user_id: str, run_id: str,
         module_name=e.get("module_name"), data=e.get("data") or {}) for e in docs])
 
 
-def generations_view(eng: "WorkflowEngine", user_id: str, run_id: str, interaction_id: str,
+def generations_view(ctx: EngineContext, user_id: str, run_id: str, interaction_id: str,
                      content_type: str) -> GenerationsView:
-    eng.load(user_id, run_id)
-    metadata, contents = eng.store.list_generations(run_id, interaction_id)
+    load_session(ctx, user_id, run_id)
+    metadata, contents = ctx.store.list_generations(run_id, interaction_id)
     by_meta: dict[str, list[dict[str, Any]]] = {}
     for item in contents:
         by_meta.setdefault(str(item.get("content_generation_metadata_id")), []).append(item)

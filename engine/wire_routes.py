@@ -8,39 +8,13 @@ each route really sends; field names and order are those the routes sent as plai
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import msgspec
 
 from engine.wire import WorkflowStatus
 
 # ---------------------------------------------------------------- auth (wire-api.md §6.1)
-
-#: `(?!\n)$`: the end of the string in Python's `re` as in JavaScript (a bare `$` also matches
-#: before a final newline in Python, which would let "abc\n" through)
-USERNAME_PATTERN = r"^[A-Za-z0-9_]{3,32}(?!\n)$"
-#: blank (no email), or one `@` with no `@` or space at either end (surrounding space ignored)
-EMAIL_PATTERN = r"^\s*(?:[^@\s][^@]*@[^@]*[^@\s])?\s*$"
-Username = Annotated[str, msgspec.Meta(pattern=USERNAME_PATTERN)]
-Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
-Email = Annotated[str, msgspec.Meta(pattern=EMAIL_PATTERN, max_length=254)]
-
-
-class RegisterRequest(msgspec.Struct, kw_only=True):
-    invitation_code: str
-    username: Username
-    password: Password
-    email: Email | None = None
-
-
-class LoginRequest(msgspec.Struct, kw_only=True):
-    identifier: str
-    password: str
-
-
-class AccessKeyCreateRequest(msgspec.Struct, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
 
 
 class MessageView(msgspec.Struct, kw_only=True):
@@ -89,21 +63,6 @@ class AccessKeysView(msgspec.Struct, kw_only=True):
 
 class RevokedView(msgspec.Struct, kw_only=True):
     revoked: bool
-
-
-# ---------------------------------------------------------------- media preview (providers.md §4.5)
-
-#: engine/media_catalog.py's PROVIDER_ACTIONS (tests/acceptance/test_openapi_contract.py compares)
-MediaProviderName = Literal["leonardo", "openai", "midjourney", "stable_diffusion", "elevenlabs"]
-MediaActionType = Literal["txt2img", "img2img", "img2vid", "txt2audio"]
-
-
-class MediaPreviewRequest(msgspec.Struct, kw_only=True):
-    provider: MediaProviderName
-    action_type: MediaActionType
-    params: dict[str, Any] = {}
-    ai_config: dict[str, Any] | None = None
-    mock: bool = True  # virtual server only (no run there); production uses the run's mode
 
 
 # ---------------------------------------------------------------- runs (wire-api.md §6.2, §6.4)
@@ -277,7 +236,11 @@ class ModelsView(msgspec.Struct, kw_only=True):
     providers: dict[str, ProviderModels]
 
 
-class HealthView(msgspec.Struct, kw_only=True):
-    status: Literal["healthy", "unhealthy"]
+class HealthView(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`degraded` (503) says why and, while the database breaker is open, since when."""
+
+    status: Literal["healthy", "degraded"]
     service: str
     database: Literal["connected", "not connected"]
+    reason: str | None = None
+    since: str | None = None

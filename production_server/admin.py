@@ -22,9 +22,7 @@ import sys
 from typing import Any, Sequence
 
 from db.production_store import StoreAdapter, ensure_indexes, open_adapter
-from engine.errors import ConcurrentModification, StoreUnavailable
-from engine.ids import MonotonicIds
-from engine.ports import IdGenerator
+from engine import ConcurrentModification, IdGenerator, MonotonicIds, StoreUnavailable
 from production_server.auth.repo import AuthRepo, check_credentials_shape
 from production_server.errors import ApiError
 from production_server.services import redacted_uri
@@ -130,7 +128,7 @@ async def _run(args: argparse.Namespace, env: dict[str, str]) -> str:
 async def _answers(adapter: StoreAdapter) -> bool:
     try:
         return bool(await asyncio.wait_for(adapter.ping(), PING_TIMEOUT_S))
-    except (asyncio.TimeoutError, StoreUnavailable, OSError):
+    except (TimeoutError, StoreUnavailable, OSError):
         return False
 
 

@@ -8,32 +8,32 @@ embedded in-memory backend is used and a loud warning says nothing is persisted.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
+from litestar.types import Middleware
 
-from engine.clock import SystemClock
-from engine.ids import MonotonicIds
-from engine.ports import Clock, IdGenerator, ProviderSet
+from engine import Clock, IdGenerator, MonotonicIds, ProviderSet, SystemClock, admission_gate
 from production_server.allow import answer_options
+from production_server.auth.guest import GUEST_ROUTES
 from production_server.auth.routes import AUTH_ROUTES
 from production_server.errors import EXCEPTION_HANDLERS, error_response
 from production_server.openapi import openapi_config
+from production_server.routes import execution, media, resume, streaming, tasks, templates_global
 from production_server.routes.execution import EXECUTION_ROUTES
+from production_server.routes.files import FILES_ROUTES
 from production_server.routes.listing import LISTING_ROUTES
 from production_server.routes.media import MEDIA_ROUTES
 from production_server.routes.misc import MISC_ROUTES
 from production_server.routes.resume import RESUME_ROUTES
-from production_server.auth.guest import GUEST_ROUTES
-from production_server.routes.files import FILES_ROUTES
 from production_server.routes.runs_info import RUNS_INFO_ROUTES
-from production_server.routes.state_streams import STATE_STREAM_ROUTES
-from production_server.routes.templates_global import GLOBAL_TEMPLATE_ROUTES
 from production_server.routes.state import STATE_ROUTES
+from production_server.routes.state_streams import STATE_STREAM_ROUTES
 from production_server.routes.streaming import STREAMING_ROUTES
 from production_server.routes.tasks import TASK_ROUTES
+from production_server.routes.templates_global import GLOBAL_TEMPLATE_ROUTES
 from production_server.services import Services, redacted_uri
 from production_server.settings import ProductionSettings
 from providers.provider_set import configured_provider_set
@@ -42,6 +42,24 @@ log = logging.getLogger("production_server")
 ROUTES = [*AUTH_ROUTES, *EXECUTION_ROUTES, *STREAMING_ROUTES, *STATE_ROUTES, *LISTING_ROUTES,
           *MISC_ROUTES, *MEDIA_ROUTES, *TASK_ROUTES, *RESUME_ROUTES, *GUEST_ROUTES, *FILES_ROUTES,
           *RUNS_INFO_ROUTES, *GLOBAL_TEMPLATE_ROUTES, *STATE_STREAM_ROUTES]
+
+#: routes whose body precedes engine work: they take their engine-pool slot before the body is
+#: read, so a full pool answers 503 at once (engine/admission.py, issue 15)
+ADMIT_FIRST = frozenset(h.fn for h in (
+    execution.start, execution.start_confirm, execution.start_by_version, execution.respond,
+    execution.retry, execution.jump, execution.jump_to_interaction, streaming.stream_respond,
+    streaming.sub_action, resume.resume, resume.resume_confirm, media.media_preview,
+    templates_global.publish_global, templates_global.clone_version, tasks.create_task))
+
+
+def _pool_of(scope: Any) -> Any:
+    return scope["litestar_app"].state["services"].pool
+
+
+def _admits(scope: Any) -> bool:
+    handler = scope.get("route_handler")
+    return handler is not None and getattr(handler, "fn", None) in ADMIT_FIRST
+
 
 #: routes that work without the database (health reports it; docs and models need nothing)
 NO_DATABASE_PATHS = ("/health", "/schema", "/models")
@@ -82,6 +100,8 @@ def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
         on_shutdown=[services.stop],
         before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,
+        # the engine's ASGI types are structural, Litestar's are TypedDicts: same callables
+        middleware=[cast(Middleware, admission_gate(_pool_of, _admits, settings.body_timeout_s))],
         state=State({"services": services}),
         cors_config=cors,
         openapi_config=openapi_config(),

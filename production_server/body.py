@@ -3,33 +3,22 @@
 Handlers read bodies through `read_body` instead of framework parsing so that the limits of
 WIRE-3/WIRE-4 apply before any parser sees the bytes, and every decoding failure is a 400
 `bad_request` with msgspec's message and path (hostile input never crashes the process, WIRE-8).
+The scan and the decoding of a body of an engine route (admitted before its body was read,
+engine/admission.py) run on the engine pool's threads, off the event loop (issue 15).
 """
 
 from __future__ import annotations
 
 import re
-from itertools import accumulate
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
 
-from engine.json_body import decode_body
+from engine import decode_body, depth_within
 from production_server.errors import ApiError, bad_request
 
 T = TypeVar("T")
-
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
-
-
-def json_depth_of(raw: bytes) -> int:
-    """Nesting depth of JSON text without parsing it (string contents are ignored)."""
-    brackets = _STRING.sub(b'""', raw).translate(None, _NOT_BRACKETS)
-    if not brackets:
-        return 0
-    return max(accumulate(b - 1 for b in brackets.translate(_STEP)))
 
 
 async def read_bytes(request: Request[Any, Any, Any], limit: int) -> bytes:
@@ -85,8 +74,8 @@ def check_storable(raw: bytes, decoded: Any) -> None:
 
 
 def decode(raw: bytes, type_: type[T], max_depth: int) -> T:
-    """Depth, storability, then strict typed decoding (engine/json_body.py)."""
-    if json_depth_of(raw) > max_depth:
+    """Depth, strict typed decoding (engine/json_body.py), then storability."""
+    if not depth_within(raw, max_depth):
         raise bad_request("Request body nested too deeply", max_depth=max_depth)
     try:
         decoded = decode_body(raw, type_)
@@ -100,10 +89,15 @@ def decode(raw: bytes, type_: type[T], max_depth: int) -> T:
     return decoded
 
 
+def pool_of(request: Request[Any, Any, Any]) -> Any:
+    return request.app.state["services"].pool
+
+
 async def read_body(request: Request[Any, Any, Any], type_: type[T], limit: int, max_depth: int,
                     *, optional: bool = False) -> T:
     """Read, check and decode a body; `optional` lets an empty body mean `{}`."""
     raw = await read_bytes(request, limit)
     if optional and not raw.strip():
         raw = b"{}"
-    return decode(raw, type_, max_depth)
+    decoded: T = await pool_of(request).off_loop(decode, raw, type_, max_depth)
+    return decoded

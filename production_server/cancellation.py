@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.ports import CancelToken
+from engine import CancelToken
 
 
 @dataclass(eq=False)

@@ -15,8 +15,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
-from engine.errors import EngineError, ExecutionError
-from engine.wire import ErrorBody
+from engine import EngineError, ErrorBody, ExecutionError
 
 log = logging.getLogger("production_server")
 

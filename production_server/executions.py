@@ -1,9 +1,9 @@
-"""Running engine operations from handlers: admission, cancel tokens, outcome tasks, SSE frames.
+"""Running engine operations from handlers: admission, cancel tokens, outcome tasks.
 
 Every executing request registers a cancel token under its run (PS-4) and runs as a task whose
 result other requests can await (a stream opened while another execution of the run is in
-progress reports that execution's outcome, wire-api.md §6.3). Engine progress is turned into the
-SSE payloads of wire-api.md §4 here, so the route modules stay small.
+progress reports that execution's outcome, wire-api.md §6.3). Engine progress reaches the
+stream's queue through the sinks here; payloads and terminal frames are built in frames.py.
 """
 
 from __future__ import annotations
@@ -14,17 +14,22 @@ from typing import Any, Callable, TypeVar, cast
 import msgspec
 from litestar import Request, Response
 
-from engine.disconnect import cancel_on_disconnect
-from engine.errors import EngineError, ExecutionError, Overloaded
-from engine.pool import BUSY_MESSAGE
-from engine.ports import CancelToken
-from engine.progress import error_response
-from engine.wire import ProgressEvent, SubActionEvent, SubActionOutcome, WorkflowResponse
+from engine import (
+    BUSY_MESSAGE,
+    CancelToken,
+    ExecutionError,
+    Overloaded,
+    ProgressEvent,
+    SubActionEvent,
+    WorkflowResponse,
+    cancel_on_disconnect,
+    error_response,
+    run_progress,
+    sub_action_progress,
+)
 from production_server.cancellation import Execution
-from production_server.errors import ApiError
-from production_server.frames import run_frame_data
 from production_server.services import Services
-from production_server.sse import Frame, FrameQueue
+from production_server.sse import FrameQueue
 
 JSON = "application/json"
 T = TypeVar("T")
@@ -80,32 +85,17 @@ async def execute(services: Services, run_id: str, work: Callable[[CancelToken],
                                       execution.token)
 
 
-# ---------------------------------------------------------------------- progress payloads
-
-
-def _compact(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if v is not None}
+# ---------------------------------------------------------------------- progress sinks
 
 
 def progress_sink(frames: FrameQueue, run_id: str) -> Callable[[ProgressEvent], None]:
     """Engine `ProgressSink` (called on engine threads): modules started and ticks."""
 
     def sink(event: ProgressEvent) -> None:
-        if event.kind not in ("module_started", "tick"):
-            return
-        frames.put_threadsafe("progress", _compact({
-            "workflow_run_id": run_id, "elapsed_ms": event.elapsed_ms, "message": event.message,
-            "step_id": event.step_id, "module_name": event.module_name}))
+        if event.kind in ("module_started", "tick"):
+            frames.put_threadsafe("progress", run_progress(run_id, event))
 
     return sink
-
-
-def sub_action_progress(run_id: str, event: SubActionEvent) -> dict[str, Any]:
-    """The `progress` payload of a sub-action event (wire-api.md §4)."""
-    return _compact({
-        "workflow_run_id": run_id, "elapsed_ms": event.elapsed_ms, "message": event.message,
-        "execution_id": event.execution_id or None, "status": event.status,
-        "progress": event.progress})
 
 
 def sub_action_emit(frames: FrameQueue, run_id: str) -> Callable[[SubActionEvent], None]:
@@ -115,67 +105,5 @@ def sub_action_emit(frames: FrameQueue, run_id: str) -> Callable[[SubActionEvent
     return emit
 
 
-# ---------------------------------------------------------------------- terminal frames
-
-_RUN_EVENTS = {"awaiting_input": "interaction", "completed": "complete", "error": "error",
-               "validation_failed": "validation_failed"}
-
-
-def run_terminal(run_id: str, outcome: "asyncio.Future[Any]", token: CancelToken | None) -> Frame:
-    """The one terminal frame of a run stream (SSE-3); `cancelled` never appears as `error`."""
-    try:
-        response = outcome.result()
-    except EngineError as exc:
-        if exc.error_type == "cancelled":
-            return cancelled_frame(run_id, token)
-        response = error_response(run_id, exc.error_type, exc.message, dict(exc.details))
-    except ApiError as exc:
-        response = error_response(run_id, exc.error_type, exc.message, exc.details)
-    except Exception:  # noqa: BLE001 - logged by the task; the stream still ends properly
-        response = error_response(run_id, "internal_error", "Internal server error", {})
-    assert isinstance(response, WorkflowResponse)
-    if response.status == "error" and (response.result or {}).get("error_type") == "cancelled":
-        return cancelled_frame(run_id, token)
-    return _RUN_EVENTS.get(response.status, "complete"), run_frame_data(response)
-
-
-def cancelled_frame(run_id: str, token: CancelToken | None,
-                    execution_id: str | None = None) -> Frame:
-    reason = (token.reason if token is not None else None) or "user_cancelled"
-    return "cancelled", _compact({"workflow_run_id": run_id, "reason": reason,
-                                  "execution_id": execution_id})
-
-
-def response_frame(response: WorkflowResponse) -> Frame:
-    return _RUN_EVENTS.get(response.status, "complete"), run_frame_data(response)
-
-
-def sub_action_terminal(run_id: str, outcome: "asyncio.Future[Any]", token: CancelToken) -> Frame:
-    try:
-        result: SubActionOutcome = outcome.result()
-    except EngineError as exc:
-        if exc.error_type == "cancelled":
-            return cancelled_frame(run_id, token)
-        return "error", {"workflow_run_id": run_id, "execution_id": None, "message": exc.message,
-                         "error_type": exc.error_type, "details": dict(exc.details)}
-    except Exception:  # noqa: BLE001
-        return "error", {"workflow_run_id": run_id, "execution_id": None,
-                         "message": "Internal server error", "error_type": "internal_error",
-                         "details": {}}
-    if result.status == "cancelled":
-        return cancelled_frame(run_id, token, result.execution_id)
-    if result.status == "error":
-        return "error", {"workflow_run_id": run_id, "execution_id": result.execution_id,
-                         "message": result.message or "", "error_type": result.error_type,
-                         "details": dict(result.details)}
-    return "complete", {"workflow_run_id": run_id, "execution_id": result.execution_id,
-                        "sub_action_id": result.sub_action_id,
-                        "interaction_id": result.interaction_id,
-                        "updated_state": result.updated_state,
-                        "sub_action_result": result.sub_action_result,
-                        "applied": result.applied,
-                        "interaction_refreshed": result.interaction_refreshed}
-
-
-def execution_error_response(run_id: str, exc: ExecutionError) -> Response[bytes]:
+def execution_error_response(run_id: str, exc: ExecutionError) -> Response[WorkflowResponse]:
     return json_response(error_response(run_id, exc.error_type, exc.message, dict(exc.details)))

@@ -17,8 +17,7 @@ from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 
-from engine.wire import ErrorBody
-from engine.wire_routes import SSEEvent
+from engine import ErrorBody, SSEEvent
 from production_server.openapi_docs import docs_plugins
 from production_server.openapi_values import with_json_values
 

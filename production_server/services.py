@@ -17,14 +17,23 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from db.pipeline_eval import MongomockPipelineEvaluator
-from db.production_store import AsyncReads, ProductionStore, StoreAdapter, ensure_indexes, \
-    open_adapter
+from db.production_store import (
+    AsyncReads,
+    ProductionStore,
+    StoreAdapter,
+    ensure_indexes,
+    open_adapter,
+)
 from db.users import UserDirectory
-from engine.errors import StoreUnavailable
-from engine.modules.registry import default_registry
-from engine.pool import EnginePool
-from engine.ports import Clock, IdGenerator, ProviderSet
-from engine.processor import WorkflowEngine
+from engine import (
+    Clock,
+    EnginePool,
+    IdGenerator,
+    ProviderSet,
+    StoreUnavailable,
+    WorkflowEngine,
+    default_registry,
+)
 from production_server.auth.ratelimit import LoginLimiter
 from production_server.auth.repo import AuthRepo
 from production_server.auth.tokens import TokenService
@@ -65,7 +74,7 @@ class Services:
     adapter: Any = None
     store: ProductionStore | None = None
     engine: WorkflowEngine | None = None
-    reads: AsyncReads | None = None
+    _reads: AsyncReads | None = None
     auth: AuthRepo | None = None
     users: UserDirectory | None = None
     loop: asyncio.AbstractEventLoop | None = None
@@ -90,7 +99,9 @@ class Services:
             self.adapter = self.adapter_factory()
         else:
             self.adapter = open_adapter(s.mongodb_uri, s.mongodb_database, driver=s.mongo_driver,
-                                        write_concern=s.mongo_write_concern)
+                                        write_concern=s.mongo_write_concern,
+                                        server_selection_timeout_ms=s.db_selection_timeout_ms,
+                                        breaker_open_s=s.db_breaker_open_s)
         if not s.mongodb_uri:
             log.warning("*** EMBEDDED IN-MEMORY DATABASE: nothing is persisted; set "
                         "WFE_MONGODB_URI for real use ***")
@@ -103,7 +114,7 @@ class Services:
             log.warning("WFE_JWT_SECRET is not set: generated a random secret for this process "
                         "(tokens stop working on restart)")
         self.store = ProductionStore(self.adapter, self.loop, s.db_call_timeout_s)
-        self.reads = self.store.reads
+        self._reads = self.store.reads
         self.users = UserDirectory(self.adapter, s.auth_cache_s)
         self.auth = AuthRepo(self.adapter, self.ids, self.users)
         self.engine = WorkflowEngine(
@@ -164,10 +175,16 @@ class Services:
         if self.adapter is not None:
             try:
                 await self.adapter.close()
-            except Exception:  # noqa: BLE001 - best effort on the way out
+            except Exception:
                 log.exception("closing the database client failed")
 
     # ------------------------------------------------------------------ helpers
+
+    @property
+    def reads(self) -> AsyncReads:
+        """The read plans of db/reads.py on the event loop: the routes' only way to the data."""
+        assert self._reads is not None, "services not started"
+        return self._reads
 
     def eng(self) -> WorkflowEngine:
         assert self.engine is not None, "services not started"
@@ -181,11 +198,23 @@ class Services:
         """Per-call keys: request `ai_config` first, then server settings (PRV-2); never stored."""
         return build_credentials(self.settings.provider_keys, ai_config)
 
+    async def database_problem(self, timeout_s: float = 2.0) -> dict[str, Any] | None:
+        """None when the database answers a ping within `timeout_s`; otherwise what is wrong
+        (the breaker's reason while it is open, db/breaker.py), for `/health`."""
+        if await self.ping(timeout_s):
+            return None
+        breaker = getattr(self.adapter, "breaker", None)
+        if breaker is not None and breaker.is_open:
+            status: dict[str, Any] = breaker.status()
+            return status
+        return {"database": "not connected",
+                "reason": f"no answer to a ping within {timeout_s:g} s"}
+
     async def ping(self, timeout_s: float = 2.0) -> bool:
         try:
             return bool(await asyncio.wait_for(self.adapter.ping(), timeout_s))
-        except (asyncio.TimeoutError, StoreUnavailable, OSError):
+        except (TimeoutError, StoreUnavailable, OSError):
             return False
-        except Exception:  # noqa: BLE001 - health never fails with a 500
+        except Exception:
             log.exception("database ping failed")
             return False

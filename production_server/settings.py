@@ -21,11 +21,11 @@ from typing import Any, Literal, Mapping
 
 import msgspec
 
-from engine.errors import SettingsError
-from engine.settings import EngineSettings
-from engine.settings_env import (
+from engine import (
     SHARED_FIELDS,
+    EngineSettings,
     Parser,
+    SettingsError,
     SharedSettings,
     build,
     parse_bool,
@@ -130,7 +130,8 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
                          parse_choice("WFE_DEFAULT_MOCK", "auto", "true", "false")),
     "WFE_ACCESS_TOKEN_TTL_S": ("access_token_ttl_s", parse_int("WFE_ACCESS_TOKEN_TTL_S", 1)),
     "WFE_REFRESH_TOKEN_TTL_S": ("refresh_token_ttl_s", parse_int("WFE_REFRESH_TOKEN_TTL_S", 1)),
-    "WFE_REFRESH_ROTATION_GRACE_S": ("refresh_rotation_grace_s", parse_int("WFE_REFRESH_ROTATION_GRACE_S", 0)),
+    "WFE_REFRESH_ROTATION_GRACE_S": ("refresh_rotation_grace_s",
+                                     parse_int("WFE_REFRESH_ROTATION_GRACE_S", 0)),
     "WFE_AUTH_CACHE_S": ("auth_cache_s", parse_float("WFE_AUTH_CACHE_S", allow_zero=True)),
     "WFE_COOKIE_SECURE": ("cookie_secure", parse_bool("WFE_COOKIE_SECURE")),
     "WFE_COOKIE_SAMESITE": ("cookie_samesite", parse_choice("WFE_COOKIE_SAMESITE", "lax", "strict", "none")),
@@ -147,7 +148,8 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
 }
 
 #: defaults that differ in development; an explicitly set variable always wins
-_DEVELOPMENT_DEFAULTS: dict[str, Any] = {"allow_mock_runs": True, "cookie_secure": False}
+_DEVELOPMENT_DEFAULTS: dict[str, Any] = {"allow_mock_runs": True, "cookie_secure": False,
+                                         "access_log": True}
 
 
 def load_settings(env: Mapping[str, str], *, require_secret: bool = True,

@@ -11,7 +11,6 @@ A client that goes away, or does not take a frame within `WFE_SSE_SEND_TIMEOUT_S
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from typing import Any, AsyncIterator, Callable, Iterable
 
@@ -20,7 +19,7 @@ from litestar.response import Stream
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Send
 
-from engine.wire import SSE_PING, sse_frame
+from engine import SSE_PING, FrameCounter
 
 QUEUE_FRAMES = 256
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -54,16 +53,6 @@ class FrameQueue:
 
     def put(self, event: str, data: dict[str, Any]) -> None:
         self._put((event, data))
-
-
-class FrameCounter:
-    """`id:` numbering per stream, starting at 1 (SSE-1)."""
-
-    def __init__(self) -> None:
-        self._ids = itertools.count(1)
-
-    def frame(self, event: str, data: Any) -> bytes:
-        return sse_frame(event, data, next(self._ids))
 
 
 async def pump(frames: FrameQueue, work: "asyncio.Future[Any]", *, interval_s: float,
@@ -131,7 +120,7 @@ class _TimedSSE:
             if message.get("type") == "http.response.body" and message.get("more_body"):
                 try:
                     await asyncio.wait_for(send(message), self.send_timeout_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise _SendTimeout() from None
                 return
             await send(message)
@@ -139,7 +128,7 @@ class _TimedSSE:
                 self.completed = True
 
         try:
-            await self.inner(scope, receive, timed_send)  # type: ignore[arg-type]
+            await self.inner(scope, receive, timed_send)
         except _SendTimeout:
             pass
         except BaseExceptionGroup as group:  # anyio task group around the stream

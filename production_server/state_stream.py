@@ -20,13 +20,12 @@ import asyncio
 import time
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from engine.errors import Overloaded
-from engine.wire import SSE_PING
+from engine import SSE_PING, FrameCounter, Overloaded
 from production_server.auth.identity import User
 from production_server.errors import ApiError, bad_request
 from production_server.routes.common import owned_run
 from production_server.services import Services
-from production_server.sse import FrameCounter, SSEStream
+from production_server.sse import SSEStream
 
 Snapshot = Callable[[], Awaitable[dict[str, Any]]]
 MIN_POLL_S, MAX_POLL_S = 0.2, 60.0
@@ -41,7 +40,6 @@ def check_poll_interval(poll_interval: float) -> float:
 
 
 async def _marker(services: Services, run_id: str) -> tuple[Any, ...] | None:
-    assert services.reads is not None
     run = await services.reads.get_run(run_id)
     if run is None:
         return None

@@ -8,26 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-#: server setting name -> credential name (PRV-2 source 2)
-SETTINGS_TO_CREDENTIAL: dict[str, str] = {
-    "OPENAI_API_KEY": "openai_api_key",
-    "ANTHROPIC_API_KEY": "anthropic_api_key",
-    "LEONARDO_API_KEY": "leonardo_api_key",
-    "MIDAPI_API_KEY": "midapi_api_key",
-    "ELEVENLABS_API_KEY": "elevenlabs_api_key",
-    "SD_FORGE_API_URL": "sd_forge_api_url",
-}
+from engine.sanitize import strip_keys
+from engine.vendor_settings import ai_config_keys, key_settings
 
-#: credential names accepted from `ai_config` (PRV-2 source 1)
-AI_CONFIG_KEYS: tuple[str, ...] = (
-    "openai_api_key", "anthropic_api_key", "leonardo_api_key", "midapi_api_key",
-    "elevenlabs_api_key",
-)
+__all__ = ["build_credentials", "missing_key_message", "strip_keys"]
 
 
 def missing_key_message(provider_id: str) -> str:
     """The error of a live call without a key; it names the server setting (issue 10)."""
-    setting = next((name for name, cred in SETTINGS_TO_CREDENTIAL.items()
+    setting = next((name for name, cred in key_settings().items()
                     if cred == f"{provider_id}_api_key"), None)
     where = f" (set {setting} on the server or send ai_config.{provider_id}_api_key)" \
         if setting else ""
@@ -47,27 +36,15 @@ def build_credentials(settings_keys: Mapping[str, str],
     provider the module selects, which only the LLM helper knows.
     """
     credentials: dict[str, str] = {}
+    names = key_settings()
     for name, value in (settings_keys or {}).items():
-        key = SETTINGS_TO_CREDENTIAL.get(name, name.lower())
+        key = names.get(name, name.lower())
         if _present(value):
             credentials[key] = value
     config = ai_config or {}
-    for key in AI_CONFIG_KEYS:
+    for key in ai_config_keys():
         if _present(config.get(key)):
             credentials[key] = config[key]
     if _present(config.get("api_key")):
         credentials["api_key"] = config["api_key"]
     return credentials
-
-
-def _is_key_name(name: Any) -> bool:
-    return isinstance(name, str) and (name == "api_key" or name.endswith("_api_key"))
-
-
-def strip_keys(ai_config: Any) -> Any:
-    """ENG-10: a copy without any key named `api_key` or ending in `_api_key`, at any depth."""
-    if isinstance(ai_config, dict):
-        return {k: strip_keys(v) for k, v in ai_config.items() if not _is_key_name(k)}
-    if isinstance(ai_config, list):
-        return [strip_keys(item) for item in ai_config]
-    return ai_config

@@ -54,7 +54,7 @@ class DefaultProviderSet:
         return self._media_factory(name, credentials)
 
     def media_class(self, name: str) -> MediaProviderClass:
-        return media_class(name)  # type: ignore[return-value]
+        return media_class(name)
 
     def fetcher(self) -> HttpFetcher:
         if self.mock:

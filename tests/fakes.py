@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 import tempfile
 import threading
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import cache
 from typing import Any, Callable, Iterable, Iterator
 
 from engine.clock import FixedClock
@@ -290,7 +290,7 @@ def _strip(value: Any) -> Any:
     return value
 
 
-@lru_cache(maxsize=None)
+@cache
 def _workflow() -> dict[str, Any]:
     return load_workflow_folder("/work/shared/workflows/cuddle_crew", "workflow_v3.json")
 

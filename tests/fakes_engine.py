@@ -13,8 +13,13 @@ from engine.modules.registry import MODULE_CLASSES, ModuleRegistry
 from engine.modules.user.select import UserSelectModule
 from engine.processor import StartCommand, WorkflowEngine
 from engine.provider_types import Credentials, LLMRequest, LLMResult
-from engine.wire import EventFilters, InteractionRequest, InteractionResponseData, \
-    SubActionEvent, WorkflowResponse
+from engine.wire import (
+    EventFilters,
+    InteractionRequest,
+    InteractionResponseData,
+    SubActionEvent,
+    WorkflowResponse,
+)
 from tests.acceptance.script_a import ANSWERS, IMAGE_PARAMS, image_answer
 from tests.conftest import make_engine, mock_only_providers
 

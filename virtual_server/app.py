@@ -1,20 +1,21 @@
 """`create_app(settings, *, clock=None, ids=None, providers=None)` (GEN-11) for port 9001.
 
 Wires the routes of wire-api.md §5, the exception mapping (WIRE-7/8), the `before_request`
-guard (auth → body size → depth, VS-3), CORS (WIRE-6), OpenAPI at `/schema` and one
+guard (auth → body size → depth, VS-3) behind the admission gate (a full engine pool answers
+503 before the body is read, engine/admission.py), CORS (WIRE-6), OpenAPI at `/schema` and one
 `EnginePool` for all engine work (WIRE-5). Clock, ids and providers are injectable so tests
 run deterministically and can forbid live provider calls.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
+from litestar.types import Middleware
 
-from engine.clock import SystemClock
-from engine.ids import MonotonicIds
+from engine import MonotonicIds, SystemClock, admission_gate
 from virtual_server.errors import EXCEPTION_HANDLERS
 from virtual_server.limits import request_guard
 from virtual_server.openapi import openapi_config
@@ -30,6 +31,15 @@ def _default_providers(settings: VirtualSettings) -> Any:
 
     return configured_provider_set(settings.provider_urls, settings.engine_settings(),
                                    settings.media_poll_interval_s)
+
+
+def _pool_of(scope: Any) -> Any:
+    return scope["litestar_app"].state["runtime"].pool
+
+
+def _is_post(scope: Any) -> bool:
+    """Every POST of this server runs engine work (the GETs are health, docs and media)."""
+    return scope.get("method") == "POST"
 
 
 def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
@@ -50,6 +60,8 @@ def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
     return Litestar(
         route_handlers=ROUTES,
         exception_handlers=EXCEPTION_HANDLERS,
+        # the engine's ASGI types are structural, Litestar's are TypedDicts: same callables
+        middleware=[cast(Middleware, admission_gate(_pool_of, _is_post, settings.body_timeout_s))],
         before_request=request_guard(settings),
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors,

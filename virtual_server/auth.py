@@ -19,7 +19,7 @@ import jwt
 from litestar import Request
 
 from db.users import UserDirectory, token_allowed
-from engine.token_claims import claims_problem, token_version
+from engine import claims_problem, token_version
 from virtual_server.errors import unauthorized
 
 ALGORITHMS = ["HS256"]

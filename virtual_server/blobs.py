@@ -21,7 +21,7 @@ from typing import Any, Callable, Protocol
 from db.blob import BlobLimits, compress
 from db.fast_store import FastVirtualStore
 from db.virtual_store import VirtualStore
-from engine.errors import InvalidVirtualDb, VirtualDbTooLarge
+from engine import InvalidVirtualDb, VirtualDbTooLarge
 from virtual_server.errors import ApiError
 
 Timings = dict[str, float]

@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request
 from litestar.di import Provide
 
-from engine.json_body import decode_body
+from engine import decode_body
 from virtual_server.errors import bad_request
 
 T = TypeVar("T")

@@ -17,8 +17,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
-from engine.errors import EngineError
-from engine.wire import VirtualWorkflowResponse
+from engine import EngineError, VirtualWorkflowResponse
 from virtual_server.shapes import shaped, wants_rev3
 
 log = logging.getLogger("virtual_server")
@@ -75,6 +74,11 @@ def json_response(body: Any, status: int = 200,
                   headers: dict[str, str] | None = None) -> Response[Any]:
     return Response(content=msgspec.json.encode(body), status_code=status, media_type=JSON,
                     headers=headers or {})
+
+
+def raw_json_response(content: bytes, status: int = 200) -> Response[Any]:
+    """A body already encoded (in the engine pool, shapes.encoded)."""
+    return Response(content=content, status_code=status, media_type=JSON)
 
 
 def api_error_response(exc: ApiError, rev3: bool = False) -> Response[Any]:

@@ -14,13 +14,19 @@ from typing import Any
 
 import msgspec
 
-from engine.autorespond import generate_answer
-from engine.mock_budget import MockBudget, MockSchemaError
-from engine.mock_data import generate_mock
-from engine.ports import IdGenerator
-from engine.provider_types import ContentPart, LLMRequest, Message
-from engine.validation import validate_schema
-from engine.wire import InteractionResponseData, MockDataRequest
+from engine import (
+    ContentPart,
+    IdGenerator,
+    InteractionResponseData,
+    LLMRequest,
+    Message,
+    MockBudget,
+    MockDataRequest,
+    MockSchemaError,
+    generate_answer,
+    generate_mock,
+    validate_schema,
+)
 from providers.credentials import build_credentials
 from virtual_server.errors import ApiError, bad_request
 

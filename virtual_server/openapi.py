@@ -15,8 +15,7 @@ from typing import Any
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 
-from engine.wire import VirtualWorkflowResponse
-from engine.wire_routes import SSEEvent
+from engine import SSEEvent, VirtualWorkflowResponse
 from virtual_server.openapi_docs import docs_plugins
 
 SECURITY_SCHEMES: dict[str, Any] = {

@@ -12,10 +12,7 @@ from typing import Any, Callable, TypeVar
 from litestar import Request
 
 from db.users import UserDirectory
-from engine.disconnect import cancel_on_disconnect
-from engine.errors import Overloaded
-from engine.pool import EnginePool
-from engine.ports import CancelToken
+from engine import CancelToken, EnginePool, Overloaded, cancel_on_disconnect
 from virtual_server.errors import ApiError
 from virtual_server.gcpause import without_gc
 from virtual_server.service import VirtualService
@@ -24,8 +21,6 @@ from virtual_server.sse import StreamStats
 
 T = TypeVar("T")
 log = logging.getLogger("virtual_server")
-#: an unreachable user database answers 503 after this long rather than the driver's 30 s
-USER_DB_SELECTION_TIMEOUT_MS = 2000
 
 
 class Runtime:
@@ -59,12 +54,28 @@ class Runtime:
                 assert s.mongodb_uri is not None
                 self.adapter = MongoAdapter.connect(
                     s.mongodb_uri, s.mongodb_database, driver=s.mongo_driver,
-                    server_selection_timeout_ms=USER_DB_SELECTION_TIMEOUT_MS,
+                    server_selection_timeout_ms=s.db_selection_timeout_ms,
+                    breaker_open_s=s.db_breaker_open_s,
                     app_name="workflow-engine-virtual")
             self.users = UserDirectory(self.adapter, s.auth_cache_s)
         elif s.auth_required:
             log.warning("WFE_MONGODB_URI is not set: access tokens are checked by signature "
                         "only (a deactivated or logged-out user's token works until it expires)")
+
+    async def user_database_problem(self) -> dict[str, Any] | None:
+        """None unless the user database's breaker is open (db/breaker.py); then its reason. The
+        ping is the breaker's probe once one is due, and fails at once otherwise."""
+        breaker = getattr(self.adapter, "breaker", None)
+        if breaker is None or not breaker.is_open:
+            return None
+        try:
+            await self.adapter.ping()
+        except Exception:  # noqa: BLE001 - StoreUnavailable; health never fails with a 500
+            pass
+        if not breaker.is_open:
+            return None
+        status: dict[str, Any] = breaker.status()
+        return status
 
     async def shutdown(self) -> None:
         self._pool_closed = True
@@ -73,7 +84,7 @@ class Runtime:
         if adapter is not None:
             try:
                 await adapter.close()
-            except Exception:  # noqa: BLE001 - best effort on the way out
+            except Exception:
                 log.exception("closing the user database client failed")
 
     async def run(self, fn: Callable[..., T], *args: Any, blob: str | None = None,
@@ -94,4 +105,4 @@ class Runtime:
 
 
 def runtime(request: Request[Any, Any, Any]) -> Runtime:
-    return request.app.state["runtime"]  # type: ignore[no-any-return]
+    return request.app.state["runtime"]

@@ -14,17 +14,17 @@ import time
 from typing import Any, Callable
 
 from db.pipeline_eval import MongomockPipelineEvaluator
-from engine.errors import EngineError, ExecutionError
-from engine.execution import ExecOptions
-from engine.modules.registry import default_registry
-from engine.ports import CancelToken, Clock, IdGenerator
-from engine.processor import WorkflowEngine
-from engine.provider_types import PreviewInfo
-from engine.progress import error_response
-from engine.starts import VIRTUAL_USER, virtual_prepare
-from engine.wire import (
+from engine import (
+    VIRTUAL_USER,
+    CancelToken,
+    Clock,
+    EngineError,
     EventFilters,
-    SubActionEvent,
+    ExecOptions,
+    ExecutionError,
+    IdGenerator,
+    MediaPreviewRequest,
+    PreviewInfo,
     SubActionOutcome,
     Target,
     VirtualEventsRequest,
@@ -34,10 +34,16 @@ from engine.wire import (
     VirtualStartRequest,
     VirtualSubActionRequest,
     VirtualWorkflowResponse,
+    WorkflowEngine,
     WorkflowResponse,
     auto_respond_config,
+    cancelled_frame,
+    default_registry,
+    error_response,
+    sub_action_error_frame,
+    sub_action_frame,
+    sub_action_progress,
 )
-from engine.wire_routes import MediaPreviewRequest
 from providers.credentials import build_credentials
 from virtual_server.blobs import BlobIO, Timings
 from virtual_server.errors import ApiError
@@ -45,6 +51,7 @@ from virtual_server.settings import VirtualSettings
 from virtual_server.shapes import editor_response
 
 log = logging.getLogger("virtual_server")
+Frame = tuple[str, dict[str, Any]]
 
 
 class VirtualService:
@@ -207,7 +214,7 @@ def prepare_sub_action(svc: VirtualService, req: VirtualSubActionRequest) -> Pre
     run_id = svc.locate(eng, req.workflow, req.workflow_run_id, req.virtual_db)
     try:
         if req.workflow is not None:
-            virtual_prepare(eng, req.workflow, run_id, [])
+            eng.virtual_prepare(req.workflow, run_id, [])
     except ExecutionError as exc:  # e.g. an invalid edited workflow: the stream reports it
         return PreparedSubAction(req, store, eng, run_id, exc)
     except EngineError as exc:
@@ -221,18 +228,8 @@ def prepare_sub_action(svc: VirtualService, req: VirtualSubActionRequest) -> Pre
     return PreparedSubAction(req, store, eng, run_id)
 
 
-def progress_data(run_id: str, event: SubActionEvent) -> dict[str, Any]:
-    data: dict[str, Any] = {"workflow_run_id": run_id, "elapsed_ms": event.elapsed_ms,
-                            "message": event.message, "execution_id": event.execution_id}
-    if event.status is not None:
-        data["status"] = event.status
-    if event.progress is not None:
-        data["progress"] = event.progress
-    return data
-
-
 def run_sub_action(svc: VirtualService, p: PreparedSubAction, emit: Callable[[dict[str, Any]], None],
-                   cancel: CancelToken) -> tuple[str, dict[str, Any]]:
+                   cancel: CancelToken) -> Frame:
     """Run the sub-action and build its terminal event (`complete`, `error` or `cancelled`)."""
     req, eng, run_id = p.req, p.eng, p.run_id
     if p.failure is not None:
@@ -240,26 +237,17 @@ def run_sub_action(svc: VirtualService, p: PreparedSubAction, emit: Callable[[di
     opts = svc.options(req.mock, req.ai_config, cancel=cancel)
     outcome: SubActionOutcome = eng.run_sub_action(
         VIRTUAL_USER, run_id, req.interaction_id, req.sub_action_id, dict(req.params),
-        lambda event: emit(progress_data(run_id, event)), opts)
+        lambda event: emit(sub_action_progress(run_id, event)), opts)
+    event, data = sub_action_frame(run_id, outcome, cancel.reason)
     if outcome.status == "cancelled":
-        return "cancelled", {"workflow_run_id": run_id, "reason": cancel.reason or "user_cancelled",
-                             "execution_id": outcome.execution_id}
-    blob = svc.blobs.export(p.store, req.virtual_db, run_id)
+        return event, data
+    data["virtual_db"] = svc.blobs.export(p.store, req.virtual_db, run_id)
     if outcome.status == "completed":
-        state = svc.state_of(eng, run_id)
-        return "complete", {
-            "workflow_run_id": run_id, "execution_id": outcome.execution_id,
-            "sub_action_id": outcome.sub_action_id, "interaction_id": outcome.interaction_id,
-            "updated_state": outcome.updated_state, "sub_action_result": outcome.sub_action_result,
-            "applied": outcome.applied, "interaction_refreshed": outcome.interaction_refreshed,
-            "virtual_db": blob, "state": state}
-    return "error", {"workflow_run_id": run_id, "execution_id": outcome.execution_id,
-                     "message": outcome.message or "Sub-action failed",
-                     "error_type": outcome.error_type or "execution_failed",
-                     "details": outcome.details, "virtual_db": blob}
+        data["state"] = svc.state_of(eng, run_id)
+    return event, data
 
 
-def sub_action_failure(run_id: str, blob: str, exc: BaseException) -> tuple[str, dict[str, Any]]:
+def sub_action_failure(run_id: str, blob: str, exc: BaseException) -> Frame:
     """The terminal `error` event for a failure outside the engine's own outcome."""
     if isinstance(exc, ApiError):
         error_type, message, details = exc.error_type, exc.message, exc.details
@@ -269,6 +257,7 @@ def sub_action_failure(run_id: str, blob: str, exc: BaseException) -> tuple[str,
         log.exception("sub-action stream failed", exc_info=exc)
         error_type, message, details = "internal_error", "Internal server error", {}
     if error_type == "cancelled":
-        return "cancelled", {"workflow_run_id": run_id, "reason": "user_cancelled"}
-    return "error", {"workflow_run_id": run_id, "execution_id": None, "message": message,
-                     "error_type": error_type, "details": details, "virtual_db": blob}
+        return cancelled_frame(run_id, "user_cancelled")
+    event, data = sub_action_error_frame(run_id, error_type, message, details)
+    data["virtual_db"] = blob
+    return event, data

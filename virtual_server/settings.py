@@ -15,12 +15,12 @@ from typing import Any, Literal, Mapping
 import msgspec
 
 from db.blob import BlobLimits
-from engine.errors import SettingsError
-from engine.settings import EngineSettings
-from engine.settings_env import (
+from engine import (
     MIN_SECRET_BYTES,
     SHARED_FIELDS,
+    EngineSettings,
     Parser,
+    SettingsError,
     SharedSettings,
     build,
     parse_bool,
@@ -31,7 +31,7 @@ from engine.settings_env import (
     read_fields,
 )
 
-__all__ = ["VirtualSettings", "SettingsError", "describe", "load_settings"]
+__all__ = ["SettingsError", "VirtualSettings", "describe", "load_settings"]
 
 
 DEFAULT_AI_CONFIG: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini"}
@@ -52,7 +52,6 @@ class VirtualSettings(SharedSettings, frozen=True, kw_only=True):
     db_max_decompressed_bytes: int = 67108864
     db_gzip_level: int = 4
     default_ai_config: dict[str, Any] = msgspec.field(default_factory=lambda: dict(DEFAULT_AI_CONFIG))
-    max_auto_responses: int = 50
     # the production user database, for revocation checks (unset: token-only authentication)
     mongodb_uri: str | None = None
     mongodb_database: str = "workflow_engine"
@@ -107,7 +106,8 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
     **SHARED_FIELDS,
     "WFE_VIRTUAL_AUTH_REQUIRED": ("auth_required", parse_bool("WFE_VIRTUAL_AUTH_REQUIRED")),
     "WFE_VIRTUAL_MAX_BODY_BYTES": ("max_body_bytes", parse_int("WFE_VIRTUAL_MAX_BODY_BYTES", 1)),
-    "WFE_VIRTUAL_DB_MAX_ENCODED_BYTES": ("db_max_encoded_bytes", parse_int("WFE_VIRTUAL_DB_MAX_ENCODED_BYTES", 1)),
+    "WFE_VIRTUAL_DB_MAX_ENCODED_BYTES": ("db_max_encoded_bytes",
+                                         parse_int("WFE_VIRTUAL_DB_MAX_ENCODED_BYTES", 1)),
     "WFE_VIRTUAL_DB_MAX_DECOMPRESSED_BYTES": ("db_max_decompressed_bytes",
                                               parse_int("WFE_VIRTUAL_DB_MAX_DECOMPRESSED_BYTES", 1)),
     "WFE_VIRTUAL_DB_GZIP_LEVEL": ("db_gzip_level", parse_int("WFE_VIRTUAL_DB_GZIP_LEVEL", 0, 9)),

@@ -20,8 +20,7 @@ from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Receive, Send
 
-from engine.ports import CancelToken
-from engine.wire import SSE_PING, sse_frame
+from engine import SSE_PING, CancelToken, FrameCounter
 
 log = logging.getLogger("virtual_server.sse")
 
@@ -67,13 +66,11 @@ class SSEProducer:
         """Progress frames while `work` runs, then its terminal frame; cancel on early close."""
         task = asyncio.ensure_future(work)
         task.add_done_callback(lambda _t: self._wake.set())
-        frame_id = 0
+        counter = FrameCounter()
         try:
             while True:
                 while self._queue:
-                    event, data = self._queue.popleft()
-                    frame_id += 1
-                    yield sse_frame(event, data, frame_id)
+                    yield counter.frame(*self._queue.popleft())
                 if task.done():
                     break
                 self._wake.clear()
@@ -81,14 +78,13 @@ class SSEProducer:
                     continue
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._heartbeat_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     yield SSE_PING
             try:
                 event, data = task.result()
             except BaseException as exc:  # noqa: BLE001 - the stream must still terminate
                 event, data = on_error(exc)
-            frame_id += 1
-            yield sse_frame(event, data, frame_id)
+            yield counter.frame(event, data)
         finally:
             if not task.done():
                 cancel.cancel("client_disconnected")

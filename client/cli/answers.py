@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from engine.wire import InteractionResponseData
+from engine import InteractionResponseData
 
 SCRIPT_KEYS = ("sub_actions", "select_generated", "generations_key")
 

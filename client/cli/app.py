@@ -25,12 +25,10 @@ from client.cli.answers import Answers, AnswersError
 from client.cli.blob_info import BlobInputError, inspect_blob
 from client.cli.load import LoadError, describe_invalid, load_workflow, unregistered_modules
 from client.cli.local_run import LocalRun, RunOptions
-from client.cli.login import LoginError, login as login_to
+from client.cli.login import LoginError
+from client.cli.login import login as login_to
 from client.cli.run_loop import RunLoop, RunStopped
-from engine.errors import EngineError, WorkflowInvalid
-from engine.settings import EngineSettings
-from engine.validation import validate_workflow
-from engine.wire import Target
+from engine import EngineError, EngineSettings, Target, WorkflowInvalid, validate_workflow
 
 app = typer.Typer(help="Validate, run and inspect workflows without a server.",
                   no_args_is_help=True, add_completion=False)

@@ -17,7 +17,7 @@ from rich.prompt import Confirm, IntPrompt, Prompt
 from rich.table import Table
 
 from client.cli.answers import Answer
-from engine.wire import InteractionRequest
+from engine import InteractionRequest
 
 
 def label_of(item: Any) -> str:
@@ -100,8 +100,8 @@ def ask_form(console: Console, req: InteractionRequest) -> Answer:
         for name, prop in properties.items():
             default = (defaults[i] if i < len(defaults) else {}).get(name)
             while True:
-                text = Prompt.ask(f"  {name}", console=console,
-                                  default=None if default is None else str(default))
+                text: Any = Prompt.ask(f"  {name}", console=console,
+                                       default=None if default is None else str(default))
                 try:
                     entry[name] = _convert(text, prop.get("type"))
                     break
@@ -152,7 +152,7 @@ def ask_media(console: Console, req: InteractionRequest,
     actions = [a for a in req.display_data.get("sub_actions") or [] if a.get("id")]
     result: dict[str, Any] | None = None
     if actions and Confirm.ask(f"Run {actions[0].get('label') or actions[0]['id']}?",
-                               console=console, default=True):
+                               console=console, default=True):  # type: ignore[arg-type]
         params = default_media_params(req)
         console.print(f"params: {json.dumps(params)}")
         result = run_sub(str(actions[0]["id"]), params)

@@ -19,13 +19,15 @@ import msgspec
 from db.blob import BlobLimits, decode_blob, inflate
 from db.fast_store import FastVirtualStore
 from db.pipeline_eval import MongomockPipelineEvaluator
-from engine.clock import SystemClock
-from engine.errors import EngineError
-from engine.ids import MonotonicIds
-from engine.modules.registry import default_registry
-from engine.processor import WorkflowEngine
-from engine.settings import EngineSettings
-from engine.starts import VIRTUAL_USER
+from engine import (
+    VIRTUAL_USER,
+    EngineError,
+    EngineSettings,
+    MonotonicIds,
+    SystemClock,
+    WorkflowEngine,
+    default_registry,
+)
 from providers.provider_set import DefaultProviderSet
 
 

@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.errors import WorkflowInvalid
-from engine.modules.registry import default_registry
-from engine.upload import load_workflow_folder
+from engine import WorkflowInvalid, default_registry, load_workflow_folder
 
 
 class LoadError(Exception):

@@ -15,22 +15,26 @@ from typing import Any, Callable, Mapping
 from db.blob import compress
 from db.fast_store import FastVirtualStore
 from db.pipeline_eval import MongomockPipelineEvaluator
-from engine.clock import SystemClock
-from engine.execution import ExecOptions
-from engine.ids import MonotonicIds
-from engine.modules.registry import default_registry
-from engine.processor import WorkflowEngine
-from engine.settings_env import SHARED_FIELDS, SharedSettings, build, read_fields
-from engine.starts import VIRTUAL_PROJECT, VIRTUAL_USER
-from engine.validation import validate_workflow
-from engine.wire import (
+from engine import (
+    SHARED_FIELDS,
+    VIRTUAL_PROJECT,
+    VIRTUAL_USER,
+    ExecOptions,
     InteractionRequest,
     InteractionResponseData,
+    MonotonicIds,
     ProgressEvent,
+    SharedSettings,
     SubActionEvent,
     SubActionOutcome,
+    SystemClock,
     Target,
+    WorkflowEngine,
     WorkflowResponse,
+    build,
+    default_registry,
+    read_fields,
+    validate_workflow,
 )
 from providers.credentials import build_credentials
 from providers.provider_set import configured_provider_set
@@ -40,7 +44,8 @@ ProgressSink = Callable[[ProgressEvent], None]
 
 def settings_from(env: Mapping[str, str]) -> SharedSettings:
     """The shared settings (limits, provider keys and base URLs) from the environment."""
-    return build(SharedSettings, read_fields(env, SHARED_FIELDS))  # type: ignore[no-any-return]
+    settings: SharedSettings = build(SharedSettings, read_fields(env, SHARED_FIELDS))
+    return settings
 
 
 @dataclass
@@ -82,7 +87,7 @@ class LocalRun:
         eng, o = self.engine, self.options
         validate_workflow(self.workflow, eng.settings)
         if o.target is not None:
-            from engine.workflow_index import WorkflowIndex
+            from engine import WorkflowIndex
 
             WorkflowIndex(self.workflow).require_target(o.target.step_id, o.target.module_name)
         stored = eng.store_workflow(VIRTUAL_USER, self.workflow, "json")

@@ -17,7 +17,7 @@ from rich.status import Status
 from client.cli import ask
 from client.cli.answers import Answer, Answers, AnswersError
 from client.cli.local_run import LocalRun
-from engine.wire import InteractionRequest, ProgressEvent, SubActionEvent, WorkflowResponse
+from engine import InteractionRequest, ProgressEvent, SubActionEvent, WorkflowResponse
 
 
 class RunStopped(Exception):
@@ -82,7 +82,8 @@ class RunLoop:
                 reply = answer.response(self.last_result)
             except AnswersError as exc:
                 raise RunStopped(str(exc)) from None
-            response = self._live(lambda: run.respond(request.interaction_id, reply))
+            response = self._live(  # called within this iteration
+                lambda: run.respond(request.interaction_id, reply))  # noqa: B023
         return response
 
     @staticmethod

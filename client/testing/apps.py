@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 
-PASSWORD = "wfe-test-password-1"  # noqa: S105 - a throw-away user of an in-memory server
+PASSWORD = "wfe-test-password-1"
 
 
 def new_secret() -> str:

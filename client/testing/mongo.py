@@ -57,7 +57,7 @@ def _answers_ping(uri: str) -> bool:
 @contextmanager
 def running_secantus(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
     """Start an ephemeral secantusd on 127.0.0.1 and yield `mongodb://127.0.0.1:<port>`."""
-    log = tempfile.NamedTemporaryFile(prefix="secantusd-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile(prefix="secantusd-", suffix=".log", delete=False)  # noqa: SIM115 - closed in the finally below
     proc: subprocess.Popen[bytes] | None = None
     try:
         for _attempt in range(3):  # a port taken between probe and bind: try another one

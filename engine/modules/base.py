@@ -12,11 +12,18 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Mapping
 
 import msgspec
 
-from engine.errors import ModuleExecutionError  # noqa: F401  (modules raise it)
+from engine.errors import ModuleExecutionError
 from engine.wire import InteractionRequest, InteractionResponseData, ValidationErrorItem
 
+__all__ = ["ExecutableModule", "ExecutionContext", "InteractionRequestResult",
+           "InteractiveModule", "ModuleBase", "ModuleExecutionError", "ModuleInput",
+           "ModuleOutput", "SubActionContext"]
+
 if TYPE_CHECKING:
+    from engine.llm_call import LLMHelper
     from engine.ports import CancelToken, Clock, PipelineEvaluator, ProviderSet, Store
+    from engine.settings import EngineSettings
+    from engine.templating import TemplateEngine
 
 
 class ModuleInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,13 +76,13 @@ class ExecutionContext:
     media_base_path: str
     cancel: "CancelToken | None"
     lineage: list[dict[str, Any]]
-    settings: Any
+    settings: EngineSettings
     new_id: Callable[[str], str]
+    #: the shared LLM call helper (modules.md §5.1)
+    llm: LLMHelper
+    #: the sandboxed template engine (SEC-12: the only template evaluator)
+    templates: TemplateEngine
     progress_sink: Callable[[str, dict[str, Any] | None], None] | None = None
-    #: the shared LLM call helper (modules.md §5.1), set by the engine
-    llm: Any = None
-    #: the sandboxed `engine.templating.TemplateEngine` (SEC-12: the only template evaluator)
-    templates: Any = None
 
     @property
     def provenance(self) -> Literal["mock", "live"]:

@@ -12,10 +12,12 @@ from typing import Any, Iterable
 import msgspec
 
 from engine.errors import ModuleNotRegistered
+from engine.modules.addons.base import SelectAddon
 from engine.modules.addons.compatibility import CompatibilityAddon
 from engine.modules.addons.usage_history import UsageHistoryAddon
 from engine.modules.api.fetch import ApiFetchModule
 from engine.modules.api.llm import ApiLlmModule
+from engine.modules.base import ModuleBase
 from engine.modules.db.query import DbQueryModule
 from engine.modules.io.client_write import IoClientWriteModule
 from engine.modules.io.load_json import IoLoadJsonModule
@@ -42,7 +44,7 @@ from engine.modules.user.pause import UserPauseModule
 from engine.modules.user.select import UserSelectModule
 from engine.modules.user.text_input import UserTextInputModule
 
-MODULE_CLASSES: tuple[type, ...] = (
+MODULE_CLASSES: tuple[type[ModuleBase], ...] = (
     ApiLlmModule, ApiFetchModule, DbQueryModule,
     IoLoadJsonModule, IoSaveJsonModule, IoWriteTextModule, IoClientWriteModule,
     IoRenderTemplateModule, IoValidateModule, IoWeightedKeywordsModule,
@@ -52,7 +54,9 @@ MODULE_CLASSES: tuple[type, ...] = (
     ExtractModule, ParsePatternModule, QueryModule, RenderTemplateArrayModule, ReshapeModule,
     UserSelectModule, UserTextInputModule, UserFormModule, UserFileInputModule, UserPauseModule,
 )
-ADDON_CLASSES: tuple[type, ...] = (UsageHistoryAddon, CompatibilityAddon)
+ADDON_CLASSES: tuple[type[SelectAddon], ...] = (UsageHistoryAddon, CompatibilityAddon)
+#: what the registry holds: module classes and the addon classes of `user.select`
+Registrable = type[ModuleBase] | type[SelectAddon]
 
 
 class DuplicateModuleId(RuntimeError):
@@ -60,8 +64,8 @@ class DuplicateModuleId(RuntimeError):
 
 
 class ModuleRegistry:
-    def __init__(self, classes: Iterable[type]) -> None:
-        self._classes: dict[str, type] = {}
+    def __init__(self, classes: Iterable[Registrable]) -> None:
+        self._classes: dict[str, Registrable] = {}
         for cls in classes:
             module_id = cls.module_id
             if module_id in self._classes:

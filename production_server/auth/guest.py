@@ -14,10 +14,10 @@ from typing import Any
 
 from litestar import Request, Response, post
 
-from engine.wire_web import GuestAccessRequest, SessionUser
+from engine import GuestAccessRequest, SessionUser
 from production_server.auth.identity import services_of
 from production_server.auth.repo import invitation_invalid, user_exists
-from production_server.auth.routes import _client, _session_cookies
+from production_server.auth.routes import client_address, session_cookies
 from production_server.body import read_body
 from production_server.errors import ApiError
 from production_server.openapi import answers, request_body
@@ -48,10 +48,10 @@ async def guest_access(request: Request[Any, Any, Any]) -> Response[SessionUser]
     if user is None:
         raise ApiError(503, "overloaded", "Could not allocate a guest name; try again",
                        headers={"Retry-After": "1"})
-    if not await services.auth.consume_invitation(code, user["user_id"], _client(request)):
+    if not await services.auth.consume_invitation(code, user["user_id"], client_address(request)):
         await services.auth.delete_user(user["user_id"])
         raise invitation_invalid()
-    cookies = await _session_cookies(services, request, user)
+    cookies = await session_cookies(services, request, user)
     return Response(SessionUser(user_id=user["user_id"], username=user["username"], email=None,
                                 role=user.get("role"), message="Guest access granted",
                                 is_guest=True), status_code=201, cookies=cookies)

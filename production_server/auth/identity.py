@@ -15,7 +15,7 @@ from litestar import Request
 from litestar.di import NamedDependency
 
 from db.users import token_allowed
-from engine.token_claims import token_version
+from engine import token_version
 from production_server.auth.tokens import InvalidToken
 from production_server.errors import unauthorized
 from production_server.services import Services
@@ -34,7 +34,7 @@ class User:
 
 
 def services_of(request: Request[Any, Any, Any]) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 async def _caller(services: Services, request: Request[Any, Any, Any]) -> tuple[str, int | None]:

@@ -15,9 +15,7 @@ from typing import Any
 from db import queries as q
 from db.production_store import StoreAdapter
 from db.users import UserDirectory
-from engine.clock import utc_ms
-from engine.errors import ConcurrentModification
-from engine.ports import IdGenerator
+from engine import ConcurrentModification, IdGenerator, utc_ms
 from production_server.auth.passwords import hash_password, password_length_ok
 from production_server.auth.tokens import token_hash
 from production_server.errors import ApiError, bad_request

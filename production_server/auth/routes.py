@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from litestar.params import FromPath
 from litestar import Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.di import Provide
+from litestar.params import FromPath
 
 from db.users import token_version_of
-from engine.clock import iso_z
-from engine.wire_routes import (
-    AccessKeyCreateRequest,
+from engine import (
     AccessKeyCreated,
+    AccessKeyCreateRequest,
     AccessKeysView,
     AccessKeyView,
     InvitationView,
@@ -24,6 +23,7 @@ from engine.wire_routes import (
     RegisterRequest,
     RevokedView,
     UserView,
+    iso_z,
 )
 from production_server.auth.identity import CurrentUser, current_user, services_of
 from production_server.auth.passwords import verify_password
@@ -55,7 +55,7 @@ def _clear_cookies(services: Services) -> list[Cookie]:
             _cookie(services, "refresh_token", "", 0, "/auth")]
 
 
-async def _session_cookies(services: Services, request: Request[Any, Any, Any],
+async def session_cookies(services: Services, request: Request[Any, Any, Any],
                            user: dict[str, Any]) -> list[Cookie]:
     """A new access/refresh pair; the refresh record is stored by hash (AUTH-3). The access
     token carries the user's current `token_version` (revocation, db/users.py)."""
@@ -64,13 +64,13 @@ async def _session_cookies(services: Services, request: Request[Any, Any, Any],
     access = services.tokens.issue_access(user_id, token_version_of(user))
     refresh, jti, exp = services.tokens.issue_refresh(user_id)
     await services.auth.store_refresh(refresh, jti, user_id, exp,
-                                      request.headers.get("user-agent"), _client(request))
+                                      request.headers.get("user-agent"), client_address(request))
     s = services.settings
     return [_cookie(services, "access_token", access, s.access_token_ttl_s, "/"),
             _cookie(services, "refresh_token", refresh, s.refresh_token_ttl_s, "/auth")]
 
 
-def _client(request: Request[Any, Any, Any]) -> str | None:
+def client_address(request: Request[Any, Any, Any]) -> str | None:
     return request.client.host if request.client else None
 
 
@@ -88,10 +88,10 @@ async def register(request: Request[Any, Any, Any]) -> Response[UserView]:
     user = await services.auth.create_user(body.username, body.password, email=email,
                                            invitation_code=body.invitation_code)
     if not await services.auth.consume_invitation(body.invitation_code, user["user_id"],
-                                                  _client(request)):
+                                                  client_address(request)):
         await services.auth.delete_user(user["user_id"])
         raise invitation_invalid()
-    cookies = await _session_cookies(services, request, user)
+    cookies = await session_cookies(services, request, user)
     return Response(UserView(**public_user(user)), status_code=201, cookies=cookies)
 
 
@@ -102,7 +102,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[LoginView]:
     s = services.settings
     body = await read_body(request, LoginRequest, s.max_body_bytes, s.max_json_depth)
     identifier_key = "id:" + body.identifier.strip().lower()
-    address_key = "ip:" + (_client(request) or "unknown")
+    address_key = "ip:" + (client_address(request) or "unknown")
     if services.limiter.blocked(identifier_key, address_key):
         raise ApiError(429, "rate_limited", "Too many failed login attempts; try again later",
                        headers={"Retry-After": str(s.login_window_s)})
@@ -113,7 +113,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[LoginView]:
         services.limiter.fail(identifier_key, address_key)
         raise ApiError(401, "unauthorized", LOGIN_FAILED)
     services.limiter.succeed(identifier_key)
-    cookies = await _session_cookies(services, request, user)
+    cookies = await session_cookies(services, request, user)
     return Response(LoginView(**public_user(user), message="Login successful"), cookies=cookies)
 
 
@@ -140,7 +140,7 @@ async def refresh(request: Request[Any, Any, Any]) -> Response[MessageView]:
         raise unauthorized()
     grace = timedelta(seconds=services.settings.refresh_rotation_grace_s)
     rotated = record.get("rotated_at")
-    cookies = await _session_cookies(services, request, user)
+    cookies = await session_cookies(services, request, user)
     successor = _refresh_jti(services, cookies)
     if rotated is None and await services.auth.mark_rotated(str(record["token_id"]), successor):
         return Response(MessageView(message="Token refreshed"), cookies=cookies)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import jwt
 
-from engine.token_claims import VERSION_CLAIM, claims_problem
+from engine import VERSION_CLAIM, claims_problem
 
 ALGORITHM = "HS256"
 LEEWAY_S = 10

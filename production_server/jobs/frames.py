@@ -7,19 +7,20 @@ identical `complete` / `error` / `cancelled` payloads.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
 
 from db.queries import TASK_FINAL_STATUSES
-from engine.clock import iso_z
-from engine.errors import EngineError
-from engine.ports import CancelToken
-from engine.wire import SubActionEvent, SubActionOutcome
-from engine.wire_routes import TaskView
-from production_server.executions import sub_action_progress, sub_action_terminal
-from production_server.sse import Frame
+from engine import (
+    EngineError,
+    SubActionEvent,
+    SubActionOutcome,
+    TaskView,
+    iso_z,
+    sub_action_progress,
+)
+from production_server.frames import Frame, sub_action_terminal
 
 Doc = dict[str, Any]
 
@@ -67,17 +68,13 @@ def cancelled_error(reason: str) -> Doc:
 
 def terminal_frame(doc: Doc) -> Frame:
     """The one terminal frame (SSE-3) for a finished task document."""
-    run_id = run_of(doc)
     error = doc.get("error") or {}
-    token = CancelToken()
-    token.cancel(str(error.get("reason") or "user_cancelled"))
-    outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     result = doc.get("result")
+    outcome: SubActionOutcome | EngineError
     if result is not None:
-        outcome.set_result(msgspec.convert(result, SubActionOutcome))
+        outcome = msgspec.convert(result, SubActionOutcome)
     else:
-        outcome.set_exception(EngineError(
-            str(error.get("message") or "Sub-action failed"),
-            error_type=str(error.get("error_type") or "execution_failed"),
-            details=dict(error.get("details") or {})))
-    return sub_action_terminal(run_id, outcome, token)
+        outcome = EngineError(str(error.get("message") or "Sub-action failed"),
+                              error_type=str(error.get("error_type") or "execution_failed"),
+                              details=dict(error.get("details") or {}))
+    return sub_action_terminal(run_of(doc), outcome, str(error.get("reason") or "user_cancelled"))

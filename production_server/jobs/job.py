@@ -12,9 +12,7 @@ from typing import Any
 
 import msgspec
 
-from engine.errors import EngineError
-from engine.ports import CancelToken
-from engine.wire import SubActionOutcome
+from engine import CancelToken, EngineError, SubActionOutcome
 from production_server.cancellation import Execution
 from production_server.jobs.frames import cancelled_error
 

@@ -21,13 +21,19 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from db.task_queue import MEDIA_ACTOR, TaskQueue, new_task_doc
-from engine.errors import Overloaded
-from engine.execution import ExecOptions
-from engine.pool import BUSY_MESSAGE, EnginePool
-from engine.ports import CancelToken, Clock, IdGenerator, ProviderSet
-from engine.processor import WorkflowEngine
-from engine.sub_action_close import close_lost_sub_action
-from engine.wire import SubActionEvent, SubActionOutcome
+from engine import (
+    BUSY_MESSAGE,
+    CancelToken,
+    Clock,
+    EnginePool,
+    ExecOptions,
+    IdGenerator,
+    Overloaded,
+    ProviderSet,
+    SubActionEvent,
+    SubActionOutcome,
+    WorkflowEngine,
+)
 from production_server.cancellation import CancelRegistry
 from production_server.jobs.broadcast import Broadcaster
 from production_server.jobs.frames import cancelled_error, is_final, progress_payload
@@ -84,7 +90,7 @@ class MediaJobs:
                 continue
             try:
                 doc = await self._finish(job, "cancelled", None, cancelled_error("server_shutdown"))
-            except Exception:  # noqa: BLE001 - the database may already be gone
+            except Exception:
                 log.exception("recording the shutdown of task %s failed", job.task_id)
                 doc = _fallback(job, "cancelled", None, cancelled_error("server_shutdown"))
             if not job.done.done():
@@ -120,7 +126,7 @@ class MediaJobs:
                       ai_config: dict[str, Any] | None) -> Job:
         """Write a `queued` task and start its job; 503 `overloaded` before any write when full."""
         self._admit()
-        provider = params.get("provider") if isinstance(params.get("provider"), str) else ""
+        provider: Any = params.get("provider") if isinstance(params.get("provider"), str) else ""
         task_id = self.ids.new_id("tq_")
         doc = new_task_doc(task_id=task_id, actor=MEDIA_ACTOR, concurrency_identifier=provider,
                            payload={"user_id": user_id, "workflow_run_id": run_id,
@@ -169,7 +175,7 @@ class MediaJobs:
             final = await self._execute(job)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a job always ends with a final document
+        except Exception as exc:
             log.exception("media job %s failed", job.task_id)
             status, error = error_of(exc, job.token)
             try:
@@ -293,10 +299,10 @@ class MediaJobs:
             if execution_id is None and None in alive_ids:
                 continue  # cannot tell its execution from a live one yet: next sweep
             try:
-                ids = await self.pool.run(close_lost_sub_action, self.engine,
+                ids = await self.pool.run(self.engine.close_lost_sub_action,
                                           str(payload.get("user_id")), run_id, iid,
                                           sub_action_id, execution_id, alive_ids - {None})
-            except Exception:  # noqa: BLE001 - the next sweep tries again
+            except Exception:
                 log.warning("closing the sub-action of lost task %s failed", doc["task_id"],
                             exc_info=True)
                 continue
@@ -311,7 +317,7 @@ class MediaJobs:
             await asyncio.sleep(interval)
             try:
                 await self.sweep()
-            except Exception:  # noqa: BLE001 - the next round tries again
+            except Exception:
                 log.warning("stale task sweep failed", exc_info=True)
 
 

@@ -13,7 +13,7 @@ import time
 from typing import Any, Coroutine
 
 from db.task_queue import TaskQueue
-from engine.ports import Clock
+from engine import Clock
 from production_server.jobs.job import Job
 
 log = logging.getLogger("production_server.jobs")
@@ -50,7 +50,7 @@ class ProgressWriter:
             await asyncio.sleep(self.heartbeat_s)
             try:
                 await self.queue.heartbeat(job.task_id, self.worker_id, self.clock.now())
-            except Exception:  # noqa: BLE001 - a missed beat is retried next interval
+            except Exception:
                 log.warning("heartbeat of task %s failed", job.task_id, exc_info=True)
 
     def cancel_all(self) -> None:

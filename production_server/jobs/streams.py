@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AsyncIterator
 
+from engine import FrameCounter
 from production_server.jobs.frames import is_final, terminal_frame
 from production_server.jobs.media import MediaJobs
 from production_server.settings import ProductionSettings
-from production_server.sse import Frame, FrameCounter, FrameQueue, pump
+from production_server.sse import Frame, FrameQueue, pump
 
 Doc = dict[str, Any]
 

@@ -9,33 +9,39 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar.params import FromPath, FromQuery
 from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 
-from db import queries as q
-from engine.clock import iso_z
-from engine.errors import MockNotAllowed, WorkflowInvalid
-from engine.execution import ExecOptions
-from engine.global_templates import is_global
-from engine.ports import CancelToken
-from engine.processor import StartCommand
-from engine.upload import load_workflow_zip
-from engine.wire import (
+from engine import (
+    CancelToken,
+    CancelView,
+    ExecOptions,
     JumpRequest,
     JumpToInteractionRequest,
+    MockNotAllowed,
     RespondRequest,
     RetryRequest,
+    RunCheck,
     StartByVersionRequest,
+    StartCommand,
     StartWorkflowRequest,
+    WorkflowInvalid,
     WorkflowResponse,
+    is_global,
+    iso_z,
+    load_workflow_zip,
 )
-from engine.wire_routes import CancelView, RunCheck
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.errors import ApiError, bad_request, not_found
 from production_server.executions import execute, json_response
 from production_server.openapi import answers, bounds, request_body
-from production_server.routes.common import OWNER, USER, find_one, owned_run, read_owned_body
+from production_server.routes.common import (
+    OWNER,
+    USER,
+    owned_run,
+    read_owned_body,
+)
 from production_server.services import Services
 
 MOCK_REFUSED = ("Mock runs are not allowed on this server: set WFE_ALLOW_MOCK_RUNS=true to allow "
@@ -108,7 +114,6 @@ async def start_by_version(request: Request[Any, Any, Any], user: CurrentUser,
     services = services_of(request)
     s = services.settings
     body = await read_body(request, StartByVersionRequest, s.max_body_bytes, s.max_json_depth)
-    assert services.reads is not None
     version = await services.reads.get_version(workflow_version_id)
     if version is None:
         raise not_found()
@@ -132,16 +137,13 @@ async def check(request: Request[Any, Any, Any], user: CurrentUser,
     if not project_name or not workflow_template_name:  # checked after authentication
         raise bad_request("project_name and workflow_template_name are required")
     services = services_of(request)
-    template = await find_one(services, "workflow_templates",
-                              q.template_key(user.user_id, workflow_template_name))
+    template = await services.reads.find_template(user.user_id, workflow_template_name)
     if template is None:
         return RunCheck(exists=False)
-    spec = q.active_run_query(user.user_id, project_name, str(template["workflow_template_id"]),
-                              mock)
-    runs = await services.adapter.find(spec.collection, spec.filter, sort=spec.sort, limit=1)
-    if not runs:
+    run = await services.reads.find_active_run(user.user_id, project_name,
+                                               str(template["workflow_template_id"]), mock)
+    if run is None:
         return RunCheck(exists=False)
-    run = runs[0]
     return RunCheck(exists=True, workflow_run_id=run["workflow_run_id"], status=run["status"],
                     current_step=run.get("current_step"), current_module=run.get("current_module"),
                     created_at=iso_z(run.get("created_at")),

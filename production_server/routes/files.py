@@ -21,13 +21,13 @@ import anyio
 from litestar import Request, Response, get
 from litestar.params import FromPath, FromQuery
 
-from engine.clock import iso_z
-from engine.wire_web import (
+from engine import (
     ApiCallFilesView,
     ApiCallsView,
     FileContentView,
     FilesRunState,
     FilesView,
+    iso_z,
 )
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.errors import ApiError, bad_request, not_found
@@ -44,7 +44,6 @@ async def _lineage_files(services: Services, user: User,
                          run_id: str) -> tuple[Doc, list[Doc]]:
     """The run (ownership checked) and its lineage-visible files, without contents."""
     run = await owned_run(services, user, run_id)
-    assert services.reads is not None
     branch = await services.reads.get_branch(str(run.get("current_branch_id")))
     lineage = list((branch or {}).get("lineage") or [])
     return run, await services.reads.list_files(run_id, lineage)
@@ -53,7 +52,6 @@ async def _lineage_files(services: Services, user: User,
 async def _with_contents(services: Services, docs: list[Doc]) -> list[Doc]:
     """The documents again with their contents, read one by one within `MAX_ZIP_BYTES` (a run
     may hold many files of up to 4 MiB each; memory stays bounded, beyond it 413)."""
-    assert services.reads is not None
     out: list[Doc] = []
     total = 0
     for doc in docs:
@@ -201,7 +199,6 @@ async def get_file(request: Request[Any, Any, Any], user: CurrentUser,
     """One file with its content (the web UI's `WorkflowFileContent`)."""
     services = services_of(request)
     await owned_run(services, user, workflow_run_id)
-    assert services.reads is not None
     doc = await services.reads.get_file(file_id)
     if doc is None or doc.get("workflow_run_id") != workflow_run_id:
         raise not_found()
@@ -216,7 +213,6 @@ async def _attachment(services: Services, user: User, run_id: str, file_id: str,
                       **expected: str) -> Response[bytes]:
     """One file as a download (the `download_url` of a file leaf in the state view's tree)."""
     await owned_run(services, user, run_id)
-    assert services.reads is not None
     doc = await services.reads.get_file(file_id)
     if doc is None or doc.get("workflow_run_id") != run_id or any(
             (_step_of(doc) if k == "step_id" else str(doc.get(k))) != v

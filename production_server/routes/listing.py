@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar.params import FromPath, FromQuery
 from litestar import Request, get
+from litestar.params import FromPath, FromQuery
 
-from engine.clock import iso_z
-from engine.global_templates import GLOBAL_OWNER, is_global
-from engine.wire_routes import (
+from engine import (
+    GLOBAL_OWNER,
     ActiveRun,
     ActiveRunsView,
     TemplateDetail,
@@ -23,6 +22,8 @@ from engine.wire_routes import (
     TemplatesPage,
     VersionDetail,
     VersionSummary,
+    is_global,
+    iso_z,
 )
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.errors import bad_request, not_found
@@ -57,7 +58,6 @@ def _template_head(t: dict[str, Any], user: User) -> dict[str, Any]:
 
 async def _owned_template(services: Services, user: User, template_id: str) -> dict[str, Any]:
     """The user's template or a global one (readable by everyone); else the fixed 404."""
-    assert services.reads is not None
     template = await services.reads.get_template(template_id)
     if template is None or (template.get("user_id") != user.user_id and not is_global(template)):
         raise not_found()
@@ -71,7 +71,6 @@ async def list_templates(request: Request[Any, Any, Any], user: CurrentUser,
     if not 1 <= version_limit <= 100:
         raise bad_request("version_limit must be between 1 and 100", version_limit=version_limit)
     services = services_of(request)
-    assert services.reads is not None
     templates = await services.reads.list_templates(user.user_id)
     templates += await services.reads.list_templates(GLOBAL_OWNER)
     out = []
@@ -90,7 +89,6 @@ async def get_template(request: Request[Any, Any, Any], user: CurrentUser,
                        template_id: FromPath[str]) -> TemplateDetail:
     services = services_of(request)
     template = await _owned_template(services, user, template_id)
-    assert services.reads is not None
     versions = await services.reads.list_versions(template_id, SOURCE_TYPES, ALL_VERSIONS)
     return TemplateDetail(**_template_head(template, user),
                           versions=[_version_summary(v) for v in versions])
@@ -110,7 +108,6 @@ async def latest_version(request: Request[Any, Any, Any], user: CurrentUser,
                          template_id: FromPath[str]) -> VersionDetail:
     services = services_of(request)
     template = await _owned_template(services, user, template_id)
-    assert services.reads is not None
     versions = await services.reads.list_versions(template_id, SOURCE_TYPES, 1)
     if not versions:
         raise not_found()
@@ -123,7 +120,6 @@ async def get_version(request: Request[Any, Any, Any], user: CurrentUser, templa
                       workflow_version_id: FromPath[str]) -> VersionDetail:
     services = services_of(request)
     template = await _owned_template(services, user, template_id)
-    assert services.reads is not None
     version = await services.reads.get_version(workflow_version_id)
     if version is None or version.get("workflow_template_id") != template_id:
         raise not_found()
@@ -134,7 +130,6 @@ async def get_version(request: Request[Any, Any, Any], user: CurrentUser, templa
 async def active_runs(request: Request[Any, Any, Any], user: CurrentUser,
                       include_mock: FromQuery[bool] = False) -> ActiveRunsView:
     services = services_of(request)
-    assert services.reads is not None
     runs = await services.reads.list_runs(user.user_id, True, include_mock, 1000, 0)
     out = [ActiveRun(
         workflow_run_id=r["workflow_run_id"], project_name=r.get("project_name"),

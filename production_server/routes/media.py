@@ -19,9 +19,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery
 from litestar.response import File
 
-from engine.media_files import media_type_for, resolve_media_path
-from engine.provider_types import PreviewInfo
-from engine.wire_routes import MediaPreviewRequest
+from engine import MediaPreviewRequest, PreviewInfo, media_type_for, resolve_media_path
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.body import read_body
 from production_server.errors import not_found
@@ -47,7 +45,6 @@ async def media_file(request: Request[Any, Any, Any], user: CurrentUser,
     content_id, dot, extension = file_name.rpartition(".")
     if not dot or not content_id:
         raise not_found()
-    assert services.reads is not None
     row = await services.reads.get_generated_content(content_id)
     if row is None or row.get("workflow_run_id") != workflow_run_id \
             or not row.get("local_path") or row.get("extension") != extension:
@@ -71,7 +68,6 @@ async def _zip_response(services: Services, run_id: str, provider: str | None,
     compression (media files are compressed already). The zip is built in a worker thread
     into a temporary file that is removed once sent.
     """
-    assert services.reads is not None
     metadata, contents = await services.reads.list_run_media(run_id)
     providers = {str(m["content_generation_metadata_id"]): str(m.get("provider")) for m in metadata
                  if (provider is None or m.get("provider") == provider)
@@ -144,7 +140,6 @@ async def media_item_download(request: Request[Any, Any, Any], user: CurrentUser
     inline route, plus the generation it must belong to."""
     services = services_of(request)
     await owned_run(services, user, workflow_run_id)
-    assert services.reads is not None
     row = await services.reads.get_generated_content(content_id)
     if row is None or row.get("workflow_run_id") != workflow_run_id \
             or row.get("content_generation_metadata_id") != metadata_id \

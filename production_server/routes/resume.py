@@ -14,11 +14,16 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.params import FromPath
 
-from engine.errors import WorkflowInvalid
-from engine.execution import ExecOptions
-from engine.ports import CancelToken
-from engine.upload import load_workflow_zip
-from engine.wire import ResumeConfirmRequest, ResumeRequest, WorkflowProgress, WorkflowResponse
+from engine import (
+    CancelToken,
+    ExecOptions,
+    ResumeConfirmRequest,
+    ResumeRequest,
+    WorkflowInvalid,
+    WorkflowProgress,
+    WorkflowResponse,
+    load_workflow_zip,
+)
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.errors import ApiError
@@ -50,7 +55,7 @@ async def _with_content(request: Request[Any, Any, Any], user: User, run_id: str
                                        list(body.capabilities), confirm, opts)
 
     try:
-        return await execute(services, run_id, work, request)  # type: ignore[no-any-return]
+        return await execute(services, run_id, work, request)
     except WorkflowInvalid as exc:  # a request error on production uploads (wire-api.md §2.3)
         raise ApiError(400, "workflow_invalid", exc.message, dict(exc.details)) from None
 

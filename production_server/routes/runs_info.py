@@ -13,8 +13,7 @@ from typing import Annotated, Any
 from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 
-from engine.status_display import plain_tokens, token_totals
-from engine.wire_web import RunsPage, RunSummary, TokensView
+from engine import RunsPage, RunSummary, TokensView, plain_tokens, token_totals
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.errors import bad_request
 from production_server.openapi import answers, bounds
@@ -40,7 +39,6 @@ async def all_runs(request: Request[Any, Any, Any], user: CurrentUser,
     services = services_of(request)
     since = services.clock.now() - timedelta(hours=updated_since_hours) \
         if updated_since_hours is not None else None
-    assert services.reads is not None
     runs, total = await services.reads.page_runs(user.user_id, include_mock, since, limit, offset)
     summaries = await services.pool.run(services.eng().run_summaries, user.user_id,
                                         [str(r["workflow_run_id"]) for r in runs])
@@ -52,7 +50,7 @@ async def status_display(request: Request[Any, Any, Any], user: CurrentUser,
                          workflow_run_id: FromPath[str]) -> RunSummary:
     """The run's summary with its rendered `status_display` fields and layout."""
     services = services_of(request)
-    return await services.pool.run(services.eng().run_summary,  # type: ignore[no-any-return]
+    return await services.pool.run(services.eng().run_summary,
                                    user.user_id, workflow_run_id)
 
 
@@ -62,7 +60,6 @@ async def tokens(request: Request[Any, Any, Any], user: CurrentUser,
     """Every token-usage record of the run (live calls) and their totals."""
     services = services_of(request)
     await owned_run(services, user, workflow_run_id)
-    assert services.reads is not None
     records = await services.reads.list_token_usage(workflow_run_id)
     return TokensView(workflow_run_id=workflow_run_id, tokens=plain_tokens(records),
                       totals=token_totals(records))

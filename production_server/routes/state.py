@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar import Request, Response, delete, get, post
+from litestar.params import FromPath, FromQuery, QueryParameter
 
-from engine.wire import (
+from engine import (
+    DefinitionView,
+    DeletedView,
     EventFilters,
     EventsView,
     GenerationsView,
@@ -17,8 +19,6 @@ from engine.wire import (
     StateView,
     WorkflowResponse,
 )
-from engine.wire_routes import DeletedView
-from engine.wire_web import DefinitionView
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.errors import bad_request
 from production_server.executions import execute, json_response
@@ -109,7 +109,6 @@ async def definition(request: Request[Any, Any, Any], user: CurrentUser,
     web UI's names `version_id` and `raw_definition`)."""
     services = services_of(request)
     run = await owned_run(services, user, workflow_run_id)
-    assert services.reads is not None
     version = await services.reads.get_version(str(run.get("current_workflow_version_id"))) or {}
     parent_id = version.get("parent_workflow_version_id")
     source = await services.reads.get_version(str(parent_id)) if parent_id else None

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 from litestar import Request, get
 from litestar.params import FromPath
 
-from engine.wire import StateView
-from engine.wire_web import StateV2View
+from engine import StateV2View, StateView
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.openapi import answers, bounds, streams
 from production_server.routes.common import OWNER
@@ -31,7 +30,7 @@ def state_v2_of(view: StateView) -> dict[str, Any]:
 
 async def state_view(services: Services, user: User, run_id: str) -> StateView:
     """The engine's state view with file links to this server (`/workflow/<id>/files/...`)."""
-    return await services.pool.run(services.eng().get_state_view,  # type: ignore[no-any-return]
+    return await services.pool.run(services.eng().get_state_view,
                                    user.user_id, run_id, f"/workflow/{run_id}")
 
 

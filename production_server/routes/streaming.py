@@ -10,26 +10,30 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AsyncIterator, Callable
 
-from litestar.params import FromPath
 from litestar import Request, get, post
+from litestar.params import FromPath
 
-from engine.answers import response_hash
-from engine.errors import ExecutionError, RequestError
-from engine.execution import ExecOptions
-from engine.ports import CancelToken
-from engine.sub_actions import SubActionInfo
-from engine.wire import StreamRespondRequest, SubActionRequest, WorkflowResponse
+from engine import (
+    CancelToken,
+    ExecOptions,
+    ExecutionError,
+    FrameCounter,
+    RequestError,
+    StreamRespondRequest,
+    SubActionInfo,
+    SubActionRequest,
+    WorkflowResponse,
+)
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.body import read_body
 from production_server.cancellation import Execution
 from production_server.errors import ApiError, not_found
-from production_server.executions import (
-    admit,
-    launch,
-    progress_sink,
+from production_server.executions import admit, launch, progress_sink, sub_action_emit
+from production_server.frames import (
+    Outcome,
+    outcome_of,
     response_frame,
     run_terminal,
-    sub_action_emit,
     sub_action_terminal,
 )
 from production_server.jobs import is_media_sub_action
@@ -37,7 +41,7 @@ from production_server.openapi import request_body, streams
 from production_server.routes.common import OWNER, owned_run
 from production_server.routes.tasks import media_job_stream
 from production_server.services import Services
-from production_server.sse import Frame, FrameCounter, FrameQueue, SSEStream, once, pump
+from production_server.sse import Frame, FrameQueue, SSEStream, once, pump
 
 TOO_MANY = "Too many open streams"
 
@@ -65,7 +69,8 @@ def _ticker(run_id: str, frames: FrameQueue, default: str | None) -> Callable[[f
         last = frames.last_progress
         if last is None and default is None:
             return None
-        data = dict(last) if last else {"workflow_run_id": run_id, "message": default}
+        data: dict[str, Any] = dict(last) if last else {"workflow_run_id": run_id,
+                                                        "message": default}
         data["elapsed_ms"] = int(elapsed_ms)
         return "progress", data
 
@@ -74,7 +79,7 @@ def _ticker(run_id: str, frames: FrameQueue, default: str | None) -> Callable[[f
 
 async def _run_body(services: Services, run_id: str, execution: Execution, frames: FrameQueue,
                     initial: list[Frame], default_tick: str | None,
-                    terminal: Callable[[Any, CancelToken], Frame]) -> AsyncIterator[bytes]:
+                    terminal: Callable[[str, Outcome, str | None], Frame]) -> AsyncIterator[bytes]:
     counter = FrameCounter()
     tick = _ticker(run_id, frames, default_tick)
     for event, data in initial:
@@ -84,7 +89,7 @@ async def _run_body(services: Services, run_id: str, execution: Execution, frame
     async for chunk in pump(frames, execution.task, interval_s=s.progress_interval_s,
                             heartbeat_s=s.sse_heartbeat_s, tick=tick, counter=counter):
         yield chunk
-    yield counter.frame(*terminal(execution.task, execution.token))
+    yield counter.frame(*terminal(run_id, outcome_of(execution.task), execution.token.reason))
 
 
 RUN_FRAMES = ("`started`, `progress` frames, then one terminal frame: `interaction`, `complete`, "
@@ -104,7 +109,7 @@ async def stream(request: Request[Any, Any, Any], user: CurrentUser,
         _open_stream(services, user)
         frames = FrameQueue(asyncio.get_running_loop())
         body = _run_body(services, run_id, running, frames, [], "Waiting for running execution",
-                         lambda task, token: run_terminal(run_id, task, running.token))
+                         run_terminal)
         return _respond_stream(services, user, body, None)
     admit(services)
     try:
@@ -131,8 +136,7 @@ async def stream(request: Request[Any, Any, Any], user: CurrentUser,
         ("progress", {"workflow_run_id": run_id, "elapsed_ms": 0,
                       "message": "Starting execution..."}),
     ]
-    body = _run_body(services, run_id, execution, frames, initial, None,
-                     lambda task, token: run_terminal(run_id, task, token))
+    body = _run_body(services, run_id, execution, frames, initial, None, run_terminal)
     return _respond_stream(services, user, body, execution.token)
 
 
@@ -155,9 +159,7 @@ async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser,
 
     def work(token: CancelToken) -> WorkflowResponse:
         facts["status"] = eng.get_status(user.user_id, run_id)  # ownership first (AUTH-5)
-        digest = response_hash(body.response)
-        facts["replay"] = any(a.get("response_hash") == digest and a.get("outcome") is not None
-                              for a in eng.store.find_answers(run_id, body.interaction_id))
+        facts["replay"] = eng.is_replay(run_id, body.interaction_id, body.response)
         return eng.respond(user.user_id, run_id, body.interaction_id, body.response,
                            ExecOptions(credentials=services.credentials(body.ai_config),
                                        ai_config=body.ai_config, cancel=token, progress=sink))
@@ -177,7 +179,7 @@ async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser,
         services.streams.close(user.user_id)
         raise task.exception()  # type: ignore[misc]
     if task.done() and facts.get("replay"):
-        frame = run_terminal(run_id, task, execution.token)
+        frame = run_terminal(run_id, outcome_of(task), execution.token.reason)
         return _respond_stream(services, user, once([frame]), None)
     status = facts.get("status")
     progress = status.progress if status is not None else None
@@ -189,8 +191,7 @@ async def stream_respond(request: Request[Any, Any, Any], user: CurrentUser,
                      "module_name": progress.current_module if progress else None,
                      "module_index": progress.module_index if progress else 0}),
     ]
-    body_iter = _run_body(services, run_id, execution, frames, initial, None,
-                          lambda t, token: run_terminal(run_id, t, token))
+    body_iter = _run_body(services, run_id, execution, frames, initial, None, run_terminal)
     return _respond_stream(services, user, body_iter, execution.token)
 
 
@@ -226,8 +227,7 @@ async def sub_action(request: Request[Any, Any, Any], user: CurrentUser,
     except BaseException:
         services.streams.close(user.user_id)
         raise
-    body_iter = _run_body(services, run_id, execution, frames, [], None,
-                          lambda task, token: sub_action_terminal(run_id, task, token))
+    body_iter = _run_body(services, run_id, execution, frames, [], None, sub_action_terminal)
     return _respond_stream(services, user, body_iter, execution.token)
 
 

@@ -13,8 +13,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
-from engine.errors import ExecutionError
-from engine.wire_routes import TaskQueued, TasksView, TaskView
+from engine import ExecutionError, TaskQueued, TasksView, TaskView
 from production_server.auth.identity import CurrentUser, User, services_of
 from production_server.errors import ApiError, bad_request, not_found
 from production_server.executions import json_response

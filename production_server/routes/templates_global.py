@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Request, post
 from litestar.params import FromPath
 
-from engine.wire_web import CloneVersionResponse, PublishGlobalRequest, PublishGlobalResponse
+from engine import CloneVersionResponse, PublishGlobalRequest, PublishGlobalResponse
 from production_server.auth.identity import CurrentUser, services_of
 from production_server.body import read_body
 from production_server.errors import ApiError
@@ -31,7 +31,7 @@ async def publish_global(request: Request[Any, Any, Any],
         raise ApiError(403, "forbidden", "Only administrators can publish global templates")
     s = services.settings
     body = await read_body(request, PublishGlobalRequest, s.max_body_bytes, s.max_json_depth)
-    return await services.pool.run(services.eng().publish_global,  # type: ignore[no-any-return]
+    return await services.pool.run(services.eng().publish_global,
                                    user.user_id, body.source_version_id)
 
 
@@ -42,7 +42,7 @@ async def clone_version(request: Request[Any, Any, Any], user: CurrentUser,
                         version_id: FromPath[str]) -> CloneVersionResponse:
     """Store a global template's version as a version of the user's own template."""
     services = services_of(request)
-    return await services.pool.run(services.eng().clone_global_version,  # type: ignore[no-any-return]
+    return await services.pool.run(services.eng().clone_global_version,
                                    user.user_id, template_id, version_id)
 
 

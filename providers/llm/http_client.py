@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 import httpx
@@ -18,24 +18,25 @@ from engine.provider_types import ProviderTimeoutError, ServerError
 from providers.llm.http_errors import error_from_exception, error_from_status
 from providers.llm.streaming import Opener, SSEEvent, StreamLimits, iter_sse
 
-HttpFactory = Callable[[httpx.Timeout], httpx.Client]
 _CONNECT_TIMEOUT_S = 10.0
-
-
-def default_http(timeout: httpx.Timeout) -> httpx.Client:
-    """A fresh client per call; `trust_env=False`: nothing is taken from the environment."""
-    return httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False)
 
 
 @dataclass(frozen=True)
 class ClientOptions:
-    """What a live client needs besides the request: where, how long, and how to connect."""
+    """What a live client needs besides the request: where, how long, and how to connect.
+
+    `transport` is the same seam the media clients have (tests and gateways plug in there)."""
 
     base_url: str
     provider_timeout_s: float = 300.0
     stream_chunk_timeout_s: float = 180.0
     cancel_check_interval_s: float = 0.1
-    http: HttpFactory = field(default=default_http)
+    transport: httpx.BaseTransport | None = None
+
+    def http(self, timeout: httpx.Timeout) -> httpx.Client:
+        """A fresh client per call; `trust_env=False`: nothing is taken from the environment."""
+        return httpx.Client(transport=self.transport, timeout=timeout, trust_env=False,
+                            follow_redirects=False)
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -56,15 +57,14 @@ def post_json(options: ClientOptions, path: str, headers: dict[str, str], body: 
     deadline = time.monotonic() + options.provider_timeout_s
     chunks: list[bytes] = []
     try:
-        with options.http(_timeout(options.provider_timeout_s)) as client:
-            with client.stream("POST", options.url(path), headers=headers,
-                               json=body) as response:
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    if time.monotonic() > deadline:
-                        raise ProviderTimeoutError(
-                            f"{vendor} call exceeded {options.provider_timeout_s:g} s")
-                status, response_headers = response.status_code, dict(response.headers)
+        with options.http(_timeout(options.provider_timeout_s)) as client, \
+                client.stream("POST", options.url(path), headers=headers, json=body) as response:
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise ProviderTimeoutError(
+                        f"{vendor} call exceeded {options.provider_timeout_s:g} s")
+            status, response_headers = response.status_code, dict(response.headers)
     except httpx.HTTPError as exc:
         raise error_from_exception(vendor, exc) from None
     raw = b"".join(chunks)
@@ -89,15 +89,15 @@ def sse_opener(options: ClientOptions, path: str, headers: dict[str, str],
 
     def open_events(register: Callable[[httpx.Response], None]) -> Iterator[SSEEvent]:
         try:
-            with options.http(_timeout(safety_read_s)) as client:
-                with client.stream("POST", options.url(path), headers=headers,
-                                   json=body) as response:
-                    register(response)
-                    if response.status_code >= 400:
-                        raw = response.read()
-                        raise error_from_status(vendor, response.status_code,
-                                                dict(response.headers), raw, known)
-                    yield from iter_sse(response.iter_lines())
+            with options.http(_timeout(safety_read_s)) as client, \
+                    client.stream("POST", options.url(path), headers=headers,
+                                  json=body) as response:
+                register(response)
+                if response.status_code >= 400:
+                    raw = response.read()
+                    raise error_from_status(vendor, response.status_code,
+                                            dict(response.headers), raw, known)
+                yield from iter_sse(response.iter_lines())
         except httpx.HTTPError as exc:
             raise error_from_exception(vendor, exc) from None
 

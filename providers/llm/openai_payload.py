@@ -10,7 +10,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from engine.provider_types import ContentPart, InvalidRequestError, LLMRequest, Message, ModelCapabilities
+from engine.provider_types import (
+    ContentPart,
+    InvalidRequestError,
+    LLMRequest,
+    Message,
+    ModelCapabilities,
+)
 from providers.llm.common import (
     IMAGE_TYPES,
     check_vision,

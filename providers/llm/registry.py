@@ -23,6 +23,7 @@ from engine.provider_types import (
 )
 from providers.credentials import missing_key_message
 from providers.llm import anthropic, models, openai
+from providers.llm.client_base import LLMClientBase
 
 
 @dataclass(frozen=True)
@@ -83,17 +84,17 @@ class PlaceholderLLMClient:
         raise AssertionError("unreachable")
 
 
-def _timeouts(settings: LLMClientSettings) -> dict[str, float]:
-    return {"provider_timeout_s": settings.provider_timeout_s,
-            "stream_chunk_timeout_s": settings.stream_chunk_timeout_s,
-            "cancel_check_interval_s": settings.cancel_check_interval_s}
+def _client(cls: type[LLMClientBase[Any]], base_url: str,
+            settings: LLMClientSettings) -> LLMProvider:
+    return cls(base_url=base_url, provider_timeout_s=settings.provider_timeout_s,
+               stream_chunk_timeout_s=settings.stream_chunk_timeout_s,
+               cancel_check_interval_s=settings.cancel_check_interval_s)
 
 
 #: the explicit registry: provider id -> constructor from settings
 LIVE_LLM_CLIENTS: dict[str, Callable[[LLMClientSettings], LLMProvider]] = {
-    "openai": lambda s: openai.OpenAIClient(base_url=s.openai_base_url, **_timeouts(s)),
-    "anthropic": lambda s: anthropic.AnthropicClient(base_url=s.anthropic_base_url,
-                                                     **_timeouts(s)),
+    "openai": lambda s: _client(openai.OpenAIClient, s.openai_base_url, s),
+    "anthropic": lambda s: _client(anthropic.AnthropicClient, s.anthropic_base_url, s),
 }
 
 

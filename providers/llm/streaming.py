@@ -36,7 +36,7 @@ class SSEEvent:
 
 def iter_sse(lines: Iterator[str]) -> Iterator[SSEEvent]:
     """Server-sent events from text lines (fields `event` and `data`; comments ignored)."""
-    event, data_lines = "", []
+    event, data_lines = "", list[str]()
     for line in lines:
         if line == "":
             if data_lines:
@@ -130,7 +130,7 @@ def pump_events(open_events: Opener, limits: StreamLimits, cancel: Any,
                         return
                     items.put(item)
             items.put(_DONE)
-        except BaseException as exc:  # handed to the caller, which decides what it means
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which decides
             if not stop.is_set():
                 items.put(_Failure(exc))
 
@@ -148,10 +148,11 @@ def pump_events(open_events: Opener, limits: StreamLimits, cancel: Any,
                 now = time.monotonic()
                 if now - last >= limits.chunk_timeout_s:
                     raise ProviderTimeoutError(
-                        f"{vendor} stream stalled: no data for {limits.chunk_timeout_s:g} s")
+                        f"{vendor} stream stalled: no data for {limits.chunk_timeout_s:g} s"
+                    ) from None
                 if now - started >= limits.overall_timeout_s:
                     raise ProviderTimeoutError(
-                        f"{vendor} call exceeded {limits.overall_timeout_s:g} s")
+                        f"{vendor} call exceeded {limits.overall_timeout_s:g} s") from None
                 continue
             last = time.monotonic()
             if last - started >= limits.overall_timeout_s:

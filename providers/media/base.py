@@ -1,54 +1,56 @@
-"""Static media provider information as classes (providers.md §4.1/§4.2, MediaProviderClass).
+"""Static media provider information (providers.md §4.1/§4.2, `MediaProviderClass`).
 
-The data lives in `engine.media_catalog` so the engine can use it without importing
-`providers/`; these classes expose it through the interface the provider port promises.
+The data lives in the vendor records of engine/media_vendor.py, so the engine can use it
+without importing `providers/`; `MediaProviderInfo` exposes one record through the interface
+the provider port promises, usable without credentials.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from engine import media_catalog
+from engine.media_catalog import data_schema, provider_metadata
+from engine.media_vendor import MediaVendor, vendor, vendors
 from engine.provider_types import InvalidRequestError
-
-#: providers.md §4.2 — maximum parallel generations per provider (for the later worker)
-CONCURRENCY: dict[str, int] = dict(media_catalog.PROVIDER_CONCURRENCY)
 
 
 class MediaProviderInfo:
-    """Static information for one provider id, usable without credentials."""
+    """Static information for one provider id."""
 
-    provider_id: ClassVar[str] = ""
-    actions: ClassVar[tuple[str, ...]] = ()
-    concurrency: ClassVar[int] = 1
+    def __init__(self, record: MediaVendor) -> None:
+        self.provider_id = record.provider_id
+        self.actions = record.actions
+        self.concurrency = record.concurrency
 
-    @classmethod
-    def supports(cls, action: str) -> bool:
-        return action in cls.actions
+    def supports(self, action: str) -> bool:
+        return action in self.actions
 
-    @classmethod
-    def get_data_schema(cls, action: str) -> dict[str, Any]:
-        if action not in cls.actions:
-            raise InvalidRequestError(f"Provider '{cls.provider_id}' does not support '{action}'")
-        return media_catalog.data_schema(cls.provider_id, action)
+    def get_data_schema(self, action: str) -> dict[str, Any]:
+        if action not in self.actions:
+            raise InvalidRequestError(f"Provider '{self.provider_id}' does not support '{action}'")
+        return data_schema(self.provider_id, action)
 
-    @classmethod
-    def get_metadata(cls, action: str) -> dict[str, Any]:
-        if action not in cls.actions:
+    def get_metadata(self, action: str) -> dict[str, Any]:
+        if action not in self.actions:
             return {}
-        return media_catalog.provider_metadata(cls.provider_id, action)
+        return provider_metadata(self.provider_id, action)
 
 
-def _info_class(provider_id: str) -> type[MediaProviderInfo]:
-    return type(f"{provider_id.title().replace('_', '')}Info", (MediaProviderInfo,), {
-        "provider_id": provider_id,
-        "actions": tuple(media_catalog.PROVIDER_ACTIONS[provider_id]),
-        "concurrency": CONCURRENCY.get(provider_id, 1),
-    })
+class _Infos(Mapping[str, MediaProviderInfo]):
+    """provider id -> its information, for every registered vendor (PRV-5, GEN-6)."""
+
+    def __getitem__(self, provider_id: str) -> MediaProviderInfo:
+        record = vendor(provider_id)
+        if record is None:
+            raise KeyError(provider_id)
+        return MediaProviderInfo(record)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([v.provider_id for v in vendors()])
+
+    def __len__(self) -> int:
+        return len(vendors())
 
 
-#: the explicit list of media providers (PRV-5, GEN-6)
-MEDIA_PROVIDER_CLASSES: dict[str, type[MediaProviderInfo]] = {
-    pid: _info_class(pid) for pid in ("leonardo", "openai", "midjourney", "stable_diffusion",
-                                      "elevenlabs")
-}
+MEDIA_PROVIDER_CLASSES: Mapping[str, MediaProviderInfo] = _Infos()

@@ -14,7 +14,12 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
-from engine.provider_types import ContentItem, GenerationResult, PreviewInfo, ProgressCallback
+from engine.provider_types import (
+    ContentItem,
+    GenerationResult,
+    PreviewInfo,
+    ProgressCallback,
+)
 
 WAIT_SLICE_S = 0.25
 
@@ -66,7 +71,7 @@ class GatedMediaClient:
             self._slot.release()
 
     def format_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self.inner.format_params(params)  # type: ignore[no-any-return]
+        return self.inner.format_params(params)
 
     def txt2img(self, prompt: str, params: dict[str, Any],
                 progress: ProgressCallback) -> GenerationResult:
@@ -87,7 +92,7 @@ class GatedMediaClient:
         return self._gated(progress, lambda: self.inner.txt2audio(prompt, params, progress))
 
     def get_preview_info(self, action: str, params: dict[str, Any]) -> PreviewInfo:
-        return self.inner.get_preview_info(action, params)  # type: ignore[no-any-return]
+        return self.inner.get_preview_info(action, params)
 
     def fetch_content(self, item: ContentItem, max_bytes: int) -> Iterator[bytes]:
-        return self.inner.fetch_content(item, max_bytes)  # type: ignore[no-any-return]
+        return self.inner.fetch_content(item, max_bytes)

@@ -50,9 +50,6 @@ class ElevenLabsClient(VendorMediaClient):
     provider_id = "elevenlabs"
     vendor = "ElevenLabs"
 
-    def base_url(self) -> str:
-        return self.settings.elevenlabs_base_url
-
     def auth_headers(self) -> dict[str, str]:
         return {"xi-api-key": self._secret}
 

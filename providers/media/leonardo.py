@@ -38,9 +38,6 @@ class LeonardoClient(VendorMediaClient):
     provider_id = "leonardo"
     vendor = "Leonardo"
 
-    def base_url(self) -> str:
-        return self.settings.leonardo_base_url
-
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._secret}", "Accept": "application/json"}
 
@@ -118,7 +115,7 @@ class LeonardoClient(VendorMediaClient):
                                             json_body=body))
         job = created.get("sdGenerationJob") or {}
         generation = self._wait(job, progress, self.settings.poll_interval_s)
-        seed = generation.get("seed") if isinstance(generation.get("seed"), int) else -1
+        seed: Any = generation.get("seed") if isinstance(generation.get("seed"), int) else -1
         items = [ContentItem(url=image["url"], content_type="image", seed=seed,
                              extension=url_extension(image["url"], "jpg"))
                  for image in generation.get("generated_images") or []

@@ -35,9 +35,6 @@ class MidjourneyClient(VendorMediaClient):
     provider_id = "midjourney"
     vendor = "Midjourney"
 
-    def base_url(self) -> str:
-        return self.settings.midapi_base_url
-
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._secret}"}
 

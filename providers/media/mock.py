@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Iterator
 
-from engine import media_catalog
+import engine.media_catalog as media_catalog
 from engine.mock_data import MOCK_PLACEHOLDER_URL
 from engine.provider_types import (
     ContentItem,
@@ -15,7 +15,6 @@ from engine.provider_types import (
     ProgressCallback,
     ProviderError,
 )
-from providers.media.base import CONCURRENCY
 
 _KIND = {"txt2img": "image", "img2img": "image", "img2vid": "video", "txt2audio": "audio"}
 
@@ -36,7 +35,7 @@ class MockMediaProvider:
     def __init__(self, provider_id: str) -> None:
         self.provider_id = provider_id
         self.actions: tuple[str, ...] = tuple(media_catalog.PROVIDER_ACTIONS.get(provider_id, ()))
-        self.concurrency = CONCURRENCY.get(provider_id, 1)
+        self.concurrency = media_catalog.PROVIDER_CONCURRENCY.get(provider_id, 1)
 
     def format_params(self, params: dict[str, Any]) -> dict[str, Any]:
         return dict(params or {})

@@ -54,9 +54,6 @@ class OpenAIImagesClient(VendorMediaClient):
     provider_id = "openai"
     vendor = "OpenAI"
 
-    def base_url(self) -> str:
-        return self.settings.openai_base_url
-
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._secret}"}
 

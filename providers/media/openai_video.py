@@ -127,7 +127,7 @@ class OpenAIMediaClient(OpenAIImagesClient):
         return PollStatus(done=False, message=message, percent=percent)
 
     def _failure(self, state: dict[str, Any]) -> GenerationError:
-        error = state.get("error") if isinstance(state.get("error"), dict) else {}
+        error: Any = state.get("error") if isinstance(state.get("error"), dict) else {}
         detail = str(error.get("message") or "no reason given")[:500]
         return GenerationError(self.safe(f"OpenAI video generation failed: {detail}"))
 

@@ -94,7 +94,7 @@ class BackgroundCall(Generic[T]):
     def _run(self) -> None:
         try:
             self._value = self._fn()
-        except BaseException as exc:  # handed to the waiting thread by result()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread by result()
             self._error = exc
         finally:
             self._done.set()

@@ -8,12 +8,20 @@ failing with `ProviderUnavailable` before any network activity (PRV-13).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Callable
 
 import httpx
 
-from engine.provider_types import Credentials, MediaProvider, ProviderError, ProviderUnavailable
+from engine.media_vendor import MediaVendor, register_vendor, unregister_vendor
+from engine.provider_types import (
+    Credentials,
+    MediaProvider,
+    ProviderError,
+    ProviderUnavailable,
+)
 from providers.media.base import MEDIA_PROVIDER_CLASSES, MediaProviderInfo
 from providers.media.concurrency import GatedMediaClient
 from providers.media.elevenlabs import ElevenLabsClient
@@ -34,7 +42,22 @@ LIVE_MEDIA_CLIENTS: dict[str, type[VendorMediaClient]] = {
 }
 
 
-def media_class(name: str) -> type[MediaProviderInfo]:
+@contextmanager
+def media_vendor(record: MediaVendor, client_class: type[VendorMediaClient]) -> Iterator[None]:
+    """A vendor added for a while: its record (every derived table follows) and its live
+    client; both are removed again on exit. Built-in vendors are listed above instead."""
+    if client_class.provider_id != record.provider_id:
+        raise ValueError("the client's provider_id must be the record's")
+    register_vendor(record)
+    LIVE_MEDIA_CLIENTS[record.provider_id] = client_class
+    try:
+        yield
+    finally:
+        LIVE_MEDIA_CLIENTS.pop(record.provider_id, None)
+        unregister_vendor(record.provider_id)
+
+
+def media_class(name: str) -> MediaProviderInfo:
     info = MEDIA_PROVIDER_CLASSES.get(name)
     if info is None:
         raise ProviderError(f"Unknown media provider '{name}'", retryable=False,

@@ -76,8 +76,8 @@ class SDForgeClient(VendorMediaClient):
 
     def payload(self, prompt: str, params: dict[str, Any]) -> dict[str, Any]:
         params = self.format_params(params)
-        combo = params.get("sampler_combo") if isinstance(params.get("sampler_combo"),
-                                                           dict) else {}
+        combo: Any = params.get("sampler_combo") if isinstance(params.get("sampler_combo"),
+                                                                dict) else {}
         width, height = self.resolution("txt2img", params)
         body: dict[str, Any] = {
             "prompt": combined_prompt(prompt, params),

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from engine import media_catalog
+from engine.media_vendor import vendor as vendor_record
 from engine.provider_types import (
     ContentItem,
     Credentials,
@@ -76,7 +76,7 @@ def ratio_size(aspect_ratio: str, long_side: int) -> tuple[int, int]:
     if w_part <= 0 or h_part <= 0:
         w_part = h_part = 1.0
     scale = long_side / max(w_part, h_part)
-    return (max(8, int(round(w_part * scale / 8)) * 8), max(8, int(round(h_part * scale / 8)) * 8))
+    return (max(8, round(w_part * scale / 8) * 8), max(8, round(h_part * scale / 8) * 8))
 
 
 def guarded_source_download(url: str, max_bytes: int) -> bytes:
@@ -96,22 +96,24 @@ class VendorMediaClient:
 
     provider_id: ClassVar[str] = ""
     vendor: ClassVar[str] = ""
-    actions: ClassVar[tuple[str, ...]] = ()
-    concurrency: ClassVar[int] = 1
+    actions: tuple[str, ...] = ()
+    concurrency: int = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.provider_id:
-            cls.actions = tuple(media_catalog.PROVIDER_ACTIONS[cls.provider_id])
-            cls.concurrency = media_catalog.PROVIDER_CONCURRENCY.get(cls.provider_id, 1)
-            cls.vendor = cls.vendor or cls.provider_id
+        cls.vendor = cls.vendor or cls.provider_id
 
     def __init__(self, credentials: Credentials, settings: MediaClientSettings | None = None, *,
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic,
                  source_fetcher: Callable[[str, int], bytes] | None = None) -> None:
-        name = media_catalog.PROVIDER_CREDENTIAL[self.provider_id]
+        record = vendor_record(self.provider_id)
+        if record is None:
+            raise ProviderUnavailable(f"Unknown media provider '{self.provider_id}'")
+        self.actions = record.actions  # from the vendor's record (engine/media_vendor.py)
+        self.concurrency = record.concurrency
+        name = record.credential
         secret = (credentials or {}).get(name)
         if not isinstance(secret, str) or not secret.strip():
             raise ProviderUnavailable(
@@ -130,8 +132,9 @@ class VendorMediaClient:
     # ---------------------------------------------------------------- subclass hooks
 
     def base_url(self) -> str:
-        """The vendor's API root; auth headers are sent only to URLs below it."""
-        return ""
+        """The vendor's API root (settings, else its record's default); auth headers are sent
+        only to URLs below it."""
+        return self.settings.base_url(self.provider_id)
 
     def auth_headers(self) -> dict[str, str]:
         return {}

@@ -13,7 +13,7 @@ import pytest
 
 from engine.execution import ExecOptions
 from engine.processor import WorkflowEngine
-from engine.starts import VIRTUAL_USER
+from engine.virtual import VIRTUAL_USER
 from engine.wire import AutoRespondConfig, Target, WorkflowResponse
 from tests.acceptance.script_a import ANSWERS
 from tests.conftest import make_engine

@@ -19,6 +19,7 @@ from tests.acceptance.script_a import ANSWERS, EVENT_SEQUENCE_A, IMAGE_PARAMS, i
 from tests.conftest import CUDDLE_DIR
 from tests.fakes_engine import USER, Walk, resp
 
+
 @pytest.fixture(scope="module")
 def walk(cuddle_workflow: dict[str, Any]) -> Walk:
     """Script A answered up to the end, with snapshots taken on the way."""

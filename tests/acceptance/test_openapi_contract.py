@@ -18,7 +18,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from engine.media_catalog import PROVIDER_ACTIONS
-from engine.wire_routes import MediaActionType, MediaProviderName
+from engine.wire_requests import MediaActionType, MediaProviderName
 from tests.acceptance.production_client import production
 from tests.acceptance.virtual_support import access_token, make_app
 

@@ -16,7 +16,7 @@ from engine.ids import MonotonicIds
 from production_server.cancellation import CancelRegistry
 from production_server.jobs import MediaJobs
 from tests.acceptance.media_job_support import GatedProviderSet, MediaHub
-from tests.acceptance.production_client import T0, TERMINAL_SUB, Prod, parse_sse, production
+from tests.acceptance.production_client import T0, TERMINAL_SUB, Prod, production
 from tests.acceptance.script_a import IMAGE_PARAMS
 
 IMAGE_MODULE = "generate_and_select_images_v2"

@@ -168,5 +168,16 @@ async def vclient(cuddle_workflow: dict[str, Any]) -> AsyncIterator[VirtualClien
         yield VirtualClient(client, cuddle_workflow)
 
 
-__all__ = ["ANSWERS", "Frame", "REV3", "SECRET", "VirtualClient", "access_token", "decode_blob",
-           "make_app", "make_settings", "parse_sse", "vclient"]
+__all__ = [
+    "ANSWERS",
+    "REV3",
+    "SECRET",
+    "Frame",
+    "VirtualClient",
+    "access_token",
+    "decode_blob",
+    "make_app",
+    "make_settings",
+    "parse_sse",
+    "vclient",
+]

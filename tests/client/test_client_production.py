@@ -14,7 +14,6 @@ from client.answers import choose, choose_id, pick_media
 from client.errors import BadRequest, Conflict, NotFound, RateLimited, Unauthorized
 from client.production import ProductionClient
 from client.testing.apps import PASSWORD, add_user
-from production_server.admin import create_invitation
 from client.uploads import zip_folder
 from client.walk import walk
 from engine.wire import WorkflowResponse
@@ -25,6 +24,7 @@ from engine.wire_frames import (
     SubActionComplete,
     SubActionError,
 )
+from production_server.admin import create_invitation
 from tests.acceptance.script_a import IMAGE_PARAMS
 from tests.client.conftest import (
     MODES,

@@ -422,6 +422,16 @@ class VirtualApiClient:
         return frames
 
 
-__all__ = ["BlockedByBrowser", "EDITOR_ORIGIN", "EditorError", "EditorRuntime", "Frame",
-           "RunResult", "VirtualApiClient", "Wire", "check_history", "check_state",
-           "check_workflow_response"]
+__all__ = [
+    "EDITOR_ORIGIN",
+    "BlockedByBrowser",
+    "EditorError",
+    "EditorRuntime",
+    "Frame",
+    "RunResult",
+    "VirtualApiClient",
+    "Wire",
+    "check_history",
+    "check_state",
+    "check_workflow_response",
+]

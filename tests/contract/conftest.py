@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 
 from db.blob import BlobLimits
+from db.fast_store import FastVirtualStore
 from db.mongo_adapter import MongoAdapter
 from db.production_store import ProductionStore, StoreAdapter, ensure_indexes
-from db.fast_store import FastVirtualStore
 from db.virtual_store import VirtualStore
 from tests.contract.secantus_server import LoopThread
 

@@ -14,7 +14,6 @@ import pytest
 from db.indexes import INDEXES, VIRTUAL_COLLECTIONS, IndexSpec
 from engine.errors import ConcurrentModification
 
-
 # ---- ST-7: every unique key of §3.1 rejects a duplicate
 
 UNIQUE = [ix for ix in INDEXES if ix.unique and ix.collection in VIRTUAL_COLLECTIONS]

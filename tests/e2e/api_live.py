@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from engine.settings_env import PROVIDER_URL_VARS
+from engine.vendor_settings import url_settings
 from production_server.admin import create_user
 from production_server.app import create_app as production_app
 from tests.acceptance.production_client import PASSWORD, SECRET, make_settings
@@ -41,7 +41,7 @@ class LiveApis:
 
 #: live providers as the servers build them, without keys, their vendors at a closed local port:
 #: a live call fails the way it does on a server without keys, and nothing leaves the machine
-NO_VENDOR = {name: "http://127.0.0.1:9" for name in PROVIDER_URL_VARS}
+NO_VENDOR = dict.fromkeys(url_settings(), "http://127.0.0.1:9")
 
 
 def _virtual(uri: str, database: str) -> Any:

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT
 from client.testing.mongo import secantus_command
+from tests.conftest import ROOT
 
 SECRET = "devmode-secret-0123456789abcdef0123"
 PASSWORD = "dev-admin-pw-123"

@@ -13,7 +13,7 @@ import base64
 import json
 import os
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 

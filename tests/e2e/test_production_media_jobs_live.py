@@ -27,8 +27,7 @@ from production_server.__main__ import _Server
 from production_server.admin import create_user
 from production_server.app import create_app
 from tests.acceptance.media_job_support import GatedProviderSet, MediaHub
-from tests.acceptance.production_client import PASSWORD, T0, TERMINAL_SUB, make_settings, \
-    parse_sse
+from tests.acceptance.production_client import PASSWORD, T0, TERMINAL_SUB, make_settings, parse_sse
 from tests.acceptance.script_a import ANSWERS, IMAGE_PARAMS
 
 IMAGE_MODULE = "generate_and_select_images_v2"

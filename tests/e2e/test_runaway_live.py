@@ -18,7 +18,8 @@ from engine.clock import SystemClock
 from engine.ids import MonotonicIds
 from production_server.admin import create_user
 from production_server.app import create_app as create_production
-from tests.acceptance.production_client import PASSWORD, make_settings as production_settings
+from tests.acceptance.production_client import PASSWORD
+from tests.acceptance.production_client import make_settings as production_settings
 from tests.acceptance.virtual_support import access_token, decode_blob, make_settings
 from tests.conftest import mock_only_providers
 from tests.e2e.virtual_live import LiveServer, wait_for

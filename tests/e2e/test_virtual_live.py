@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import socket
-import base64
 import threading
 from typing import Any
 

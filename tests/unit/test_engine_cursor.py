@@ -7,8 +7,8 @@ from typing import Any
 import msgspec
 
 from engine import cursor as cur
-from engine.progress import completed_steps
 from engine.processor import StartCommand
+from engine.progress import completed_steps
 from engine.wire import InteractionResponseData
 from tests.acceptance.script_a import ANSWERS
 from tests.conftest import make_engine

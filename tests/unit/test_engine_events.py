@@ -14,7 +14,7 @@ from engine.execution import ExecOptions
 from engine.jsonutil import canonical_json, sha256_tag
 from engine.processor import StartCommand, WorkflowEngine
 from engine.settings import EngineSettings
-from engine.starts import VIRTUAL_USER
+from engine.virtual import VIRTUAL_USER
 from engine.wire import AutoRespondConfig, InteractionResponseData, Target
 from tests.fakes_engine import PROBES, all_scope, probe_engine, probe_workflow, resp
 

@@ -13,12 +13,12 @@ from db.blob import BlobLimits
 from db.virtual_store import VirtualStore
 from engine import cursor as cur
 from engine.errors import ModuleNotFound, StepNotFound
-from engine.navigation import fork_lineage
+from engine.execution import ExecOptions
+from engine.forks import fork_lineage
 from engine.processor import StartCommand, WorkflowEngine
 from engine.session import flat_state
-from engine.starts import VIRTUAL_USER
+from engine.virtual import VIRTUAL_USER
 from engine.wire import Target
-from engine.execution import ExecOptions
 from tests.conftest import T0
 from tests.fakes_engine import PROBES, all_scope, probe_engine, probe_workflow, resp
 

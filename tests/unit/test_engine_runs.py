@@ -17,10 +17,10 @@ from engine.execution import ExecOptions
 from engine.ports import CancelToken
 from engine.processor import StartCommand, WorkflowEngine
 from engine.wire import Target
+from tests.acceptance.script_a import IMAGE_PARAMS
 from tests.conftest import make_engine
 from tests.fakes import FakeLLMProvider, FakeProviderSet, llm_result
 from tests.fakes_engine import PROBES, Walk, all_scope, probe_engine, probe_workflow, resp
-from tests.acceptance.script_a import IMAGE_PARAMS
 
 
 @pytest.fixture(autouse=True)

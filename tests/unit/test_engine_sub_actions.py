@@ -13,7 +13,7 @@ import pytest
 from engine.execution import ExecOptions
 from engine.ports import CancelToken
 from engine.processor import StartCommand, WorkflowEngine
-from engine.starts import VIRTUAL_PROJECT, VIRTUAL_USER
+from engine.virtual import VIRTUAL_PROJECT, VIRTUAL_USER
 from engine.wire import AutoRespondConfig, Target
 from tests.fakes_engine import PROBES, probe_engine, probe_workflow, resp
 

@@ -16,8 +16,13 @@ from engine.media_files import extension_for, resolve_media_path, store_media
 from engine.modules.media.generate import MediaGenerateModule
 from engine.ports import CancelToken
 from engine.provider_types import ContentItem, GenerationResult
-from tests.fakes import FakeMediaProvider, FakeProviderSet, FakeStore, make_module_context, \
-    make_sub_action_context
+from tests.fakes import (
+    FakeMediaProvider,
+    FakeProviderSet,
+    FakeStore,
+    make_module_context,
+    make_sub_action_context,
+)
 
 TEMPLATE = "/workflow/{run_id}/media/{content_id}.{ext}"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))

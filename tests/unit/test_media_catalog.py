@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from engine.media_catalog import (PROVIDER_ACTIONS, PROVIDER_CONCURRENCY, PROVIDER_CREDENTIAL,
-                                  data_schema, provider_metadata)
+from engine.media_catalog import (
+    PROVIDER_ACTIONS,
+    PROVIDER_CONCURRENCY,
+    PROVIDER_CREDENTIAL,
+    data_schema,
+    provider_metadata,
+)
 
 
 def test_prv_registry_table():

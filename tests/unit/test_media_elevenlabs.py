@@ -30,7 +30,7 @@ def make(server: FakeHttpServer, clock: ms.FakeClock | None = None,
          **kw: Any) -> ElevenLabsClient:
     kw.setdefault("poll_interval_s", 0.02)
     kw.setdefault("poll_timeout_s", 5.0)
-    settings = MediaClientSettings(elevenlabs_base_url=server.base_url, **kw)
+    settings = MediaClientSettings(base_urls={"elevenlabs": server.base_url}, **kw)
     return ElevenLabsClient({"elevenlabs_api_key": KEY}, settings,
                             sleep=(clock or ms.FakeClock()).sleep)
 

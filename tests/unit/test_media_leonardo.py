@@ -28,7 +28,7 @@ CDN = "https://cdn.leonardo.example/users/u/generations/gen-1"
 def make(server: FakeHttpServer, **kw: Any) -> tuple[LeonardoClient, ms.FakeClock]:
     clock = ms.FakeClock()
     kw.setdefault("request_timeout_s", 5.0)
-    settings = MediaClientSettings(leonardo_base_url=server.base_url, **kw)
+    settings = MediaClientSettings(base_urls={"leonardo": server.base_url}, **kw)
     return LeonardoClient({"leonardo_api_key": KEY}, settings, sleep=clock.sleep,
                           monotonic=clock.monotonic), clock
 

@@ -28,7 +28,7 @@ URLS = [f"https://cdn.midapi.example/t1/{i}.png" for i in range(4)]
 def make(server: FakeHttpServer, **kw: Any) -> tuple[MidjourneyClient, ms.FakeClock]:
     clock = ms.FakeClock()
     kw.setdefault("request_timeout_s", 5.0)
-    settings = MediaClientSettings(midapi_base_url=server.base_url, **kw)
+    settings = MediaClientSettings(base_urls={"midjourney": server.base_url}, **kw)
     return MidjourneyClient({"midapi_api_key": KEY}, settings, sleep=clock.sleep,
                             monotonic=clock.monotonic), clock
 

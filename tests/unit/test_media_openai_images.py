@@ -37,7 +37,7 @@ def make(server: FakeHttpServer, clock: ms.FakeClock | None = None,
     kw.setdefault("poll_interval_s", 0.02)
     kw.setdefault("request_timeout_s", 5.0)
     kw.setdefault("poll_timeout_s", 5.0)
-    settings = MediaClientSettings(openai_base_url=server.base_url, **kw)
+    settings = MediaClientSettings(base_urls={"openai": server.base_url}, **kw)
     clock = clock or ms.FakeClock()
     return OpenAIImagesClient(CREDS, settings, sleep=clock.sleep, source_fetcher=loopback_download)
 
@@ -231,7 +231,7 @@ def test_fetch_content_data_url_and_cap(fake_server: FakeHttpServer) -> None:
 
 def test_fetch_content_foreign_url_gets_no_auth(fake_server: FakeHttpServer) -> None:
     fake_server.script("/elsewhere.png", Reply(body=ms.PNG * 100, content_type="image/png"))
-    settings = MediaClientSettings(openai_base_url="https://api.openai.example")
+    settings = MediaClientSettings(base_urls={"openai": "https://api.openai.example"})
     client = OpenAIImagesClient(CREDS, settings)
     item = ContentItem(url=fake_server.base_url + "/elsewhere.png", content_type="image")
     assert b"".join(client.fetch_content(item, 10_000)) == ms.PNG * 100
@@ -259,7 +259,7 @@ def test_preview_info_and_unsupported_action(fake_server: FakeHttpServer) -> Non
 def test_source_urls_are_fetched_through_the_guard_by_default(
         fake_server: FakeHttpServer) -> None:
     """Without an injected fetcher a loopback source URL is refused before any request."""
-    guarded = OpenAIImagesClient(CREDS, MediaClientSettings(openai_base_url=fake_server.base_url))
+    guarded = OpenAIImagesClient(CREDS, MediaClientSettings(base_urls={"openai": fake_server.base_url}))
     with pytest.raises(ProviderError) as info:
         guarded.img2img(fake_server.base_url + "/cdn/source.jpg", "p", {}, lambda d: None)
     assert info.value.error_code == "url_refused"

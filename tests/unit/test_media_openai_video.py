@@ -29,7 +29,7 @@ def make(server: FakeHttpServer, clock: ms.FakeClock | None = None,
          **kw: Any) -> tuple[OpenAIMediaClient, ms.FakeClock]:
     clock = clock or ms.FakeClock()
     kw.setdefault("request_timeout_s", 5.0)
-    settings = MediaClientSettings(openai_base_url=server.base_url, **kw)
+    settings = MediaClientSettings(base_urls={"openai": server.base_url}, **kw)
     return OpenAIMediaClient({"openai_api_key": KEY}, settings, sleep=clock.sleep,
                              monotonic=clock.monotonic), clock
 

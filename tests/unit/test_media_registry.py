@@ -30,15 +30,15 @@ def test_settings_defaults_and_from_values() -> None:
     defaults = MediaClientSettings()
     assert (defaults.poll_interval_s, defaults.video_poll_interval_s) == (2.0, 10.0)
     assert (defaults.poll_timeout_s, defaults.sd_poll_timeout_s) == (300.0, 600.0)
-    assert defaults.openai_base_url == "https://api.openai.com"
+    assert defaults.base_url("openai") == "https://api.openai.com"
     assert MediaClientSettings.from_values({}) == defaults
     custom = MediaClientSettings.from_values({
         "OPENAI_BASE_URL": "http://gw.local/openai/v1/", "ELEVENLABS_BASE_URL": " ",
         "LEONARDO_BASE_URL": "http://leo.local", "MIDAPI_BASE_URL": "http://mj.local/"},
         poll_interval_s=0.5)
-    assert custom.openai_base_url == "http://gw.local/openai"
-    assert custom.elevenlabs_base_url == defaults.elevenlabs_base_url
-    assert (custom.leonardo_base_url, custom.midapi_base_url) == ("http://leo.local",
+    assert custom.base_url("openai") == "http://gw.local/openai"
+    assert custom.base_url("elevenlabs") == defaults.base_url("elevenlabs")
+    assert (custom.base_url("leonardo"), custom.base_url("midjourney")) == ("http://leo.local",
                                                                   "http://mj.local")
     assert custom.poll_interval_s == 0.5
     with pytest.raises(ValueError):
@@ -73,7 +73,7 @@ def test_unregistered_provider_keeps_raising(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_media_factory_uses_settings(fake_server: FakeHttpServer) -> None:
     fake_server.script(ms.EL_MUSIC, Reply(body=ms.MP3, content_type="audio/mpeg"))
-    settings = MediaClientSettings(elevenlabs_base_url=fake_server.base_url,
+    settings = MediaClientSettings(base_urls={"elevenlabs": fake_server.base_url},
                                    poll_interval_s=0.01)
     providers = DefaultProviderSet(media_factory=registry.media_factory(settings))
     client = providers.for_call(False).media("elevenlabs", ALL_CREDS)

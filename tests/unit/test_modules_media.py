@@ -23,7 +23,6 @@ from engine.validation import validate_schema
 from engine.wire import InteractionResponseData
 from providers.provider_set import DefaultProviderSet
 from tests.fakes import START as START_TIME
-from tests.fakes import cuddle_crew_media_inputs as cc_inputs
 from tests.fakes import (
     FakeLLMProvider,
     FakeMediaProvider,
@@ -34,6 +33,7 @@ from tests.fakes import (
     make_module_context,
     make_sub_action_context,
 )
+from tests.fakes import cuddle_crew_media_inputs as cc_inputs
 
 RETRYABLE = {"default_option": "continue", "options": [{"id": "continue", "mode": "continue"}]}
 SUB_ACTIONS = [{"id": "image_generation", "actions": [{"type": "self_sub_action"}]}]

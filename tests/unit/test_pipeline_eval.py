@@ -70,17 +70,17 @@ def test_pipelines_in_the_workflow_file_match_the_spec_examples() -> None:
 def test_inputs_not_mutated_and_no_id(evaluator: MongomockPipelineEvaluator) -> None:
     before = copy.deepcopy(SCENES)
     out = evaluator.aggregate(SCENES, [{"$match": {"title": "Zoomies"}}])
-    assert SCENES == before
+    assert before == SCENES
     assert out == [SCENES[1]] and "_id" not in out[0]
     out[0]["title"] = "changed"
-    assert SCENES == before
+    assert before == SCENES
 
 
 def test_throwaway_collections_are_dropped(evaluator: MongomockPipelineEvaluator) -> None:
     evaluator.aggregate(SCENES, FLATTEN)
     with pytest.raises(ExecutionFailed):
         evaluator.aggregate(SCENES, [{"$bogusStage": {}}])
-    db = MongomockPipelineEvaluator._client["pipeline_eval"]  # noqa: SLF001
+    db = MongomockPipelineEvaluator._client["pipeline_eval"]
     assert db.list_collection_names() == []
 
 

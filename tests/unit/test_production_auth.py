@@ -9,10 +9,10 @@ import time
 import jwt
 import pytest
 
+from engine import json_depth as json_depth_of
 from production_server.auth.passwords import hash_password, verify_password
 from production_server.auth.ratelimit import LoginLimiter
 from production_server.auth.tokens import InvalidToken, TokenService
-from production_server.body import json_depth_of
 
 SECRET = "k" * 40
 tokens = TokenService(SECRET, 3600, 7200)

@@ -20,8 +20,7 @@ from pymongo import MongoClient
 from db.indexes import INDEXES
 from db.memory_adapter import MemoryAdapter
 from db.mongo_adapter import MongoAdapter, parse_write_concern
-from db.production_store import (BridgeDeadlock, ProductionStore, ensure_indexes,
-                                 open_adapter)
+from db.production_store import BridgeDeadlock, ProductionStore, ensure_indexes, open_adapter
 from engine.errors import ConcurrentModification, StoreUnavailable
 from tests.contract.secantus_server import LoopThread
 
@@ -215,8 +214,8 @@ def test_duplicate_key_is_concurrent_modification_both_drivers_eng51(
 def test_event_and_answer_inserts_use_durable_write_concern_st12(wire: MongoAdapter) -> None:
     expected = {"w": "majority", "j": True, "wtimeout": 10000}
     for coll in ("events", "interaction_answers"):
-        assert wire._coll(coll).write_concern.document == expected  # noqa: SLF001
-    assert wire._coll("workflow_runs").write_concern.document == {}  # noqa: SLF001
+        assert wire._coll(coll).write_concern.document == expected
+    assert wire._coll("workflow_runs").write_concern.document == {}
     assert parse_write_concern("1").document == {"w": 1, "j": True, "wtimeout": 10000}
     for bad in ("", "0", " "):
         with pytest.raises(ValueError):

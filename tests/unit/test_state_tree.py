@@ -9,8 +9,8 @@ from typing import Any
 import msgspec
 
 from engine.execution import ExecOptions
-from engine.starts import VIRTUAL_USER
 from engine.state_tree import editor_flat_state, files_tree, steps_tree
+from engine.virtual import VIRTUAL_USER
 from engine.wire import Target
 from tests.fakes_engine import probe_engine, probe_workflow, resp
 

@@ -12,8 +12,13 @@ import pytest
 from engine import upload
 from engine.errors import WorkflowInvalid
 from engine.jsonutil import canonical_json
-from engine.upload import (files_from_zip_base64, load_workflow_files, load_workflow_folder,
-                           load_workflow_zip, read_folder)
+from engine.upload import (
+    files_from_zip_base64,
+    load_workflow_files,
+    load_workflow_folder,
+    load_workflow_zip,
+    read_folder,
+)
 
 CUDDLE = Path(__file__).resolve().parents[2].parent / "shared" / "workflows" / "cuddle_crew"
 

@@ -12,8 +12,12 @@ from engine import validation
 from engine.errors import ModuleExecutionError, WorkflowInvalid
 from engine.settings import EngineSettings
 from engine.upload import load_workflow_folder
-from engine.validation import (evaluate_option_validations, validate_pipeline, validate_schema,
-                               validate_workflow)
+from engine.validation import (
+    evaluate_option_validations,
+    validate_pipeline,
+    validate_schema,
+    validate_workflow,
+)
 from engine.wire import InteractionResponseData, ValidationErrorItem
 
 CUDDLE = Path(__file__).resolve().parents[2].parent / "shared" / "workflows" / "cuddle_crew"

@@ -15,18 +15,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from db.blob import BlobLimits, compress, decode_blob, encode_blob
-from db.fast_store import FastVirtualStore, decode_with_raw, depth_at_most
+from db.blob import BlobLimits, compress, decode_blob, decode_with_raw, encode_blob
+from db.fast_store import FastVirtualStore
 from db.virtual_store import VirtualStore
+from engine import depth_within, json_depth
 from engine.errors import EngineError
 from engine.execution import ExecOptions
 from engine.ids import SequentialIds
-from engine.starts import VIRTUAL_USER, virtual_prepare
+from engine.virtual import VIRTUAL_USER
 from engine.wire import AutoRespondConfig, InteractionResponseData, Target
 from tests.conftest import T0, make_engine
-from virtual_server.limits import json_depth
 
 LIMITS = BlobLimits()
 OVERLAY = Target(step_id="text_overlays", module_name="select_text_overlay")
@@ -84,7 +85,7 @@ def test_write_counter_tracks_changes(cuddle_workflow: dict[str, Any]) -> None:
         loaded = store_class.from_blob(store.to_blob(), LIMITS, T0)
         assert loaded.writes == 0
         again = make_engine(mode="virtual", store=loaded)
-        virtual_prepare(again, cuddle_workflow, response.workflow_run_id, [])
+        again.virtual_prepare(cuddle_workflow, response.workflow_run_id, [])
         again.get_state_view(VIRTUAL_USER, response.workflow_run_id)
         assert loaded.writes == 0, store_class.__name__
 
@@ -183,12 +184,13 @@ def test_decoder_round_trips_generated_documents(docs: list[dict[str, Any]]) -> 
 @given(st.recursive(st.text(alphabet='[]{}"\\ab', max_size=5),
                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(alphabet='[]{}"\\', max_size=3), c, max_size=3),
                     max_leaves=30))
-def test_depth_at_most_is_exact(value: Any) -> None:
+def test_depth_within_is_exact(value: Any) -> None:
     """[WIRE-3][BLOB-6] The C-speed depth test agrees with the reference depth scan."""
     data = json.dumps(value).encode()
     depth = json_depth(data)
-    assert depth_at_most(data, depth)
-    assert depth == 0 or not depth_at_most(data, depth - 1)
+    for parsed in (False, True):  # the request-body stripping and the parsed-document one
+        assert depth_within(data, depth, parsed=parsed)
+        assert depth == 0 or not depth_within(data, depth - 1, parsed=parsed)
 
 
 def test_reads_are_private_copies() -> None:

@@ -9,12 +9,13 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
 
+from engine.upload import load_workflow_folder
 from tests.acceptance.virtual_support import access_token, make_app, make_settings
 from tests.conftest import CUDDLE_DIR
-from engine.upload import load_workflow_folder
 
 HEADERS = {"Authorization": "Bearer " + access_token(), "Content-Type": "application/json"}
 ROUTES = ["/workflow/start", "/workflow/respond", "/workflow/sub-action", "/workflow/state",

@@ -7,8 +7,8 @@ from typing import Any, AsyncIterator
 import pytest
 from litestar.testing import AsyncTestClient
 
+from engine import json_depth
 from tests.acceptance.virtual_support import access_token, make_app, make_settings
-from virtual_server.limits import json_depth
 
 HEADERS = {"Authorization": "Bearer " + access_token()}
 

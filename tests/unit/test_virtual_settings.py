@@ -138,10 +138,10 @@ def test_vendor_addresses_reach_the_provider_clients() -> None:
     assert providers.llm("openai").options.base_url == "http://gw:1/v1"
     assert providers.llm("anthropic").options.base_url == "http://gw:2"
     media = providers.media("elevenlabs", {"elevenlabs_api_key": "k"})
-    assert media.settings.elevenlabs_base_url == "http://gw:3"
+    assert media.settings.base_url("elevenlabs") == "http://gw:3"
     assert media.settings.poll_interval_s == 0.5 and media.settings.video_poll_interval_s == 2.5
     openai_media = providers.media("openai", {"openai_api_key": "k"})
-    assert openai_media.settings.openai_base_url == "http://gw:1"
+    assert openai_media.settings.base_url("openai") == "http://gw:1"
 
 
 def test_settings_are_immutable() -> None:

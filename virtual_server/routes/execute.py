@@ -12,17 +12,17 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 
-from engine.wire import (
+from engine import (
     VirtualRespondRequest,
     VirtualResumeConfirmRequest,
     VirtualStartRequest,
     VirtualWorkflowResponse,
 )
 from virtual_server.bodies import body_of
-from virtual_server.errors import json_response
+from virtual_server.errors import raw_json_response
 from virtual_server.openapi import answers
 from virtual_server.runtime import runtime
-from virtual_server.shapes import shaped, wants_rev3
+from virtual_server.shapes import encoded, wants_rev3
 
 
 @post("/workflow/start", status_code=200, summary="Run a virtual workflow to a target module",
@@ -30,9 +30,9 @@ from virtual_server.shapes import shaped, wants_rev3
 async def start(request: Request[Any, Any, Any],
                 payload: NamedDependency[VirtualStartRequest]) -> Response[VirtualWorkflowResponse]:
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.start, payload, None, not rev3, blob=payload.virtual_db,
-                            request=request)
-    return json_response(shaped(response, rev3))
+    return raw_json_response(await rt.run(
+        encoded(rt.service.start, rev3), payload, None, not rev3, blob=payload.virtual_db,
+        request=request))
 
 
 @post("/workflow/respond", status_code=200,
@@ -42,9 +42,9 @@ async def respond(request: Request[Any, Any, Any],
                   payload: NamedDependency[VirtualRespondRequest],
                   ) -> Response[VirtualWorkflowResponse]:
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.respond, payload, None, not rev3, blob=payload.virtual_db,
-                            request=request)
-    return json_response(shaped(response, rev3))
+    return raw_json_response(await rt.run(
+        encoded(rt.service.respond, rev3), payload, None, not rev3, blob=payload.virtual_db,
+        request=request))
 
 
 @post("/workflow/resume/confirm", status_code=200,
@@ -57,6 +57,6 @@ async def resume_confirm(request: Request[Any, Any, Any],
     of the blob's run when it changed, continue from the run's position to the target. That is
     `/start` with a blob (VS-3, VS-4, ENG-42), so the same operation answers it."""
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.start, payload, None, not rev3, blob=payload.virtual_db,
-                            request=request)
-    return json_response(shaped(response, rev3))
+    return raw_json_response(await rt.run(
+        encoded(rt.service.start, rev3), payload, None, not rev3, blob=payload.virtual_db,
+        request=request))

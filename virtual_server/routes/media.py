@@ -16,10 +16,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import File
 
-from engine.errors import NotFound
-from engine.media_files import hashed_media_path, media_type_for
-from engine.provider_types import PreviewInfo
-from engine.wire_routes import MediaPreviewRequest
+from engine import (
+    MediaPreviewRequest,
+    NotFound,
+    PreviewInfo,
+    hashed_media_path,
+    media_type_for,
+)
 from virtual_server.bodies import body_of
 from virtual_server.errors import json_response
 from virtual_server.openapi import answers, downloads

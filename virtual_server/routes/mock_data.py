@@ -8,11 +8,11 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 
-from engine.wire import MockDataRequest
-from engine.wire_routes import MockDataResponse
+from engine import MockDataRequest, MockDataResponse
 from virtual_server.bodies import body_of
 from virtual_server.errors import json_response
-from virtual_server.mock_data import check_request, mock_data as generate
+from virtual_server.mock_data import check_request
+from virtual_server.mock_data import mock_data as generate
 from virtual_server.openapi import answers
 from virtual_server.runtime import runtime
 

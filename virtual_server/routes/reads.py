@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 
-from engine.wire import (
+from engine import (
     EventsView,
     GenerationsView,
     InteractionHistoryView,
@@ -22,9 +22,10 @@ from engine.wire import (
     VirtualReadRequest,
 )
 from virtual_server.bodies import body_of
-from virtual_server.errors import json_response
+from virtual_server.errors import raw_json_response
 from virtual_server.openapi import answers
 from virtual_server.runtime import runtime
+from virtual_server.shapes import encoded
 
 
 @post("/workflow/state", status_code=200, summary="State view of the run in a blob",
@@ -32,7 +33,7 @@ from virtual_server.runtime import runtime
 async def state(request: Request[Any, Any, Any],
                 payload: NamedDependency[VirtualReadRequest]) -> Response[StateView]:
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.read, payload, "state"))
+    return raw_json_response(await rt.run(encoded(rt.service.read), payload, "state"))
 
 
 @post("/workflow/interaction-history", status_code=200,
@@ -42,7 +43,7 @@ async def interaction_history(request: Request[Any, Any, Any],
                               payload: NamedDependency[VirtualReadRequest],
                               ) -> Response[InteractionHistoryView]:
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.read, payload, "history"))
+    return raw_json_response(await rt.run(encoded(rt.service.read), payload, "history"))
 
 
 @post("/workflow/generations", status_code=200,
@@ -52,7 +53,7 @@ async def generations(request: Request[Any, Any, Any],
                       payload: NamedDependency[VirtualGenerationsRequest],
                       ) -> Response[GenerationsView]:
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.read, payload, "generations"))
+    return raw_json_response(await rt.run(encoded(rt.service.read), payload, "generations"))
 
 
 @post("/workflow/events", status_code=200, summary="Events of the run in a blob",
@@ -60,4 +61,4 @@ async def generations(request: Request[Any, Any, Any],
 async def events(request: Request[Any, Any, Any],
                  payload: NamedDependency[VirtualEventsRequest]) -> Response[EventsView]:
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.read, payload, "events"))
+    return raw_json_response(await rt.run(encoded(rt.service.read), payload, "events"))

@@ -15,16 +15,23 @@ from typing import Any, AsyncIterator, Callable, TypeVar
 from litestar import Request, post
 from litestar.di import NamedDependency
 
-from engine.errors import Overloaded
-from engine.pool import BUSY_MESSAGE, EnginePool
-from engine.ports import CancelToken
-from engine.wire import VirtualSubActionRequest
+from engine import (
+    BUSY_MESSAGE,
+    CancelToken,
+    EnginePool,
+    Overloaded,
+    VirtualSubActionRequest,
+)
 from virtual_server.bodies import body_of
 from virtual_server.errors import ApiError
 from virtual_server.gcpause import without_gc
 from virtual_server.openapi import streams
 from virtual_server.runtime import runtime
-from virtual_server.service import prepare_sub_action, run_sub_action, sub_action_failure
+from virtual_server.service import (
+    prepare_sub_action,
+    run_sub_action,
+    sub_action_failure,
+)
 from virtual_server.sse import SSEProducer, SSEResponse
 
 T = TypeVar("T")

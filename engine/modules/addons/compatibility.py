@@ -63,7 +63,7 @@ def score(source_tags: Tags, tags: Tags) -> int:
         return 0
     sums = [sum(min(source_tags[c][t], v) for t, v in tags[c].items() if t in source_tags[c])
             for c in shared]
-    return int(round(sum(sums) / len(shared)))
+    return round(sum(sums) / len(shared))
 
 
 def threshold_color(value: int, rules: list[Any]) -> str | None:

@@ -33,12 +33,14 @@ def module_config(context: ExecutionContext) -> dict[str, Any] | None:
     if not isinstance(modules, list):
         return None
     for config in modules:
-        if isinstance(config, dict) and (config.get("name") or config.get("module_id")) == context.module_name:
+        if isinstance(config, dict) \
+                and (config.get("name") or config.get("module_id")) == context.module_name:
             return config
     index = context.module_index
     if 0 <= index < len(modules) and isinstance(modules[index], dict) \
             and modules[index].get("module_id") == context.module_id:
-        return modules[index]
+        found: dict[str, Any] = modules[index]
+        return found
     return None
 
 
@@ -79,7 +81,7 @@ def resolve_addon_configs(context: ExecutionContext) -> list[dict[str, Any]]:
             resolved.append({"addon_id": addon_id,
                              "priority": priority if isinstance(priority, int) else 0,
                              "inputs": _with_defaults(addon, inputs)})
-        except Exception:  # noqa: BLE001 - an addon never fails the module (MOD-addon-1)
+        except Exception:
             log.warning("addon %d of module %s ignored: input resolution failed", index,
                         context.module_name, exc_info=True)
     resolved.sort(key=lambda c: c["priority"])
@@ -119,7 +121,7 @@ def apply_addons(data: Any, configs: list[dict[str, Any]], context: ExecutionCon
                     meta["decorators"] = []
                 meta["addons"][addon.short_name] = addon_data
                 meta["decorators"].extend(decorators)
-        except Exception:  # noqa: BLE001 - logged and ignored (MOD-addon-1)
+        except Exception:
             log.warning("addon %s failed while decorating module %s", config.get("addon_id"),
                         context.module_name, exc_info=True)
     return decorated
@@ -131,6 +133,6 @@ def run_on_selection(configs: list[dict[str, Any]], selected: list[Any],
     for config in configs:
         try:
             ADDON_CLASSES[config["addon_id"]]().on_selection(items, config["inputs"], context)
-        except Exception:  # noqa: BLE001 - logged and ignored (MOD-addon-1)
+        except Exception:
             log.warning("addon %s failed on selection in module %s", config.get("addon_id"),
                         context.module_name, exc_info=True)

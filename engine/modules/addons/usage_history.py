@@ -24,6 +24,11 @@ def track_key(item: dict[str, Any], key_format: str) -> str:
     return _PLACEHOLDER.sub(value, key_format)
 
 
+def _color(rule: dict[str, Any]) -> str | None:
+    color: str | None = rule["color"]  # as configured (the workflow's own value)
+    return color
+
+
 def rule_color(age_seconds: float, rules: list[Any]) -> str | None:
     """First matching range rule, else a bare `{color}` default (the item was used)."""
     default = None
@@ -32,7 +37,7 @@ def rule_color(age_seconds: float, rules: list[Any]) -> str | None:
             continue
         if "max_hours" in rule:
             if isinstance(rule["max_hours"], (int, float)) and age_seconds / 3600 < rule["max_hours"]:
-                return rule["color"]
+                return _color(rule)
             continue
         if "unit" in rule or "min" in rule or "max" in rule:
             unit = UNIT_SECONDS.get(rule.get("unit", "hour"))
@@ -41,7 +46,7 @@ def rule_color(age_seconds: float, rules: list[Any]) -> str | None:
             age = age_seconds / unit
             low, high = rule.get("min"), rule.get("max")
             if (low is None or age >= low) and (high is None or age < high):
-                return rule["color"]
+                return _color(rule)
             continue
         if default is None:
             default = rule["color"]

@@ -12,8 +12,13 @@ from typing import Any, ClassVar
 
 from engine.jsonutil import canonical_json, get_path
 from engine.mock_data import MOCK_WORDS
-from engine.modules.base import (ExecutableModule, ExecutionContext, ModuleExecutionError,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutableModule,
+    ExecutionContext,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
 
 ALWAYS_REFUSED = frozenset({"$where", "$function", "$accumulator", "$expr", "$regex", "$text",
                             "$jsonSchema"})
@@ -33,11 +38,11 @@ def fail(message: str) -> ModuleExecutionError:
     return ModuleExecutionError(message, error_type="execution_failed")
 
 
-def check_query_shape(query: dict[str, Any]) -> tuple[dict, list[str], Any, Any]:
+def check_query_shape(query: dict[str, Any]) -> tuple[dict[str, Any], list[str], Any, Any]:
     """The declared shape `{filter?, fields, sort?, limit?}` (input validation)."""
-    filter_ = query.get("filter")
+    filter_: Any = query.get("filter")
     filter_ = {} if filter_ is None else filter_
-    fields = query.get("fields")
+    fields: Any = query.get("fields")
     sort = query.get("sort")
     limit = query.get("limit")
     bad = None
@@ -168,7 +173,8 @@ class DbQueryModule(ExecutableModule):
         doc = context.store.get_config(type_, name)
         if doc is None or not isinstance(doc.get("value"), dict):
             raise fail("Missing config " + type_ + "/" + name)
-        return doc["value"]
+        value: dict[str, Any] = doc["value"]
+        return value
 
     def _substitute(self, value: Any, inputs: dict[str, Any], context: ExecutionContext) -> Any:
         """Replace placeholder strings (`$NOW`, `$context.*`, `$state.*`, `$input.*`)."""

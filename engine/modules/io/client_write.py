@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from engine.modules.base import (ExecutionContext, InteractionRequestResult, InteractiveModule,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutionContext,
+    InteractionRequestResult,
+    InteractiveModule,
+    ModuleInput,
+    ModuleOutput,
+)
 from engine.modules.io.write_text import as_text
 from engine.wire import InteractionRequest, InteractionResponseData, ValidationErrorItem
 
 
 def resolve_format(inputs: dict[str, Any]) -> str:
-    fmt = inputs.get("format")
+    fmt: str | None = inputs.get("format")
     if fmt:
         return fmt
     return "json" if inputs["filename"].endswith(".json") else "text"

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from engine.modules.base import (ExecutableModule, ExecutionContext, ModuleExecutionError,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutableModule,
+    ExecutionContext,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
 from engine.modules.io.files import basename, placement
 
 
@@ -30,7 +35,7 @@ class IoLoadJsonModule(ExecutableModule):
             if inputs.get("required", True):
                 raise ModuleExecutionError(f"File '{filename}' not found")
             return {"data": inputs.get("default"), "file_exists": False, "file_id": None}
-        content = doc.get("content")
+        content: Any = doc.get("content")
         if doc.get("content_type") == "text":
             try:
                 content = json.loads(content)

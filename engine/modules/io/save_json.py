@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from engine.modules.base import (ExecutableModule, ExecutionContext, ModuleExecutionError,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutableModule,
+    ExecutionContext,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
 from engine.modules.io.files import insert_file
 
 

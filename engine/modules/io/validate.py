@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from engine.modules.base import (ExecutableModule, ExecutionContext, ModuleExecutionError,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutableModule,
+    ExecutionContext,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
 from engine.validation import validate_schema
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from engine.jsonutil import normalize
-from engine.modules.base import (ExecutableModule, ExecutionContext, ModuleExecutionError,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutableModule,
+    ExecutionContext,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
 from engine.validation import validate_pipeline
 
 _SCOPE_FIELDS = ("workflow_template_id", "scope")

@@ -10,7 +10,7 @@ import copy
 import os
 from typing import Any
 
-from engine import media_catalog
+import engine.media_catalog as media_catalog
 from engine.errors import ModuleExecutionError
 from engine.modules.base import ExecutionContext, InteractionRequestResult
 from engine.wire import InteractionRequest, InteractionResponseData, ValidationErrorItem

@@ -47,8 +47,8 @@ class MediaGenerateV2Module(InteractiveModule):
     def get_interaction_request(self, inputs: dict[str, Any],
                                 context: ExecutionContext) -> InteractionRequestResult:
         action_type = inputs.get("action_type") or "txt2img"
-        providers = inputs.get("providers")
-        prompt_config = inputs.get("prompt_config")
+        providers: Any = inputs.get("providers")
+        prompt_config: Any = inputs.get("prompt_config")
         v2_prompts.check_inputs(action_type, providers, prompt_config)
         generated = self._generate_prompts(action_type, providers, prompt_config, context)
         return self._request(inputs, context, generated, interaction_id=None)

@@ -11,13 +11,18 @@ from typing import Any
 
 import msgspec
 
-from engine import media_catalog
+import engine.media_catalog as media_catalog
 from engine.errors import Cancelled, ModuleExecutionError
 from engine.media_files import extension_for, resolve_media_path, store_media
 from engine.modules.base import SubActionContext
 from engine.modules.media.common import KIND_BY_ACTION
-from engine.provider_types import ContentItem, GenerationResult, MediaProvider, ProviderCancelled, \
-    ProviderError
+from engine.provider_types import (
+    ContentItem,
+    GenerationResult,
+    MediaProvider,
+    ProviderCancelled,
+    ProviderError,
+)
 from engine.sanitize import sanitize_message
 
 

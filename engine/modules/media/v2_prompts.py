@@ -5,16 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engine import media_catalog
+import engine.media_catalog as media_catalog
 from engine.errors import ModuleExecutionError
 from engine.modules.media.common import KIND_BY_ACTION
-
-#: MOD-mg2-1: which providers may be asked for which action
-ALLOWED_PROVIDERS: dict[str, tuple[str, ...]] = {
-    "txt2img": ("midjourney", "leonardo", "openai", "stable_diffusion"),
-    "img2vid": ("openai", "leonardo"),
-    "txt2audio": ("elevenlabs",),
-}
 
 #: MOD-mg2-2: the fields asked for next to `prompts`
 EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
@@ -32,7 +25,7 @@ def _invalid(message: str) -> ModuleExecutionError:
 
 def check_inputs(action_type: Any, providers: Any, prompt_config: Any) -> None:
     """MOD-mg2-1 checks, all `input_validation_failed`."""
-    if action_type not in ALLOWED_PROVIDERS:
+    if action_type not in media_catalog.prompt_actions():
         raise _invalid(f"media.generateV2: unsupported action_type '{action_type}'")
     if not isinstance(providers, list) or not providers:
         raise _invalid("media.generateV2: 'providers' must be a non-empty array")
@@ -41,7 +34,7 @@ def check_inputs(action_type: Any, providers: Any, prompt_config: Any) -> None:
     if len(set(providers)) != len(providers):
         raise _invalid("media.generateV2: providers must be unique")
     for provider in providers:
-        if provider not in ALLOWED_PROVIDERS[action_type]:
+        if provider not in media_catalog.prompt_providers(action_type):
             raise _invalid(
                 f"media.generateV2: provider '{provider}' is not allowed for '{action_type}'")
     user = prompt_config.get("user") if isinstance(prompt_config, dict) else None
@@ -51,7 +44,8 @@ def check_inputs(action_type: Any, providers: Any, prompt_config: Any) -> None:
 
 def output_schema(action_type: str, providers: list[str]) -> dict[str, Any]:
     """MOD-mg2-2: extras first, then `prompts` with one §4.3 schema per provider."""
-    properties: dict[str, Any] = {name: {"type": "string"} for name in EXTRA_FIELDS[action_type]}
+    properties: dict[str, Any] = {name: {"type": "string"}
+                                  for name in EXTRA_FIELDS.get(action_type, ())}
     properties["prompts"] = {
         "type": "object",
         "properties": {p: copy.deepcopy(media_catalog.data_schema(p, action_type))
@@ -88,7 +82,7 @@ def system_elements(system: Any, extra_message: str) -> list[Any]:
         elements = list(system)
     else:
         elements = [system]
-    return elements + [extra_message]
+    return [*elements, extra_message]
 
 
 def default_display_schema(action_type: str, providers: list[str]) -> dict[str, Any]:

@@ -28,7 +28,6 @@ def selected_groups(data: Any, selected_indices: Any,
         if isinstance(data, list):
             if isinstance(key, int) and not isinstance(key, bool) and 0 <= key < len(data):
                 out.append((None, data[key]))
-        elif isinstance(data, dict):
-            if isinstance(key, str) and key in data:
-                out.append((key, data[key]))
+        elif isinstance(data, dict) and isinstance(key, str) and key in data:
+            out.append((key, data[key]))
     return out

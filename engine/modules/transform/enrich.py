@@ -9,8 +9,13 @@ from __future__ import annotations
 import copy
 from typing import Any, ClassVar
 
-from engine.modules.base import (ExecutableModule, ExecutionContext, ModuleExecutionError,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutableModule,
+    ExecutionContext,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
 
 
 def _id_text(value: Any) -> str:
@@ -55,9 +60,9 @@ class _Enricher:
                 self.walk(node[name], sub)
 
     def apply(self, obj: dict[str, Any], name: str, spec: dict[str, Any]) -> None:
-        doc_field = spec.get("document_data_id_field")
-        enr_field = spec.get("enrichment_data_id_field")
-        source_field = spec.get("source_field")
+        doc_field: Any = spec.get("document_data_id_field")
+        enr_field: Any = spec.get("enrichment_data_id_field")
+        source_field: Any = spec.get("source_field")
         if not all(isinstance(f, str) for f in (doc_field, enr_field, source_field)):
             raise ModuleExecutionError("enrichment_map '" + name + "' needs document_data_id_field, "
                                        "enrichment_data_id_field and source_field")

@@ -5,8 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from engine.modules.base import (ExecutableModule, ExecutionContext, ModuleExecutionError,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutableModule,
+    ExecutionContext,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
 from engine.modules.transform.safe_eval import SafeEvalError, safe_eval
 
 _TRUE_WORDS = {"true", "1", "yes", "y"}
@@ -117,7 +122,8 @@ class ParsePatternModule(ExecutableModule):
                 errors.append(prefix + "invalid computed entry")
                 continue
             try:
-                item[entry["field"]] = safe_eval(entry.get("expression"), item)
+                expression: Any = entry.get("expression")
+                item[entry["field"]] = safe_eval(expression, item)
             except SafeEvalError as exc:
                 item[entry["field"]] = None
                 errors.append(prefix + entry["field"] + " computation failed: " + str(exc))
@@ -129,8 +135,8 @@ class ParsePatternModule(ExecutableModule):
     @staticmethod
     def _lookup(item: dict[str, Any], field: str, spec: dict[str, Any], prefix: str,
                 errors: list[str]) -> None:
-        source = spec.get("source") if isinstance(spec.get("source"), list) else []
-        value = item.get(field)
+        source: Any = spec.get("source") if isinstance(spec.get("source"), list) else []
+        value: Any = item.get(field)
         found: Any = None
         if spec.get("match_by_position"):
             try:

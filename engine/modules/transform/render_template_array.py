@@ -8,8 +8,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from engine.errors import EngineError
-from engine.modules.base import (ExecutableModule, ExecutionContext, ModuleExecutionError,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutableModule,
+    ExecutionContext,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
 
 MAX_ITEMS = 1000
 

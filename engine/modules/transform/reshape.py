@@ -10,8 +10,13 @@ import re
 from typing import Any, ClassVar
 
 from engine.errors import EngineError
-from engine.modules.base import (ExecutableModule, ExecutionContext, ModuleExecutionError,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutableModule,
+    ExecutionContext,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
 
 _MARKER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")

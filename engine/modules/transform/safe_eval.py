@@ -34,9 +34,9 @@ def _pow(base: Any, exponent: Any) -> Any:
 
 def _mul(left: Any, right: Any) -> Any:
     for seq, count in ((left, right), (right, left)):
-        if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
-            if len(seq) * max(count, 0) > MAX_SEQUENCE_RESULT:
-                raise SafeEvalError("repeated sequence too large")
+        if isinstance(seq, (str, list, tuple)) and isinstance(count, int) \
+                and len(seq) * max(count, 0) > MAX_SEQUENCE_RESULT:
+            raise SafeEvalError("repeated sequence too large")
     return operator.mul(left, right)
 
 

@@ -11,12 +11,16 @@ import re
 import urllib.parse
 from typing import Any, ClassVar
 
-from engine.modules.base import (ExecutionContext, InteractionRequestResult, InteractiveModule,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutionContext,
+    InteractionRequestResult,
+    InteractiveModule,
+    ModuleInput,
+    ModuleOutput,
+)
 from engine.modules.io.files import basename
 from engine.modules.user.text_input import label_text
-from engine.wire import (InteractionOption, InteractionRequest, InteractionResponseData,
-                         ValidationErrorItem)
+from engine.wire import InteractionOption, InteractionRequest, InteractionResponseData, ValidationErrorItem
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 EXTENSION_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",

@@ -5,8 +5,14 @@ from __future__ import annotations
 import copy
 from typing import Any, ClassVar
 
-from engine.modules.base import (ExecutionContext, InteractionRequestResult, InteractiveModule,
-                                 ModuleExecutionError, ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutionContext,
+    InteractionRequestResult,
+    InteractiveModule,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
 from engine.validation import validate_schema
 from engine.wire import InteractionRequest, InteractionResponseData, ValidationErrorItem
 
@@ -20,7 +26,7 @@ def input_schema(inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def property_defaults(schema: dict[str, Any]) -> dict[str, Any]:
-    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    properties: Any = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
     return {name: copy.deepcopy(prop["default"]) for name, prop in properties.items()
             if isinstance(prop, dict) and "default" in prop}
 

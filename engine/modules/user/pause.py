@@ -6,8 +6,13 @@ from typing import Any, ClassVar
 
 from engine.errors import EngineError
 from engine.jsonutil import canonical_json, normalize
-from engine.modules.base import (ExecutionContext, InteractionRequestResult, InteractiveModule,
-                                 ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutionContext,
+    InteractionRequestResult,
+    InteractiveModule,
+    ModuleInput,
+    ModuleOutput,
+)
 from engine.wire import InteractionRequest, InteractionResponseData
 
 MAX_VALUE_CHARS = 1000

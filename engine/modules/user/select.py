@@ -6,8 +6,14 @@ import copy
 from typing import Any, ClassVar
 
 from engine.modules.addons.processor import apply_addons, resolve_addon_configs, run_on_selection
-from engine.modules.base import (ExecutionContext, InteractionRequestResult, InteractiveModule,
-                                 ModuleExecutionError, ModuleInput, ModuleOutput)
+from engine.modules.base import (
+    ExecutionContext,
+    InteractionRequestResult,
+    InteractiveModule,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
 from engine.modules.user.select_paths import MISSING, derive_paths, lookup, path_text
 from engine.wire import InteractionRequest, InteractionResponseData, ValidationErrorItem
 
@@ -15,7 +21,7 @@ _TYPES = {"select": "select_from_structured", "review": "review_grouped"}
 
 
 def effective_max(inputs: dict[str, Any]) -> int:
-    value = inputs.get("max_selections")
+    value: int | None = inputs.get("max_selections")
     if value is not None:
         return value
     return -1 if inputs.get("multi_select") else 1

@@ -29,7 +29,7 @@ def option_paths(option: Any) -> list[list[Any]]:
         return []
     if option.get("index") is not None:
         return [as_path(option["index"])]
-    metadata = option.get("metadata") if isinstance(option.get("metadata"), dict) else {}
+    metadata: Any = option.get("metadata") if isinstance(option.get("metadata"), dict) else {}
     indices = metadata.get("indices")
     if indices is not None:
         if isinstance(indices, list) and indices and all(isinstance(i, list) for i in indices):

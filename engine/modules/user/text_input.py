@@ -6,10 +6,15 @@ import re
 from typing import Any, ClassVar
 
 from engine.jsonutil import canonical_json
-from engine.modules.base import (ExecutionContext, InteractionRequestResult, InteractiveModule,
-                                 ModuleExecutionError, ModuleInput, ModuleOutput)
-from engine.wire import (InteractionOption, InteractionRequest, InteractionResponseData,
-                         ValidationErrorItem)
+from engine.modules.base import (
+    ExecutionContext,
+    InteractionRequestResult,
+    InteractiveModule,
+    ModuleExecutionError,
+    ModuleInput,
+    ModuleOutput,
+)
+from engine.wire import InteractionOption, InteractionRequest, InteractionResponseData, ValidationErrorItem
 
 MAX_VALUE_CHARS = 10_000
 DEFAULT_PATTERN_ERROR = "Value does not match the required format"

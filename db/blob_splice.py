@@ -1,0 +1,162 @@
+"""The splicing decoder: `decode_blob` that also keeps each document's exact JSON.
+
+The fast virtual store (db/fast_store.py) exports by splicing the JSON of documents a request
+did not touch back into the blob, so decoding keeps those bytes. Acceptance and errors are
+exactly `decode_blob`'s: the same steps (db/blob_decode.py) run, the per-document checks once
+per collection where that is provably enough, document by document otherwise.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+from db.blob_checks import validate_collections
+from db.blob_decode import (
+    DOC_DECODER,
+    FORMAT,
+    GZIP_MAGIC,
+    MAX_DOCUMENTS,
+    RAW_LIST,
+    VERSION,
+    ZSTD_MAGIC,
+    BlobLimits,
+    TagDecoder,
+    b64_chunks,
+    inflate,
+    invalid,
+    parse_json,
+    top_level,
+)
+from db.indexes import VIRTUAL_COLLECTIONS
+from engine.errors import VirtualDbTooLarge
+from engine.json_depth import depth_within
+
+Doc = dict[str, Any]
+
+
+class _Top(msgspec.Struct, forbid_unknown_fields=True):
+    format: str
+    version: int
+    collections: dict[str, msgspec.Raw]
+
+
+_TOP = msgspec.json.Decoder(_Top)
+
+
+def _split(data: bytes) -> dict[str, Any]:
+    """Collections as raw arrays: one typed pass for a well-formed blob, else db.blob's
+    step-by-step parse, which raises the precise `invalid_virtual_db` reason."""
+    try:
+        top = _TOP.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        top = None
+    if top is not None and top.format == FORMAT and top.version == VERSION \
+            and all(name in VIRTUAL_COLLECTIONS for name in top.collections):
+        return top.collections
+    return top_level(data)
+
+
+def _top_tags(doc: Doc) -> int:
+    tags = 0
+    for key, value in doc.items():
+        if key[:1] == "$":
+            raise invalid("dollar_top_level_key",
+                          "virtual_db document field names may not start with $")
+        if type(value) is dict and len(value) == 1 and ("$date" in value or "$esc" in value):
+            tags += 1
+    return tags
+
+
+def _finish(doc: Doc, data: bytes, decoder: TagDecoder, tags: int) -> Doc:
+    """db.blob's per-document rule on an already parsed document (the careful path)."""
+    if (data.count(b'"$') != tags or b"\\u" in data
+            or data.count(b"{") + data.count(b"[") > decoder.max_depth - 3):
+        return decoder.document(doc)
+    return _dates(doc, decoder)
+
+
+def _tag_keys(data: bytes) -> int:
+    """Occurrences of the two tag keys: when they are all top-level tags, nothing nested needs
+    the tag walk (other `$` names, e.g. in stored pipelines, are plain data, ST-4)."""
+    return data.count(b'"$date"') + data.count(b'"$esc"')
+
+
+def _finish_simple(doc: Doc, data: bytes, decoder: TagDecoder) -> Doc:
+    """The whole text has no nested tags and no escapes: only depth and top-level `$date`s."""
+    budget = decoder.max_depth - 3
+    if data.count(b"{") + data.count(b"[") > budget and not depth_within(data, budget, parsed=True):
+        return decoder.document(doc)  # raises too_deep exactly as db.blob does
+    return _dates(doc, decoder)
+
+
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+_UTC = timezone.utc
+
+
+def _date(text: Any, decoder: TagDecoder) -> datetime:
+    """`decoder.date` for the canonical text form, without its round-trip check: with ASCII
+    digits in exactly these places, a successful parse is the round trip. Anything else (and
+    any parse failure) goes through db.blob's own check, which raises where it raises."""
+    if type(text) is str and _DATE_TEXT.fullmatch(text):
+        try:
+            return datetime.fromisoformat(text[:-1]).replace(tzinfo=_UTC)
+        except ValueError:
+            pass
+    return decoder.date(text)
+
+
+def _dates(doc: Doc, decoder: TagDecoder) -> Doc:
+    for key, value in doc.items():
+        if type(value) is dict and len(value) == 1 and "$date" in value:
+            doc[key] = _date(value["$date"], decoder)
+    return doc
+
+
+def decode_with_raw(text: str | bytes, limits: BlobLimits) -> tuple[dict[str, list[Doc]],
+                                                                     dict[str, list[bytes]]]:
+    """`db.blob.decode_blob` (same acceptance, same errors) that also keeps each document's JSON.
+
+    The nested-tag and escape checks db.blob makes per document are made once per collection;
+    only the documents of a collection that fails one take db.blob's per-document route. Depth
+    is measured exactly (not estimated from a bracket count) for large documents, and a document
+    over the limit goes through db.blob's walk, which raises where it raises.
+    """
+    if len(text) > limits.max_encoded_bytes:
+        raise VirtualDbTooLarge("virtual_db exceeds the encoded size limit",
+                                details={"encoded_bytes": len(text),
+                                         "limit": limits.max_encoded_bytes})
+    chunks = b64_chunks(text)
+    head = next(chunks, b"")
+    if head[:2] == GZIP_MAGIC:
+        data = inflate(itertools.chain((head,), chunks), limits.max_decompressed_bytes)
+    elif head[:4] == ZSTD_MAGIC:
+        raise invalid("unsupported_format", "unsupported blob format (zstd is reserved)")
+    else:
+        raise invalid("unrecognised_format", "unrecognised blob format")
+    if limits.max_depth < 4:
+        raise invalid("too_deep", "virtual_db JSON is nested too deeply")
+    decoder = TagDecoder(limits.max_depth, True)
+    docs: dict[str, list[Doc]] = {}
+    raws: dict[str, list[bytes]] = {}
+    for name, array in _split(data).items():
+        items = parse_json(RAW_LIST, array, "bad_collection",
+                       f"virtual_db collection '{name}' must be an array")
+        if len(items) > MAX_DOCUMENTS:
+            raise invalid("too_many_documents", f"virtual_db collection '{name}' is too large")
+        exact = raws[name] = [bytes(item) for item in items]
+        parsed = [parse_json(DOC_DECODER, item, "bad_document",
+                         "virtual_db documents must be objects") for item in exact]
+        tags = [_top_tags(doc) for doc in parsed]
+        whole = memoryview(array).tobytes()
+        total = sum(tags)
+        if (whole.count(b'"$') == total or _tag_keys(whole) == total) and b"\\u" not in whole:
+            docs[name] = [_finish_simple(doc, item, decoder) for doc, item in zip(parsed, exact)]
+        else:
+            docs[name] = [_finish(doc, item, decoder, t) for doc, item, t in zip(parsed, exact, tags)]
+    validate_collections(docs)
+    return docs, raws

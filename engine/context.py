@@ -1,0 +1,39 @@
+"""`EngineContext`: everything an engine operation may use, built once per engine.
+
+Operations are plain functions of a context (not methods of the engine facade), so an operation
+module imports the operations it builds on and never calls back up into `WorkflowEngine`. The
+context is frozen: an operation can read the store or the clock but cannot swap them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from engine.llm_call import LLMHelper
+from engine.locks import RunLocks
+from engine.modules.registry import ModuleRegistry
+from engine.ports import Clock, IdGenerator, PipelineEvaluator, ProviderSet, Store
+from engine.settings import EngineSettings
+from engine.templating import TemplateEngine
+
+#: which server the engine serves: the run documents' `mode`, child run id prefixes
+Mode = Literal["production", "virtual"]
+
+
+@dataclass(frozen=True)
+class EngineContext:
+    store: Store
+    providers: ProviderSet
+    registry: ModuleRegistry
+    pipeline: PipelineEvaluator
+    clock: Clock
+    ids: IdGenerator
+    settings: EngineSettings
+    mode: Mode
+    templates: TemplateEngine = field(init=False)
+    llm: LLMHelper = field(default_factory=LLMHelper)
+    locks: RunLocks = field(default_factory=RunLocks)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "templates", TemplateEngine(self.settings))
