@@ -7,7 +7,9 @@ is not). The adapter also owns the storage guarantees every executor gives: resu
 `_id` (ST-2), datetimes come back aware UTC (clients use `tz_aware=True`, ST-3), writes never
 mutate the caller's dict, a duplicate key becomes `ConcurrentModification` (engine.md §18.2) and
 an unreachable or slow server becomes `StoreUnavailable` (HTTP 503). Event and answer inserts use
-the durable write concern of ST-12.
+the durable write concern of ST-12. Every call passes the adapter's circuit breaker
+(db/breaker.py), so while the server is unreachable calls fail at once instead of each waiting
+for server selection (issue 15).
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ from typing import Any, Literal
 
 from pymongo import ReturnDocument, WriteConcern
 from pymongo.errors import (
+    AutoReconnect,
     BulkWriteError,
     ConnectionFailure,
     DuplicateKeyError,
     ExecutionTimeout,
+    PyMongoError,
     ServerSelectionTimeoutError,
     WriteConcernError,
 )
 
+from db.breaker import CircuitBreaker
 from engine.errors import ConcurrentModification, StoreUnavailable
 
 Doc = dict[str, Any]
@@ -107,7 +112,8 @@ class MongoAdapter:
 
     def __init__(self, client: Any, database: str, *, driver: str = "motor",
                  write_concern: WriteConcern | None = None,
-                 durable_collections: frozenset[str] = DURABLE_COLLECTIONS) -> None:
+                 durable_collections: frozenset[str] = DURABLE_COLLECTIONS,
+                 breaker: CircuitBreaker | None = None) -> None:
         if driver not in DRIVERS:
             raise ValueError(f"unknown MongoDB driver {driver!r}; expected one of {DRIVERS}")
         self.client = client
@@ -118,20 +124,51 @@ class MongoAdapter:
             "majority")
         self._durable = durable_collections
         self._collections: dict[str, Any] = {}
+        self.breaker = breaker or CircuitBreaker()
 
     @classmethod
     def connect(cls, uri: str, database: str, *, driver: str = "motor",
                 write_concern: str | int = "majority", journal: bool = True,
                 wtimeout_ms: int = 10000, server_selection_timeout_ms: int = 10000,
+                connect_timeout_ms: int | None = None, breaker_open_s: float = 1.0,
                 max_pool_size: int = 100, app_name: str = "workflow-engine") -> MongoAdapter:
-        """A client for `uri` with `tz_aware=True` (ST-3); connects lazily on first use."""
+        """A client for `uri` with `tz_aware=True` (ST-3); connects lazily on first use.
+
+        Request paths want a short `server_selection_timeout_ms`: the first call after the
+        server went away waits up to about twice that (the driver selects again after the failed
+        attempt), then the breaker answers the others at once."""
         client = _make_client(driver, uri, tz_aware=True, tzinfo=timezone.utc,
                               serverSelectionTimeoutMS=server_selection_timeout_ms,
+                              connectTimeoutMS=connect_timeout_ms or server_selection_timeout_ms,
                               maxPoolSize=max_pool_size, appname=app_name)
         wc = parse_write_concern(write_concern, journal=journal, wtimeout_ms=wtimeout_ms)
-        return cls(client, database, driver=driver, write_concern=wc)
+        return cls(client, database, driver=driver, write_concern=wc,
+                   breaker=CircuitBreaker(breaker_open_s))
 
     # ---- plumbing
+
+    @contextmanager
+    def _guard(self, coll: str) -> Iterator[None]:
+        """The breaker around one call, then the driver's errors translated (translate_errors).
+        Only an unreachable server opens the breaker: a slow one or a refused write proves the
+        server answers."""
+        probe = self.breaker.before(coll)
+        try:
+            with translate_errors(coll):
+                yield
+        except StoreUnavailable as exc:
+            if isinstance(exc.__cause__, (ConnectionFailure, AutoReconnect)):
+                self.breaker.failed(f"{type(exc.__cause__).__name__}: {exc.__cause__}"[:300])
+            else:
+                self.breaker.succeeded()
+            raise
+        except (ConcurrentModification, PyMongoError):  # the server answered
+            self.breaker.succeeded()
+            raise
+        except BaseException:  # cancelled: proves nothing
+            self.breaker.abandoned(probe)
+            raise
+        self.breaker.succeeded()
 
     def _coll(self, name: str) -> Any:
         coll = self._collections.get(name)
@@ -146,31 +183,31 @@ class MongoAdapter:
     # ---- writes
 
     async def insert_one(self, coll: str, doc: Doc) -> None:
-        with translate_errors(coll):
+        with self._guard(coll):
             await self._coll(coll).insert_one(dict(doc))
 
     async def insert_many(self, coll: str, docs: list[Doc]) -> None:
         if not docs:
             return
-        with translate_errors(coll):
+        with self._guard(coll):
             await self._coll(coll).insert_many([dict(d) for d in docs], ordered=True)
 
     async def update_one(self, coll: str, filter: Doc, update: Doc, *,
                          upsert: bool = False) -> None:
-        with translate_errors(coll):
+        with self._guard(coll):
             await self._coll(coll).update_one(filter, update, upsert=upsert)
 
     async def find_one_and_update(self, coll: str, filter: Doc, update: Doc, *,
                                   upsert: bool = False, return_after: bool = True,
                                   projection: Doc | None = None) -> Doc | None:
-        with translate_errors(coll):
+        with self._guard(coll):
             doc = await self._coll(coll).find_one_and_update(
                 filter, update, projection=_no_id(projection), upsert=upsert,
                 return_document=ReturnDocument.AFTER if return_after else ReturnDocument.BEFORE)
         return _strip(doc)
 
     async def delete_many(self, coll: str, filter: Doc) -> int:
-        with translate_errors(coll):
+        with self._guard(coll):
             result = await self._coll(coll).delete_many(filter)
         return int(result.deleted_count)
 
@@ -178,7 +215,7 @@ class MongoAdapter:
 
     async def find(self, coll: str, filter: Doc, *, projection: Doc | None = None,
                    sort: Sort | None = None, skip: int = 0, limit: int = 0) -> list[Doc]:
-        with translate_errors(coll):
+        with self._guard(coll):
             cursor = self._coll(coll).find(filter, _no_id(projection))
             if sort:
                 cursor = cursor.sort(list(sort))
@@ -197,7 +234,7 @@ class MongoAdapter:
         return found[0] if found else None
 
     async def aggregate(self, coll: str, pipeline: list[Doc]) -> list[Doc]:
-        with translate_errors(coll):
+        with self._guard(coll):
             cursor = self._coll(coll).aggregate(list(pipeline))
             if inspect.isawaitable(cursor):  # PyMongo's AsyncCollection.aggregate
                 cursor = await cursor
@@ -207,7 +244,7 @@ class MongoAdapter:
         return docs
 
     async def count_documents(self, coll: str, filter: Doc) -> int:
-        with translate_errors(coll):
+        with self._guard(coll):
             return int(await self._coll(coll).count_documents(filter))
 
     # ---- administration
@@ -223,17 +260,17 @@ class MongoAdapter:
             kwargs["expireAfterSeconds"] = expire_after_seconds
         if name is not None:
             kwargs["name"] = name
-        with translate_errors(coll):
+        with self._guard(coll):
             await self._db.get_collection(coll).create_index(list(keys), **kwargs)
 
     async def ping(self) -> bool:
-        with translate_errors("admin"):
+        with self._guard("admin"):
             reply = await self._db.command("ping")
         return bool(reply.get("ok"))
 
     async def drop_database(self) -> None:
         """Tests only: every contract test uses a database of its own."""
-        with translate_errors("admin"):
+        with self._guard("admin"):
             await self.client.drop_database(self.database_name)
         self._collections.clear()
 

@@ -152,6 +152,13 @@ class Overloaded(RequestError):
     error_type = "overloaded"
 
 
+class RequestTimeout(RequestError):
+    """An admitted request whose body did not arrive in time (it was holding a pool slot)."""
+
+    http_status = 408
+    error_type = "request_timeout"
+
+
 class StoreUnavailable(RequestError):
     """The database did not answer in time (HTTP 503)."""
 

@@ -5,6 +5,12 @@ The engine is synchronous, so the async servers hand each operation to a dedicat
 `Overloaded` (503) instead of queueing without bound, so the event loop and `/health` stay
 responsive under load. A slot is released when the work finishes in its thread, not when the
 awaiting coroutine goes away, so a cancelled request cannot let more work pile up than allowed.
+
+A server decides admission before it reads a request's body (issue 15): it takes a `Ticket` (a
+slot) first and makes it the request's current ticket (`holding`); the first admission the
+request asks for (`try_admit`, `run`, `admit`) is then served by the ticket, and the slot is
+released as usual when that work finishes. A ticket nobody used is released by the server when
+the request is answered. So an over-admission 503 costs no body read and no decoding.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import functools
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Callable, Iterator, TypeVar
 
 from engine.errors import Overloaded
@@ -21,6 +28,42 @@ from engine.errors import Overloaded
 T = TypeVar("T")
 
 BUSY_MESSAGE = "Server is busy, retry shortly"
+
+
+class Ticket:
+    """A slot taken for one request before its body is read: handed over once, to the first
+    admission the request asks for, or released unused (both at most once)."""
+
+    def __init__(self, pool: "EnginePool") -> None:
+        self.pool = pool
+        self._lock = threading.Lock()
+        self._open = True
+
+    def hand_over(self) -> bool:
+        """The slot now belongs to the caller (who releases it through the pool as usual)."""
+        with self._lock:
+            taken, self._open = self._open, False
+        return taken
+
+    def release(self) -> None:
+        """Give the slot back if it was never handed over."""
+        if self.hand_over():
+            self.pool.release()
+
+
+_TICKET: ContextVar[Ticket | None] = ContextVar("wfe_engine_ticket", default=None)
+
+
+@contextmanager
+def holding(ticket: Ticket) -> Iterator[Ticket]:
+    """Make `ticket` the current request's (tasks started inside inherit it); release it unused
+    on the way out."""
+    token = _TICKET.set(ticket)
+    try:
+        yield ticket
+    finally:
+        _TICKET.reset(token)
+        ticket.release()
 
 
 class EnginePool:
@@ -44,7 +87,17 @@ class EnginePool:
 
     # ------------------------------------------------------------ admission
     def try_admit(self) -> bool:
-        """Take a slot if one is free; never waits."""
+        """Take a slot if one is free (the request's ticket first); never waits."""
+        ticket = _TICKET.get()
+        if ticket is not None and ticket.pool is self and ticket.hand_over():
+            return True
+        return self._take()
+
+    def ticket(self) -> Ticket | None:
+        """A slot for a request whose body is not read yet, or None when the pool is full."""
+        return Ticket(self) if self._take() else None
+
+    def _take(self) -> bool:
         with self._lock:
             if self._in_flight >= self._limit:
                 return False
@@ -82,6 +135,15 @@ class EnginePool:
     async def run_admitted(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn` for an operation that already holds a slot via `admit()`/`try_admit()`."""
         return await asyncio.wrap_future(self._submit(fn, args, kwargs))
+
+    async def off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """CPU work of a request that holds this pool's ticket (decoding its body) on the pool's
+        threads, off the event loop; without a ticket (a request that was not admitted first)
+        it runs inline. The ticket's slot already counts the thread this takes."""
+        ticket = _TICKET.get()
+        if ticket is None or ticket.pool is not self:
+            return fn(*args)
+        return await asyncio.wrap_future(self._submit(fn, args, {}))
 
     def _submit(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Future[T]:
         return self._executor.submit(functools.partial(fn, *args, **kwargs))

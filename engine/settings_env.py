@@ -124,6 +124,13 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_MEDIA_POLL_INTERVAL_S": _f("media_poll_interval_s",
                                     parse_float("WFE_MEDIA_POLL_INTERVAL_S")),
     "WFE_CORS_ORIGINS": _f("cors_origins", parse_origins),
+    "WFE_BODY_TIMEOUT_S": _f("body_timeout_s", parse_float("WFE_BODY_TIMEOUT_S")),
+    "WFE_DB_SELECTION_TIMEOUT_MS": _f("db_selection_timeout_ms",
+                                      parse_int("WFE_DB_SELECTION_TIMEOUT_MS", 1, 600000)),
+    "WFE_DB_BREAKER_OPEN_S": _f("db_breaker_open_s", parse_float("WFE_DB_BREAKER_OPEN_S")),
+    "WFE_ACCESS_LOG": _f("access_log", parse_bool("WFE_ACCESS_LOG")),
+    "WFE_KEEP_ALIVE_S": _f("keep_alive_s", parse_int("WFE_KEEP_ALIVE_S", 1, 3600)),
+    "WFE_BACKLOG": _f("backlog", parse_int("WFE_BACKLOG", 1, 65535)),
     "WFE_HOST": _f("host", parse_text("WFE_HOST")),
     "WFE_PORT": _f("port", parse_int("WFE_PORT", 1, 65535)),
     "WFE_ENV": _f("env", parse_choice("WFE_ENV", "production", "development")),
@@ -163,12 +170,32 @@ class SharedSettings(msgspec.Struct, frozen=True, kw_only=True):
     env: Literal["production", "development"] = "production"
     #: `json` writes one JSON object per log line (for log collectors), `text` a readable line
     log_format: Literal["text", "json"] = "text"
+    #: an admitted engine request's body must arrive within this (it holds a pool slot meanwhile)
+    body_timeout_s: float = 30.0
+    #: the database (db/breaker.py): a call waits about twice this at most for an unreachable
+    #: server, then calls fail at once for `db_breaker_open_s` before one of them probes it again
+    db_selection_timeout_ms: int = 400
+    db_breaker_open_s: float = 1.0
+    #: uvicorn (see `server_options`): a line per request costs the event loop under a storm
+    access_log: bool = False
+    keep_alive_s: int = 75
+    backlog: int = 2048
     provider_keys: dict[str, str] = {}
     provider_urls: dict[str, str] = {}
 
     @property
     def development(self) -> bool:
         return self.env == "development"
+
+    def server_options(self) -> dict[str, Any]:
+        """uvicorn's options (issue 15): httptools, which, unlike h11, keeps a connection whose
+        request was answered before its body was read (the rest is read and dropped) instead of
+        closing it with unread bytes, which resets it; an idle keep-alive longer than clients'
+        own (httpx 5 s, browsers, proxies ~60 s), so a client never reuses a connection the
+        server is closing at that moment; the listen backlog. No `limit_concurrency`: its 503s
+        would hit `/health` too; admission is the engine pool's (engine/admission.py)."""
+        return {"http": "httptools", "timeout_keep_alive": self.keep_alive_s,
+                "backlog": self.backlog, "access_log": self.access_log}
 
     def engine_settings(self) -> EngineSettings:
         """The engine's limits, taken from the fields of the same names."""

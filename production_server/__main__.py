@@ -55,10 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "in-memory database) and a fixed WFE_JWT_SECRET", file=sys.stderr)
             return 2
         uvicorn.run("production_server.__main__:app_factory", factory=True, host=args.host,
-                    port=args.port, workers=args.workers, log_config=None)
+                    port=args.port, workers=args.workers, log_config=None,
+                    **settings.server_options())
         return 0
     app = create_app(settings)
-    server = _Server(uvicorn.Config(app, host=args.host, port=args.port, log_config=None))
+    server = _Server(uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
+                                    **settings.server_options()))
     server.services = app.state.services
     server.run()
     return 0

@@ -15,11 +15,13 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
+from engine.admission import admission_gate
 from engine.clock import SystemClock
 from engine.ids import MonotonicIds
 from engine.ports import Clock, IdGenerator, ProviderSet
 from production_server.auth.routes import AUTH_ROUTES
 from production_server.errors import EXCEPTION_HANDLERS, error_response
+from production_server.routes import execution, media, resume, streaming, tasks, templates_global
 from production_server.routes.execution import EXECUTION_ROUTES
 from production_server.routes.listing import LISTING_ROUTES
 from production_server.routes.media import MEDIA_ROUTES
@@ -41,6 +43,24 @@ log = logging.getLogger("production_server")
 ROUTES = [*AUTH_ROUTES, *EXECUTION_ROUTES, *STREAMING_ROUTES, *STATE_ROUTES, *LISTING_ROUTES,
           *MISC_ROUTES, *MEDIA_ROUTES, *TASK_ROUTES, *RESUME_ROUTES, *GUEST_ROUTES, *FILES_ROUTES,
           *RUNS_INFO_ROUTES, *GLOBAL_TEMPLATE_ROUTES, *STATE_STREAM_ROUTES]
+
+#: routes whose body precedes engine work: they take their engine-pool slot before the body is
+#: read, so a full pool answers 503 at once (engine/admission.py, issue 15)
+ADMIT_FIRST = frozenset(h.fn for h in (
+    execution.start, execution.start_confirm, execution.start_by_version, execution.respond,
+    execution.retry, execution.jump, execution.jump_to_interaction, streaming.stream_respond,
+    streaming.sub_action, resume.resume, resume.resume_confirm, media.media_preview,
+    templates_global.publish_global, templates_global.clone_version, tasks.create_task))
+
+
+def _pool_of(scope: Any) -> Any:
+    return scope["litestar_app"].state["services"].pool
+
+
+def _admits(scope: Any) -> bool:
+    handler = scope.get("route_handler")
+    return handler is not None and getattr(handler, "fn", None) in ADMIT_FIRST
+
 
 #: routes that work without the database (health reports it; docs and models need nothing)
 NO_DATABASE_PATHS = ("/health", "/schema", "/models")
@@ -76,6 +96,7 @@ def create_app(settings: ProductionSettings, *, clock: Clock | None = None,
         on_shutdown=[services.stop],
         before_request=database_gate,
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[admission_gate(_pool_of, _admits, settings.body_timeout_s)],
         state=State({"services": services}),
         cors_config=cors,
         openapi_config=OpenAPIConfig(title="Workflow Engine — production server",

@@ -3,6 +3,8 @@
 Handlers read bodies through `read_body` instead of framework parsing so that the limits of
 WIRE-3/WIRE-4 apply before any parser sees the bytes, and every decoding failure is a 400
 `bad_request` with msgspec's message and path (hostile input never crashes the process, WIRE-8).
+The scan and the decoding of a body of an engine route (admitted before its body was read,
+engine/admission.py) run on the engine pool's threads, off the event loop (issue 15).
 """
 
 from __future__ import annotations
@@ -59,10 +61,15 @@ def decode(raw: bytes, type_: type[T], max_depth: int) -> T:
         raise bad_request("Request body nested too deeply", max_depth=max_depth) from None
 
 
+def pool_of(request: Request[Any, Any, Any]) -> Any:
+    return request.app.state["services"].pool
+
+
 async def read_body(request: Request[Any, Any, Any], type_: type[T], limit: int, max_depth: int,
                     *, optional: bool = False) -> T:
     """Read, check and decode a body; `optional` lets an empty body mean `{}`."""
     raw = await read_bytes(request, limit)
     if optional and not raw.strip():
         raw = b"{}"
-    return decode(raw, type_, max_depth)
+    decoded: T = await pool_of(request).off_loop(decode, raw, type_, max_depth)
+    return decoded

@@ -90,7 +90,9 @@ class Services:
             self.adapter = self.adapter_factory()
         else:
             self.adapter = open_adapter(s.mongodb_uri, s.mongodb_database, driver=s.mongo_driver,
-                                        write_concern=s.mongo_write_concern)
+                                        write_concern=s.mongo_write_concern,
+                                        server_selection_timeout_ms=s.db_selection_timeout_ms,
+                                        breaker_open_s=s.db_breaker_open_s)
         if not s.mongodb_uri:
             log.warning("*** EMBEDDED IN-MEMORY DATABASE: nothing is persisted; set "
                         "WFE_MONGODB_URI for real use ***")

@@ -147,7 +147,8 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
 }
 
 #: defaults that differ in development; an explicitly set variable always wins
-_DEVELOPMENT_DEFAULTS: dict[str, Any] = {"allow_mock_runs": True, "cookie_secure": False}
+_DEVELOPMENT_DEFAULTS: dict[str, Any] = {"allow_mock_runs": True, "cookie_secure": False,
+                                         "access_log": True}
 
 
 def load_settings(env: Mapping[str, str], *, require_secret: bool = True,

@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("virtual server settings: %s", describe(settings))
     uvicorn.run("virtual_server.__main__:app_factory", factory=True,
                 host=args.host or settings.host, port=args.port or settings.port,
-                workers=max(1, args.workers), log_level="info", log_config=None)
+                workers=max(1, args.workers), log_level="info", log_config=None,
+                **settings.server_options())
     return 0
 
 

@@ -1,7 +1,8 @@
 """`create_app(settings, *, clock=None, ids=None, providers=None)` (GEN-11) for port 9001.
 
 Wires the routes of wire-api.md §5, the exception mapping (WIRE-7/8), the `before_request`
-guard (auth → body size → depth, VS-3), CORS (WIRE-6), OpenAPI at `/schema` and one
+guard (auth → body size → depth, VS-3) behind the admission gate (a full engine pool answers
+503 before the body is read, engine/admission.py), CORS (WIRE-6), OpenAPI at `/schema` and one
 `EnginePool` for all engine work (WIRE-5). Clock, ids and providers are injectable so tests
 run deterministically and can forbid live provider calls.
 """
@@ -14,6 +15,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 
+from engine.admission import admission_gate
 from engine.clock import SystemClock
 from engine.ids import MonotonicIds
 from virtual_server.errors import EXCEPTION_HANDLERS
@@ -30,6 +32,15 @@ def _default_providers(settings: VirtualSettings) -> Any:
 
     return configured_provider_set(settings.provider_urls, settings.engine_settings(),
                                    settings.media_poll_interval_s)
+
+
+def _pool_of(scope: Any) -> Any:
+    return scope["litestar_app"].state["runtime"].pool
+
+
+def _is_post(scope: Any) -> bool:
+    """Every POST of this server runs engine work (the GETs are health, docs and media)."""
+    return scope.get("method") == "POST"
 
 
 def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
@@ -50,6 +61,7 @@ def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
     return Litestar(
         route_handlers=ROUTES,
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[admission_gate(_pool_of, _is_post, settings.body_timeout_s)],
         before_request=request_guard(settings),
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors,

@@ -77,6 +77,11 @@ def json_response(body: Any, status: int = 200,
                     headers=headers or {})
 
 
+def raw_json_response(content: bytes, status: int = 200) -> Response[Any]:
+    """A body already encoded (in the engine pool, shapes.encoded)."""
+    return Response(content=content, status_code=status, media_type=JSON)
+
+
 def api_error_response(exc: ApiError, rev3: bool = False) -> Response[Any]:
     body = error_body(exc.error_type, exc.message, exc.details, run_id=exc.run_id,
                       virtual_db=exc.virtual_db)

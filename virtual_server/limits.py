@@ -1,9 +1,12 @@
 """Request limits applied before any JSON parser sees a body (WIRE-3, WIRE-4, VS-3).
 
-The app-wide `before_request` hook runs ahead of Litestar's body decoding, so the order of VS-3
-holds: authenticate → size limit on the streamed bytes (Litestar's `request_max_body_size`,
-413 `payload_too_large`) → iterative nesting-depth scan (400) → msgspec decoding (400
-`bad_request` with `details.errors`, mapped in errors.py).
+Every POST has taken its engine-pool slot before this runs (engine/admission.py: a full pool is
+a 503 without the body being read). The app-wide `before_request` hook runs ahead of Litestar's
+body decoding, so the order of VS-3 holds: authenticate → size limit on the streamed bytes
+(Litestar's `request_max_body_size`, 413 `payload_too_large`) → iterative nesting-depth scan
+(400) → msgspec decoding (400 `bad_request` with `details.errors`, mapped in errors.py). The
+scan and the JSON parse of a body run on the engine pool's threads, not on the event loop
+(issue 15); Litestar takes the parsed body from its connection cache and only converts it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import re
 from itertools import accumulate
 from typing import Any, Awaitable, Callable
 
+import msgspec
 from litestar import Request
+from litestar.utils.scope.state import ScopeState
 
 from virtual_server.auth import authenticate
 from virtual_server.errors import bad_request
@@ -39,6 +44,19 @@ def check_depth(raw: bytes, max_depth: int) -> None:
         raise bad_request("Request body nested too deeply", max_depth=max_depth)
 
 
+def parse_body(raw: bytes, max_depth: int) -> Any:
+    """Depth scan then parse, in a pool thread; malformed JSON is left to Litestar's own
+    decoding (which reports it as the usual 400)."""
+    check_depth(raw, max_depth)
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return _UNPARSED
+
+
+_UNPARSED = object()
+
+
 def is_open_path(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in OPEN_PATHS)
 
@@ -54,7 +72,11 @@ def request_guard(settings: VirtualSettings) -> Callable[[Request[Any, Any, Any]
                            runtime(request).users)
         if request.method == "POST":
             body = await request.body()  # enforces request_max_body_size on the streamed bytes
-            check_depth(body, settings.max_json_depth)
+            if body:
+                parsed = await runtime(request).pool.off_loop(parse_body, body,
+                                                              settings.max_json_depth)
+                if parsed is not _UNPARSED:
+                    ScopeState.from_scope(request.scope).json = parsed
         return None
 
     return guard

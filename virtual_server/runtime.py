@@ -24,8 +24,6 @@ from virtual_server.sse import StreamStats
 
 T = TypeVar("T")
 log = logging.getLogger("virtual_server")
-#: an unreachable user database answers 503 after this long rather than the driver's 30 s
-USER_DB_SELECTION_TIMEOUT_MS = 2000
 
 
 class Runtime:
@@ -59,7 +57,8 @@ class Runtime:
                 assert s.mongodb_uri is not None
                 self.adapter = MongoAdapter.connect(
                     s.mongodb_uri, s.mongodb_database, driver=s.mongo_driver,
-                    server_selection_timeout_ms=USER_DB_SELECTION_TIMEOUT_MS,
+                    server_selection_timeout_ms=s.db_selection_timeout_ms,
+                    breaker_open_s=s.db_breaker_open_s,
                     app_name="workflow-engine-virtual")
             self.users = UserDirectory(self.adapter, s.auth_cache_s)
         elif s.auth_required:

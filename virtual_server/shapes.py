@@ -10,7 +10,9 @@ the same string, so a call that changes nothing still returns the input blob byt
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+
+import msgspec
 
 from litestar import Request
 
@@ -42,4 +44,13 @@ def shaped(response: VirtualWorkflowResponse, rev3: bool) -> WorkflowResponse:
     return rev3_response(response) if rev3 else response
 
 
-__all__ = ["BLOB_HEADER", "editor_response", "rev3_response", "shaped", "wants_rev3"]
+def encoded(fn: Callable[..., Any], rev3: bool | None = None) -> Callable[..., bytes]:
+    """`fn` whose result is shaped (when `rev3` is given) and JSON-encoded where it runs: in the
+    engine pool, so a response carrying a big blob is not encoded on the event loop."""
+    def call(*args: Any, **kwargs: Any) -> bytes:
+        result = fn(*args, **kwargs)
+        return msgspec.json.encode(shaped(result, rev3) if rev3 is not None else result)
+    return call
+
+
+__all__ = ["BLOB_HEADER", "editor_response", "encoded", "rev3_response", "shaped", "wants_rev3"]

@@ -16,7 +16,7 @@ from litestar import Request
 from litestar.di import Provide
 
 from production_server.auth.identity import User, current_user, services_of
-from production_server.body import decode, json_depth_of, read_bytes
+from production_server.body import decode, json_depth_of, pool_of, read_bytes
 from production_server.errors import not_found
 from production_server.services import Services
 
@@ -61,12 +61,17 @@ async def read_owned_body(request: Request[Any, Any, Any], user: User, type_: ty
     services = services_of(request)
     s = services.settings
     raw = await read_bytes(request, limit or s.max_body_bytes)
-    ref = None
-    if json_depth_of(raw) <= s.max_json_depth:  # no parser sees a too-deep body (WIRE-3)
-        try:
-            ref = msgspec.json.decode(raw, type=_RunRef)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            pass
+    ref = await pool_of(request).off_loop(_run_ref, raw, s.max_json_depth)
     if ref is not None:
         await owned_run(services, user, ref.workflow_run_id)
-    return decode(raw, type_, s.max_json_depth)
+    decoded: T = await pool_of(request).off_loop(decode, raw, type_, s.max_json_depth)
+    return decoded
+
+
+def _run_ref(raw: bytes, max_depth: int) -> _RunRef | None:
+    if json_depth_of(raw) > max_depth:  # no parser sees a too-deep body (WIRE-3)
+        return None
+    try:
+        return msgspec.json.decode(raw, type=_RunRef)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None

@@ -18,18 +18,18 @@ from engine.wire import (
     VirtualStartRequest,
     VirtualWorkflowResponse,
 )
-from virtual_server.errors import json_response
+from virtual_server.errors import raw_json_response
 from virtual_server.runtime import runtime
-from virtual_server.shapes import shaped, wants_rev3
+from virtual_server.shapes import encoded, wants_rev3
 
 
 @post("/workflow/start", status_code=200, summary="Run a virtual workflow to a target module")
 async def start(request: Request[Any, Any, Any],
                 data: JSONBody[VirtualStartRequest]) -> Response[VirtualWorkflowResponse]:
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.start, data, None, not rev3, blob=data.virtual_db,
-                            request=request)
-    return json_response(shaped(response, rev3))
+    return raw_json_response(await rt.run(
+        encoded(rt.service.start, rev3), data, None, not rev3, blob=data.virtual_db,
+        request=request))
 
 
 @post("/workflow/respond", status_code=200,
@@ -37,9 +37,9 @@ async def start(request: Request[Any, Any, Any],
 async def respond(request: Request[Any, Any, Any],
                   data: JSONBody[VirtualRespondRequest]) -> Response[VirtualWorkflowResponse]:
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.respond, data, None, not rev3, blob=data.virtual_db,
-                            request=request)
-    return json_response(shaped(response, rev3))
+    return raw_json_response(await rt.run(
+        encoded(rt.service.respond, rev3), data, None, not rev3, blob=data.virtual_db,
+        request=request))
 
 
 @post("/workflow/resume/confirm", status_code=200,
@@ -51,6 +51,6 @@ async def resume_confirm(request: Request[Any, Any, Any],
     of the blob's run when it changed, continue from the run's position to the target. That is
     `/start` with a blob (VS-3, VS-4, ENG-42), so the same operation answers it."""
     rt, rev3 = runtime(request), wants_rev3(request)
-    response = await rt.run(rt.service.start, data, None, not rev3, blob=data.virtual_db,
-                            request=request)
-    return json_response(shaped(response, rev3))
+    return raw_json_response(await rt.run(
+        encoded(rt.service.start, rev3), data, None, not rev3, blob=data.virtual_db,
+        request=request))

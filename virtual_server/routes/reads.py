@@ -21,14 +21,15 @@ from engine.wire import (
     VirtualGenerationsRequest,
     VirtualReadRequest,
 )
-from virtual_server.errors import json_response
+from virtual_server.errors import raw_json_response
 from virtual_server.runtime import runtime
+from virtual_server.shapes import encoded
 
 
 @post("/workflow/state", status_code=200, summary="State view of the run in a blob")
 async def state(request: Request[Any, Any, Any], data: JSONBody[VirtualReadRequest]) -> Response[StateView]:
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.read, data, "state"))
+    return raw_json_response(await rt.run(encoded(rt.service.read), data, "state"))
 
 
 @post("/workflow/interaction-history", status_code=200,
@@ -36,7 +37,7 @@ async def state(request: Request[Any, Any, Any], data: JSONBody[VirtualReadReque
 async def interaction_history(request: Request[Any, Any, Any],
                               data: JSONBody[VirtualReadRequest]) -> Response[InteractionHistoryView]:
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.read, data, "history"))
+    return raw_json_response(await rt.run(encoded(rt.service.read), data, "history"))
 
 
 @post("/workflow/generations", status_code=200,
@@ -44,11 +45,11 @@ async def interaction_history(request: Request[Any, Any, Any],
 async def generations(request: Request[Any, Any, Any],
                       data: JSONBody[VirtualGenerationsRequest]) -> Response[GenerationsView]:
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.read, data, "generations"))
+    return raw_json_response(await rt.run(encoded(rt.service.read), data, "generations"))
 
 
 @post("/workflow/events", status_code=200, summary="Events of the run in a blob")
 async def events(request: Request[Any, Any, Any],
                  data: JSONBody[VirtualEventsRequest]) -> Response[EventsView]:
     rt = runtime(request)
-    return json_response(await rt.run(rt.service.read, data, "events"))
+    return raw_json_response(await rt.run(encoded(rt.service.read), data, "events"))
