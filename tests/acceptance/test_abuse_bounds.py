@@ -33,10 +33,12 @@ FLATTEN = ("scene_generation", "flatten_keywords")
 
 
 async def _measured(send: Callable[[int], Awaitable[Any]]) -> tuple[Any, float, int]:
-    """(first answer, seconds of the first request, tracemalloc peak of a second identical one)."""
-    started = time.monotonic()
+    """(first answer, CPU seconds of the first request, tracemalloc peak of a second identical
+    one). Both apps work in this process, so its CPU time is the request's cost, whatever else
+    loads the machine (wall-clock time is not: see measured() in tests/abuse_payloads.py)."""
+    started = time.process_time()
     first = await send(0)
-    elapsed = time.monotonic() - started
+    elapsed = time.process_time() - started
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
@@ -201,10 +203,10 @@ async def test_mock_llm_output_schema_is_bounded_on_both_servers(cuddle_workflow
     assert "output tokens" in body["message"] and "minLength 1000000000" in body["message"]
     assert elapsed < TIME_LIMIT_S and peak < PEAK_LIMIT
     async with production(secantus_uri) as prod:
-        started = time.monotonic()
+        started = time.process_time()
         response = await prod.post("/workflow/start", {
             "project_name": "llm", "workflow_content": workflow, "mock": True})
-        assert time.monotonic() - started < TIME_LIMIT_S
+        assert time.process_time() - started < TIME_LIMIT_S
         body = response.json()
         assert response.status_code == 200 and body["status"] == "error", body
         assert body["result"]["error_type"] == "execution_failed"

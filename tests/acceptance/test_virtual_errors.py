@@ -80,9 +80,9 @@ async def test_acc_v7_3_decompression_and_encoded_limits(cuddle_workflow: dict[s
     async with AsyncTestClient(make_app(settings)) as client:
         vc = VirtualClient(client, cuddle_workflow)
         bomb = _zeros_blob(64 << 20)
-        started = time.monotonic()
+        started = time.process_time()  # CPU time: the work done, whatever the machine's load
         status, body = await vc.start(*FLATTEN, bomb)
-        assert time.monotonic() - started < 2.0
+        assert time.process_time() - started < 2.0
         assert_invalid(status, body, 413, "virtual_db_too_large")
         status, body = await vc.start(*FLATTEN, "A" * ((1 << 20) + 4))
         assert_invalid(status, body, 413, "virtual_db_too_large")

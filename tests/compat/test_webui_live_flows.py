@@ -5,7 +5,7 @@ until the test releases it, so the UI can watch a run that is really executing."
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Callable
 
 from tests.acceptance.script_a import ANSWERS
 from tests.compat.webui_protocol import (
@@ -28,6 +28,15 @@ async def _to_aesthetic(hook: ExecutionHook, workflow: dict[str, Any], project: 
     assert (hook.interaction or {})["context"]["module_name"] == "select_aesthetic"
 
 
+async def _until(predicate: Callable[[], bool], timeout_s: float = 30) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
 async def _held(vendors: GatedVendors) -> None:
     assert await asyncio.to_thread(vendors.waiting.wait, 30), "the LLM call never started"
 
@@ -48,7 +57,8 @@ async def test_reload_while_processing_then_cancel_then_reload(
     await _held(vendors)
     second = ExecutionHook(await browsers("alice"))
     resuming = asyncio.create_task(second.resume_workflow(str(first.run_id), "Resuming..."))
-    await asyncio.sleep(0.5)  # the second tab is now on the stream, waiting
+    # the second tab is on the stream, waiting: it got a progress tick of the running execution
+    assert await _until(lambda: "progress" in second.events or resuming.done())
     vendors.release()
     data = await asyncio.wait_for(resuming, 60)
     frames = await asyncio.wait_for(answering, 60)

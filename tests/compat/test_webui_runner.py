@@ -10,7 +10,7 @@ import io
 import re
 import time
 import zipfile
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -127,18 +127,25 @@ async def test_state_streams_follow_the_run(server: LiveServer, browsers: Any) -
     v2_frames: list[tuple[str, Any]] = []
     v1_frames: list[tuple[str, Any]] = []
 
-    async def follow(path: str, into: list[tuple[str, Any]], count: int) -> None:
+    async def follow(path: str, into: list[tuple[str, Any]],
+                     enough: Callable[[list[tuple[str, Any]]], bool]) -> None:
         async with ui.http.stream("GET", path + "?poll_interval=0.2") as response:
             assert response.status_code == 200
             async for kind, data in event_source(response):
                 assert data["workflow_run_id"] == hook.run_id
                 into.append((kind, data))
-                if len(into) == count:
+                if enough(into):
                     return
 
+    def both_files_written(frames: list[tuple[str, Any]]) -> bool:
+        # a poll may land while the answer is still executing: the v2 stream then sends the
+        # state between the `write` step's two modules too (topic answered, one file written)
+        return len(_leaves(frames[-1][1]["state"].get("files") or [])) == 2
+
     readers = [asyncio.create_task(follow(f"/workflow/{hook.run_id}/state/v2/stream",
-                                          v2_frames, 2)),
-               asyncio.create_task(follow(f"/workflow/{hook.run_id}/state/stream", v1_frames, 2))]
+                                          v2_frames, both_files_written)),
+               asyncio.create_task(follow(f"/workflow/{hook.run_id}/state/stream", v1_frames,
+                                          lambda frames: len(frames) == 2))]
     deadline = time.monotonic() + 20
     while not (v2_frames and v1_frames):
         assert time.monotonic() < deadline
@@ -147,10 +154,9 @@ async def test_state_streams_follow_the_run(server: LiveServer, browsers: Any) -
     assert v1_frames[0] == ("state_snapshot", {"workflow_run_id": hook.run_id, "state": {}})
     await hook.respond({"value": "otters"})
     await asyncio.wait_for(asyncio.gather(*readers), 20)
-    kind, data = v2_frames[1]
-    assert kind == "state_snapshot"
+    assert len(v2_frames) >= 2 and {kind for kind, _ in v2_frames} == {"state_snapshot"}
+    data = v2_frames[-1][1]
     assert data["state"]["steps"]["ask"]["topic"]["module_completed"]["value"] == "otters"
-    assert len(_leaves(data["state"]["files"])) == 2
     kind, update = v1_frames[1]
     assert kind == "state_update" and "topic" in update["changed_keys"]
     assert update["updates"]["topic"] == "otters"

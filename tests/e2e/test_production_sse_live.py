@@ -137,17 +137,25 @@ def test_cancel_endpoint_ends_stream_and_stream_reexecutes(live: Any, cuddle_wor
             result["text"] = "".join(response.iter_text())
 
     waiting: dict[str, Any] = {}
+    on_stream = threading.Event()
 
     def watch() -> None:
-        response = httpx.get(f"{server.base}/workflow/{run}/stream", headers=headers, timeout=30)
-        waiting["text"] = response.text
+        lines: list[str] = []
+        with httpx.stream("GET", f"{server.base}/workflow/{run}/stream", headers=headers,
+                          timeout=30) as response:
+            for line in response.iter_lines():
+                lines.append(line)
+                if "Waiting for running execution" in line:
+                    on_stream.set()
+        waiting["text"] = "\n".join(lines)
 
     reader = threading.Thread(target=consume)
     reader.start()
     assert fake.started.wait(10), "the fake LLM was never called"
     watcher = threading.Thread(target=watch)
     watcher.start()
-    time.sleep(0.8)  # the watcher sees the running execution and ticks while it waits
+    # the watcher joined the running execution: its stream ticks while it waits
+    assert on_stream.wait(20), "the watcher never saw the running execution"
     cancel = httpx.post(f"{server.base}/workflow/{run}/cancel", headers=headers, timeout=10)
     assert cancel.json() == {"message": "Cancellation requested", "workflow_run_id": run,
                              "cancelled": 1}

@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import threading
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -100,19 +101,24 @@ async def test_sse5_client_disconnect_cancels_the_sub_action(cuddle_workflow: di
     provider = CancelAwareLLM()
     app = make_app(make_settings(sse_heartbeat_s=0.2),
                    providers=FakeProviderSet(llm={"openai": provider}))
+    rt = runtime_of(app)
     with LiveServer(app) as live:
         async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
             async with client.stream("POST", "/workflow/sub-action", headers=HEADERS, json={
                     "virtual_db": blob, "interaction_id": iid,
                     "sub_action_id": "regenerate_scenes", "params": {}}) as response:
                 assert response.status_code == 200
-                async for line in response.aiter_lines():
-                    if line.startswith("event: progress"):
-                        break
-                assert await asyncio.to_thread(wait_for, provider.started.is_set)
+                # The line reader must stay referenced until the block ends: a `break` out of an
+                # unnamed `aiter_lines()` leaves it to the garbage collector, whose close drops
+                # the connection at once — a real disconnect, racing the provider call.
+                async with aclosing(response.aiter_lines()) as lines:
+                    async for line in lines:
+                        if line.startswith("event: progress"):
+                            break
+                    assert await asyncio.to_thread(wait_for, provider.started.is_set)
+                    assert rt.stats.disconnects == 0 and not provider.cancelled.is_set()
         # leaving the block closed the connection mid-stream
         assert await asyncio.to_thread(wait_for, provider.cancelled.is_set)
-        rt = runtime_of(app)
         assert await asyncio.to_thread(wait_for, lambda: rt.stats.disconnects == 1)
         assert await asyncio.to_thread(wait_for, lambda: rt.pool.in_flight == 0)
 

@@ -176,10 +176,10 @@ def test_gzip_bomb_rejected_fast_and_bounded_blob_5() -> None:
     try:
         base = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: the work done, whatever the machine's load
         with pytest.raises(VirtualDbTooLarge):
             decode(bomb, dec=limit)
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()

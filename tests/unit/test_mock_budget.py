@@ -46,10 +46,10 @@ def _nested(depth: int) -> dict[str, Any]:
 @pytest.mark.parametrize(("schema", "keyword"), DEMANDING)
 def test_demanding_schema_is_refused_quickly_with_bounded_memory(schema: dict[str, Any],
                                                                   keyword: str | None) -> None:
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: the work done, whatever else loads the machine
     with pytest.raises(MockBudgetExceeded) as info:
         generate_mock(schema, 1)
-    assert time.monotonic() - started < 3.0
+    assert time.process_time() - started < 3.0
     tracemalloc.start()  # the peak on a second run: tracemalloc slows the generator a lot
     try:
         with pytest.raises(MockBudgetExceeded):
@@ -95,9 +95,9 @@ def test_ordinary_schemas_generate_the_same_data_as_before() -> None:
 
 
 def test_contradictory_lengths_do_not_build_the_minimum() -> None:
-    started = time.monotonic()
+    started = time.process_time()
     text = generate_mock({"type": "string", "minLength": 10**9, "maxLength": 12}, 1)
-    assert len(text) <= 12 and time.monotonic() - started < 1.0
+    assert len(text) <= 12 and time.process_time() - started < 1.0
 
 
 def test_form_auto_answer_shares_the_budget() -> None:
@@ -121,10 +121,10 @@ def test_form_auto_answer_shares_the_budget() -> None:
 def test_mock_llm_provider_is_bounded_by_its_output_tokens() -> None:
     provider = MockLLMProvider()
     huge = {"type": "object", "properties": {"text": {"type": "string", "minLength": 10**9}}}
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(ProviderError) as info:
         provider.call(LLMRequest(model="mock-preview", messages=[], output_schema=huge, seed=1), {})
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert info.value.error_code == "output_too_large" and info.value.retryable is False
     assert "128000 output tokens" in info.value.message
     medium = {"type": "string", "minLength": 10_000}

@@ -133,10 +133,10 @@ def test_sec6_budget_is_per_render() -> None:
 
 def test_sec6_time_budget() -> None:
     fast = TemplateEngine(EngineSettings(template_max_ms=50, template_max_iterations=10**9))
-    start = time.monotonic()
+    start = time.process_time()  # CPU time: the budget stops the work, whatever the load
     with pytest.raises(ResolutionFailed, match="time limit of 50 ms"):
         fast.evaluate("{% for i in range(10**8) %}{% endfor %}", {})
-    assert time.monotonic() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_sec6_budget_is_thread_safe() -> None:
@@ -264,7 +264,7 @@ BUDGET_PAYLOADS = [
 @pytest.mark.parametrize("source", BUDGET_PAYLOADS)
 def test_sec11_budget_payload_fails_within_one_second(engine: TemplateEngine, source: str) -> None:
     ctx = _ctx()
-    start = time.monotonic()
+    start = time.process_time()
     with pytest.raises(ResolutionFailed):
         engine.evaluate(source, ctx)
-    assert time.monotonic() - start < 1.0
+    assert time.process_time() - start < 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import statistics
 import time
 from pathlib import Path
 
@@ -155,14 +156,21 @@ def _wf(*modules, **top) -> dict:
 
 
 def test_wf23_cuddle_crew_is_valid_and_fast(cuddle):
-    """[WF-23] The real workflow validates in well under 5 ms."""
+    """[WF-23] The real workflow is valid, and validating it costs well under 5 ms of CPU.
+
+    A guard against accidental blow-ups (about 1.4 ms here), not a speed target: the bound is
+    on this thread's CPU time (other processes on a loaded machine do not add to it), the median
+    of 20 calls (one garbage collection of a long suite's heap does not either), with margin.
+    """
     validate_workflow(cuddle, SETTINGS)
-    start = time.perf_counter()
+    per_call: list[float] = []
     for _ in range(20):
+        start = time.thread_time()
         validate_workflow(cuddle, SETTINGS)
-    per_call_ms = (time.perf_counter() - start) * 1000 / 20
-    print("validate_workflow(cuddle_crew):", round(per_call_ms, 2), "ms")
-    assert per_call_ms < 5
+        per_call.append(time.thread_time() - start)
+    median_ms = statistics.median(per_call) * 1000
+    print("validate_workflow(cuddle_crew):", round(median_ms, 2), "ms of CPU")
+    assert median_ms < 5
 
 
 @pytest.mark.parametrize("wf,reason,path", [
