@@ -32,6 +32,9 @@ from engine import (
     InteractionHistoryView,
     InteractionRequest,
     InteractionResponseData,
+    MediaActionType,
+    MediaPreviewRequest,
+    MediaProviderName,
     MockDataRequest,
     PreviewInfo,
     StateView,
@@ -253,7 +256,7 @@ class VirtualClient(BaseClient):
                                count=count, context=context, seed=seed, mode=mode)
         return await self.call("POST", "/workflow/mock-data", body, into=dict[str, Any])
 
-    async def media_preview(self, provider: str, action_type: str,
+    async def media_preview(self, provider: MediaProviderName, action_type: MediaActionType,
                             params: dict[str, Any] | None = None, *,
                             mock: bool = True) -> PreviewInfo:
         body = MediaPreviewRequest(provider=provider, action_type=action_type,

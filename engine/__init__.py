@@ -53,6 +53,7 @@ from engine.errors import (  # noqa: E402
 )
 from engine.global_templates import GLOBAL_OWNER, is_global  # noqa: E402
 from engine.ids import MonotonicIds  # noqa: E402
+from engine.json_body import decode_body  # noqa: E402
 
 # ---- the protocol: request limits, SSE framing and every struct that crosses HTTP
 from engine.json_depth import depth_within, json_depth  # noqa: E402
@@ -146,13 +147,14 @@ from engine.wire_frames import (  # noqa: E402
     SubActionComplete,
     SubActionError,
 )
-from engine.json_body import decode_body  # noqa: E402
 from engine.wire_requests import (  # noqa: E402
     AccessKeyCreateRequest,
     JumpRequest,
     JumpToInteractionRequest,
     LoginRequest,
+    MediaActionType,
     MediaPreviewRequest,
+    MediaProviderName,
     RegisterRequest,
     RespondRequest,
     ResumeConfirmRequest,
@@ -247,7 +249,7 @@ __all__ = [
     "MockDataResponse", "ModelsView", "ResumeConfirmRequest", "RevokedView", "RunCheck",
     "SSEEvent", "TaskQueued", "TasksView", "TaskView", "TemplateDetail", "TemplateHead",
     "TemplateListItem", "TemplatesPage", "UserView", "VersionDetail", "VersionSummary",
-    "decode_body",
+    "decode_body", "MediaActionType", "MediaProviderName",
     "RUN_TERMINAL_EVENTS", "SUB_ACTION_TERMINAL_EVENTS", "CancelledFrame", "ProgressFrame",
     "StartedFrame", "SubActionComplete", "SubActionError",
     # helpers

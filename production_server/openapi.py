@@ -15,7 +15,7 @@ from typing import Any
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.params import Parameter
+from litestar.params import Parameter, ParameterKwarg
 
 from engine import ErrorBody, SSEEvent
 from production_server.openapi_docs import docs_plugins
@@ -47,7 +47,7 @@ REASONS = {
 }
 
 
-def bounds(required: bool = False, **schema: Any) -> Parameter:
+def bounds(required: bool = False, **schema: Any) -> ParameterKwarg:
     """A query parameter's documented constraints (`minimum`, `enum`, ...) that the handler
     checks itself, after authentication and ownership, with its own message (400)."""
     return Parameter(required=required or None, schema_extra=schema)
