@@ -85,19 +85,41 @@ def downloads(*statuses: int, media_type: str, what: str) -> dict[str, Any]:
     return keywords
 
 
-def request_body(type_: type[Any]) -> dict[str, Provide]:
+def request_body(type_: type[Any], *, optional: bool = False) -> dict[str, Provide]:
     """A dependency no handler asks for whose `data` parameter is `type_`: Litestar documents it
     as the route's JSON request body but never resolves it, so the body stays unread until the
-    handler's own reader runs (limits and ownership first, body.py / routes/common.py)."""
+    handler's own reader runs (limits and ownership first, body.py / routes/common.py).
+    `optional`: the route also takes no body at all (`optional_bodies` says so in the schema)."""
 
     def declared(data: Any) -> None:  # pragma: no cover - never called
         raise AssertionError("documentation-only dependency")
 
-    declared.__annotations__ = {"data": type_, "return": None}
+    declared.__annotations__ = {"data": type_ | None if optional else type_, "return": None}
     return {"request_body": Provide(declared, sync_to_thread=False)}
+
+
+def optional_bodies(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Litestar marks every request body required and renders an optional one as `X | null`;
+    a route that takes no body gets `required: false` and the plain `X` (a JSON `null` is not
+    a body those routes accept)."""
+    for item in (openapi.get("paths") or {}).values():
+        for operation in item.values():
+            body = operation.get("requestBody") if isinstance(operation, dict) else None
+            for media in ((body or {}).get("content") or {}).values():
+                choices = media.get("schema", {}).get("oneOf") or []
+                kept = [c for c in choices if c != {"type": "null"}]
+                if len(kept) == 1 and len(choices) == 2:
+                    media["schema"] = kept[0]
+                    body["required"] = False
+    return openapi
+
+
+def finished_schema(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The schema `/schema` shows: storage rules for sent values, optional bodies."""
+    return optional_bodies(with_json_values(openapi))
 
 
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(title="Workflow Engine — production server", version="1.0.0",
                          path="/schema", components=Components(security_schemes=SECURITY_SCHEMES),
-                         render_plugins=docs_plugins("/schema", with_json_values))
+                         render_plugins=docs_plugins("/schema", finished_schema))

@@ -78,7 +78,7 @@ async def _body(request: Request[Any, Any, Any], type_: type[ResumeRequest],
 
 
 @post("/workflow/{workflow_run_id:str}/resume", status_code=200,
-      dependencies={**OWNER, **request_body(ResumeRequest)},
+      dependencies={**OWNER, **request_body(ResumeRequest, optional=True)},
       **answers(400, 404, 409, 413))
 async def resume(request: Request[Any, Any, Any], user: CurrentUser,
                  workflow_run_id: FromPath[str]) -> Response[WorkflowResponse]:

@@ -26,6 +26,8 @@ from tests.acceptance.virtual_support import access_token, make_app
 NO_BODY = {"/auth/refresh", "/auth/logout", "/auth/logout-all",
            "/workflow/{workflow_run_id}/cancel", "/workflow/{workflow_run_id}/reset",
            "/workflow-templates/{template_id}/versions/{version_id}/clone"}
+#: POST routes whose body may be left out altogether (every other declared body is required)
+OPTIONAL_BODY = {"/workflow/{workflow_run_id}/resume"}
 #: open routes whose own credential is not an access credential
 OWN_CREDENTIAL = {("POST", "/auth/refresh")}  # the refresh_token cookie
 SECURITY = {"bearer": ("http", None), "accessTokenCookie": ("apiKey", ("cookie", "access_token")),
@@ -72,6 +74,7 @@ async def test_production_schema_declares_every_route(secantus_uri: str) -> None
             if method == "POST" and path not in NO_BODY:
                 _, request = _content_schema(op["requestBody"])
                 assert request["$ref"].startswith("#/components/schemas/"), where
+                assert op["requestBody"]["required"] is (path not in OPTIONAL_BODY), where
             else:
                 assert "requestBody" not in op, where
             for status, response in op["responses"].items():
@@ -193,3 +196,20 @@ async def test_allow_on_405_and_options(secantus_uri: str) -> None:
         wrong = await client.request("TRACE", "/health")
         assert wrong.status_code == 405 and set(wrong.headers["allow"].split(", ")) == {
             "GET", "OPTIONS"}
+
+
+async def test_resume_takes_no_body_as_its_schema_says(
+        secantus_uri: str, cuddle_workflow: dict[str, Any]) -> None:
+    """`POST /workflow/{id}/resume` with no body at all reports where the run stands (the web
+    UI's resume); its schema marks the body optional (it said required, schemathesis found)."""
+    async with production(secantus_uri) as prod:
+        started = await prod.ok("POST", "/workflow/start", {
+            "project_name": "p", "workflow_content": cuddle_workflow, "mock": True})
+        run_id = started["workflow_run_id"]
+        bare = await prod.post(f"/workflow/{run_id}/resume")
+        assert bare.status_code == 200, bare.text
+        assert bare.json()["workflow_run_id"] == run_id
+        assert bare.request.content == b""
+        null = await prod.request("POST", f"/workflow/{run_id}/resume", content=b"null",
+                                  headers={"Content-Type": "application/json"})
+        assert null.status_code == 400, null.text

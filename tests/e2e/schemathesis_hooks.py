@@ -33,6 +33,15 @@ def _positive(case: Any) -> bool:
     return meta is not None and meta.generation.mode.is_positive
 
 
+def _production_run(case: Any, real: dict[str, Any]) -> None:
+    """A real run of the user's behind `{workflow_run_id}`, so the run routes answer from a run
+    rather than 404 (DELETE keeps its generated id: the run must outlive the whole test)."""
+    params = case.path_parameters
+    run_id = real.get("run_id")
+    if run_id and params and "workflow_run_id" in params and case.method.upper() != "DELETE":
+        params["workflow_run_id"] = run_id
+
+
 def _production(path: str, body: dict[str, Any], real: dict[str, Any]) -> None:
     if isinstance(body.get("invitation_code"), str):
         body["invitation_code"] = real["invitation_code"]
@@ -62,10 +71,14 @@ def _virtual(body: dict[str, Any], real: dict[str, Any]) -> None:
 
 @schemathesis.hook
 def map_case(context: Any, case: Any) -> Any:
-    body = case.body
-    if not _positive(case) or not isinstance(body, dict):
+    if not _positive(case):
         return case
     real = data()
+    if real["server"] == "production":
+        _production_run(case, real)
+    body = case.body
+    if not isinstance(body, dict):
+        return case
     if real["server"] == "production":
         _production(case.operation.path, body, real)
     else:

@@ -54,6 +54,12 @@ def _data_file(apis: LiveApis, server: str, token: str, folder: Path) -> Path:
         asyncio.run_coroutine_threadsafe(
             create_invitation(services.adapter, str(real["invitation_code"]), 100_000, None,
                               ids=services.ids), services.loop).result(timeout=30)
+        started = httpx.post(apis.production + "/workflow/start", timeout=60,
+                             headers={"X-Access-Key": apis.access_key},
+                             json={"project_name": "schemathesis", "workflow_content": workflow,
+                                   "mock": True})
+        assert started.status_code == 200, started.text
+        real["run_id"] = started.json()["workflow_run_id"]
     else:
         target = ["user_input", "select_pet_type"]
         started = httpx.post(apis.virtual + "/workflow/start", timeout=60,
