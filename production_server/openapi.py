@@ -105,7 +105,9 @@ def optional_bodies(openapi: dict[str, Any]) -> dict[str, Any]:
     for item in (openapi.get("paths") or {}).values():
         for operation in item.values():
             body = operation.get("requestBody") if isinstance(operation, dict) else None
-            for media in ((body or {}).get("content") or {}).values():
+            if not isinstance(body, dict):
+                continue
+            for media in (body.get("content") or {}).values():
                 choices = media.get("schema", {}).get("oneOf") or []
                 kept = [c for c in choices if c != {"type": "null"}]
                 if len(kept) == 1 and len(choices) == 2:
