@@ -124,4 +124,5 @@ def finished_schema(openapi: dict[str, Any]) -> dict[str, Any]:
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(title="Workflow Engine — production server", version="1.0.0",
                          path="/schema", components=Components(security_schemes=SECURITY_SCHEMES),
+                         use_handler_docstrings=True,
                          render_plugins=docs_plugins("/schema", finished_schema))

@@ -92,4 +92,5 @@ def with_rules(openapi: dict[str, Any]) -> dict[str, Any]:
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(title="Workflow engine — virtual server", version="1.0.0",
                          path="/schema", components=Components(security_schemes=SECURITY_SCHEMES),
+                         use_handler_docstrings=True,
                          render_plugins=docs_plugins("/schema", with_rules))
