@@ -34,12 +34,15 @@ def _positive(case: Any) -> bool:
 
 
 def _production_run(case: Any, real: dict[str, Any]) -> None:
-    """A real run of the user's behind `{workflow_run_id}`, so the run routes answer from a run
-    rather than 404 (DELETE keeps its generated id: the run must outlive the whole test)."""
+    """A real run of the user's and its first interaction behind `{workflow_run_id}` and
+    `{interaction_id}`, so the run routes answer from a run rather than 404 (DELETE keeps its
+    generated id: the run must outlive the whole test)."""
     params = case.path_parameters
-    run_id = real.get("run_id")
-    if run_id and params and "workflow_run_id" in params and case.method.upper() != "DELETE":
-        params["workflow_run_id"] = run_id
+    if not params or case.method.upper() == "DELETE":
+        return
+    for name, key in (("workflow_run_id", "run_id"), ("interaction_id", "run_interaction_id")):
+        if name in params and real.get(key):
+            params[name] = real[key]
 
 
 def _production(path: str, body: dict[str, Any], real: dict[str, Any]) -> None:
@@ -47,6 +50,9 @@ def _production(path: str, body: dict[str, Any], real: dict[str, Any]) -> None:
         body["invitation_code"] = real["invitation_code"]
     if path in PRODUCTION_WORKFLOW_ROUTES and body.get("workflow_content") is not None:
         body["workflow_content"] = real["workflow"]
+    for name, key in (("workflow_run_id", "run_id"), ("interaction_id", "run_interaction_id")):
+        if isinstance(body.get(name), str) and real.get(key):
+            body[name] = real[key]
 
 
 def _virtual(body: dict[str, Any], real: dict[str, Any]) -> None:

@@ -60,6 +60,7 @@ def _data_file(apis: LiveApis, server: str, token: str, folder: Path) -> Path:
                                    "mock": True})
         assert started.status_code == 200, started.text
         real["run_id"] = started.json()["workflow_run_id"]
+        real["run_interaction_id"] = started.json()["interaction_request"]["interaction_id"]
     else:
         target = ["user_input", "select_pet_type"]
         started = httpx.post(apis.virtual + "/workflow/start", timeout=60,
