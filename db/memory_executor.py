@@ -50,12 +50,25 @@ def decode_raw(raw: bytes) -> Doc:
 
 
 class _Rec:
-    __slots__ = ("cached", "nested", "raw", "skel")
+    """Never changed once made except `cached` (a write makes a new record): a copy of a store
+    may share `raw`, `skel` and `nested`. `fresh`: written since the blob was loaded."""
 
-    def __init__(self, coll: str, doc: Doc, raw: bytes, cached: Doc | None) -> None:
+    __slots__ = ("cached", "fresh", "nested", "raw", "skel")
+
+    def __init__(self, coll: str, doc: Doc, raw: bytes, cached: Doc | None,
+                 fresh: bool = True) -> None:
         self.raw = raw
         self.cached = cached
+        self.fresh = fresh
         self.skel, self.nested = _skeleton(coll, doc)
+
+    def loaded_copy(self) -> "_Rec":
+        """The same document as a loaded record with no decoded copy (for a store's copy)."""
+        rec = _Rec.__new__(_Rec)
+        rec.raw, rec.skel, rec.nested = self.raw, self.skel, self.nested
+        rec.cached = None
+        rec.fresh = False
+        return rec
 
     def full(self) -> Doc:
         """The document for internal use (matching); kept as the private cached copy."""
@@ -132,6 +145,11 @@ class _Unique:
         if self.sparse and all(k is None for k in key):
             return None
         return key
+
+    def copy(self) -> "_Unique":
+        twin = _Unique(self.fields, self.sparse)
+        twin._keys = None if self._keys is None else set(self._keys)
+        return twin
 
     def keys(self, recs: list[_Rec]) -> set[Any]:
         if self._keys is None:
@@ -229,6 +247,9 @@ class MemoryExecutor:
         self.writes = 0
         # True while indexing a freshly validated blob: its keys are known unique (BLOB-6).
         self._loading = False
+        #: loaded records a write replaced or deleted since loading, in order, with whether a
+        #: replacement took the record's place under the same key (the blob v2 delta export)
+        self.removed: list[tuple[str, _Rec, bool]] = []
 
     # ---- plumbing
 
@@ -266,7 +287,23 @@ class MemoryExecutor:
     def load_decoded(self, name: str, docs: list[Doc], raws: list[bytes]) -> None:
         """Adopt documents decoded from a blob with their exact JSON (before indexes exist)."""
         coll = self._coll(name)
-        coll.recs.extend(_Rec(name, doc, raw, doc) for doc, raw in zip(docs, raws))
+        coll.recs.extend(_Rec(name, doc, raw, doc, False) for doc, raw in zip(docs, raws))
+
+    def copy(self) -> "MemoryExecutor":
+        """An independent executor holding the same virtual collections, all as loaded: records
+        are re-made around the shared immutable parts and unique-key sets copied, so no write to
+        either executor reaches the other. Delegated collections are not copied (they are never
+        in a blob). Reading the source while copying is safe; writing it is not."""
+        twin = MemoryExecutor()
+        for name, coll in self._colls.items():
+            copied = twin._colls[name] = _Coll(name)
+            copied.recs = [rec.loaded_copy() for rec in coll.recs]
+            copied.uniques = [unique.copy() for unique in coll.uniques]
+        return twin
+
+    def reorder(self, coll: str, recs: list[Any]) -> None:
+        """Put a collection's records in the given order (a permutation of its records)."""
+        self._coll(coll).recs = list(recs)
 
     # ---- writes
 
@@ -293,6 +330,8 @@ class MemoryExecutor:
         coll.drop_keys(rec)
         coll.recs[coll.recs.index(rec)] = fresh
         coll.add_keys(keys)
+        if not rec.fresh:
+            self.removed.append((coll.name, rec, True))
         return fresh
 
     def _update(self, coll_name: str, flt: Doc, update: Doc, upsert: bool) -> tuple[_Rec | None, Doc | None]:
@@ -350,6 +389,8 @@ class MemoryExecutor:
             ids = {id(r) for r in gone}
             for rec in gone:
                 target.drop_keys(rec)
+                if not rec.fresh:
+                    self.removed.append((coll, rec, False))
             target.recs = [r for r in target.recs if id(r) not in ids]
             self.writes += 1
         return len(gone)
@@ -440,3 +481,7 @@ class MemoryExecutor:
         """(skeleton, raw JSON) of every stored document, for the blob export."""
         for rec in self._coll(coll).recs:
             yield rec.skel, rec.raw
+
+    def record_list(self, coll: str) -> list[Any]:
+        """The collection's records in store order (read `skel`, `raw`, `fresh`; never change)."""
+        return self._coll(coll).recs

@@ -21,6 +21,7 @@ import engine.sub_actions as sub_actions
 import engine.views as views
 import engine.virtual as virtual
 from engine.commands import StartCommand
+from engine.content_cache import ContentCache
 from engine.context import EngineContext, Mode
 from engine.loading import load_session
 from engine.locks import RunLocks
@@ -85,10 +86,11 @@ class _Part(Generic[T]):
 class WorkflowEngine:
     def __init__(self, store: Store, providers: ProviderSet, registry: ModuleRegistry,
                  pipeline: PipelineEvaluator, clock: Clock, ids: IdGenerator,
-                 settings: EngineSettings, mode: Mode) -> None:
+                 settings: EngineSettings, mode: Mode,
+                 workflow_checks: ContentCache[str] | None = None) -> None:
         self.ctx = EngineContext(store=store, providers=providers, registry=registry,
                                  pipeline=pipeline, clock=clock, ids=ids, settings=settings,
-                                 mode=mode)
+                                 mode=mode, workflow_checks=workflow_checks)
 
     # the context's parts, readable and replaceable (tests swap a store or a registry)
     store: _Part[Store] = _Part()
