@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from engine.fold_cache import FoldCache
 from engine.llm_call import LLMHelper
 from engine.locks import RunLocks
 from engine.modules.registry import ModuleRegistry
@@ -34,6 +35,14 @@ class EngineContext:
     templates: TemplateEngine = field(init=False)
     llm: LLMHelper = field(default_factory=LLMHelper)
     locks: RunLocks = field(default_factory=RunLocks)
+    #: folded runs between operations (engine/fold_cache.py); a server may share one between
+    #: the engines it builds, as long as their ids come from one generator
+    folds: FoldCache | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "templates", TemplateEngine(self.settings))
+        if self.folds is None:
+            s = self.settings
+            object.__setattr__(self, "folds", FoldCache(s.caches, s.cache_max_bytes,
+                                                        s.cache_max_entries))
+

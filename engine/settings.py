@@ -31,3 +31,7 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
     media_max_bytes: int = 268435456
     #: where clients fetch a stored generated file; the production server sets its media route
     media_url_template: str | None = None
+    #: process-local caches (issue 13): off gives identical results, only slower
+    caches: bool = True
+    cache_max_bytes: int = 268435456
+    cache_max_entries: int = 1024
