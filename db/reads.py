@@ -106,6 +106,10 @@ def max_sequence(run_id: str) -> Plan[int]:
     return int(doc["sequence"]) if doc and doc.get("sequence") is not None else 0
 
 
+def events_from(run_id: str, sequence: int) -> Plan[list[Doc]]:
+    return _docs(Find(q.events_from_query(run_id, sequence)))
+
+
 def lineage_events(run_id: str, lineage: Lineage,
                    event_types: list[str] | None = None) -> Plan[list[Doc]]:
     if not lineage or event_types == []:

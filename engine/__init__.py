@@ -52,6 +52,7 @@ from engine.errors import (  # noqa: E402
     VirtualDbTooLarge,
     WorkflowInvalid,
 )
+from engine.fold_cache import FoldCache  # noqa: E402
 from engine.global_templates import GLOBAL_OWNER, is_global  # noqa: E402
 from engine.ids import MonotonicIds  # noqa: E402
 from engine.json_body import decode_body  # noqa: E402
@@ -222,7 +223,7 @@ __all__ = [
     "VIRTUAL_USER", "WorkflowEngine", "WorkflowIndex", "admission_gate", "cancel_on_disconnect",
     "configure_logging", "default_registry", "error_response", "iso_z", "utc_ms",
     # process-local caches (issue 13)
-    "ContentCache", "workflow_cache",
+    "ContentCache", "FoldCache", "workflow_cache",
     # errors
     "BadRequest", "ConcurrentModification", "ExecutionError", "InvalidVirtualDb",
     "MockNotAllowed", "NotFound", "Overloaded", "RequestError", "SettingsError",

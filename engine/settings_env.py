@@ -119,9 +119,6 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_MEDIA_MAX_BYTES": _f("media_max_bytes", parse_int("WFE_MEDIA_MAX_BYTES", 1)),
     "WFE_MEDIA_POLL_INTERVAL_S": _f("media_poll_interval_s",
                                     parse_float("WFE_MEDIA_POLL_INTERVAL_S")),
-    "WFE_CACHES": _f("caches", parse_bool("WFE_CACHES")),
-    "WFE_CACHE_MAX_BYTES": _f("cache_max_bytes", parse_int("WFE_CACHE_MAX_BYTES", 0)),
-    "WFE_CACHE_MAX_ENTRIES": _f("cache_max_entries", parse_int("WFE_CACHE_MAX_ENTRIES", 0)),
     "WFE_CORS_ORIGINS": _f("cors_origins", parse_origins),
     "WFE_BODY_TIMEOUT_S": _f("body_timeout_s", parse_float("WFE_BODY_TIMEOUT_S")),
     "WFE_DB_SELECTION_TIMEOUT_MS": _f("db_selection_timeout_ms",
@@ -134,6 +131,9 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_PORT": _f("port", parse_int("WFE_PORT", 1, 65535)),
     "WFE_ENV": _f("env", parse_choice("WFE_ENV", "production", "development")),
     "WFE_LOG_FORMAT": _f("log_format", parse_choice("WFE_LOG_FORMAT", "text", "json")),
+    "WFE_CACHES": _f("caches", parse_bool("WFE_CACHES")),
+    "WFE_CACHE_MAX_BYTES": _f("cache_max_bytes", parse_int("WFE_CACHE_MAX_BYTES", 0)),
+    "WFE_CACHE_MAX_ENTRIES": _f("cache_max_entries", parse_int("WFE_CACHE_MAX_ENTRIES", 0)),
 }
 
 

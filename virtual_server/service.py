@@ -23,6 +23,7 @@ from engine import (
     EventFilters,
     ExecOptions,
     ExecutionError,
+    FoldCache,
     IdGenerator,
     MediaPreviewRequest,
     PreviewInfo,
@@ -69,6 +70,9 @@ class VirtualService:
         self.pipeline = MongomockPipelineEvaluator()
         self.engine_settings = settings.engine_settings()
         self.workflow_checks = workflow_cache(self.engine_settings)
+        s = self.engine_settings
+        #: one fold cache for every engine this service builds (they share `ids`)
+        self.folds = FoldCache(s.caches, s.cache_max_bytes, s.cache_max_entries)
         self.blobs = BlobIO(settings.blob_limits(), settings.db_gzip_level, store_kind,
                             ContentCache(self.engine_settings.caches,
                                          self.engine_settings.cache_max_bytes,
@@ -80,7 +84,7 @@ class VirtualService:
         return WorkflowEngine(store=store, providers=self.providers, registry=self.registry,
                               pipeline=self.pipeline, clock=self.clock, ids=self.ids,
                               settings=self.engine_settings, mode="virtual",
-                              workflow_checks=self.workflow_checks)
+                              folds=self.folds, workflow_checks=self.workflow_checks)
 
     def options(self, mock: bool, ai_config: dict[str, Any] | None, *, auto_respond: Any = None,
                 cancel: CancelToken | None = None, progress: Any = None) -> ExecOptions:
