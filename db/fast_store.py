@@ -101,7 +101,7 @@ class FastVirtualStore(QueryStore):
         key = blob_key(text) if cache is not None and cache.enabled else None
         template = cache.get(key) if cache is not None and key is not None else None
         if template is not None:
-            store = template.copy()
+            store = template.fork()
             store._add_user(now)
             if timings is not None:
                 timings["cache hit"] = timings.get("cache hit", 0.0) + time.perf_counter() - started
@@ -115,7 +115,7 @@ class FastVirtualStore(QueryStore):
         store.shape = shape
         store._index(True)
         if cache is not None and key is not None:
-            kept = store.copy()
+            kept = store.frozen()
             cache.put(key, kept, kept.nbytes())
         store._add_user(now)
         if timings is not None:
@@ -125,26 +125,35 @@ class FastVirtualStore(QueryStore):
 
     # ---- copies (the store cache, issue 13)
 
-    def copy(self) -> "FastVirtualStore":
-        """An independent store with the same documents, all counted as loaded (no writes)."""
-        twin = FastVirtualStore(self._mem.copy())
+    def frozen(self, final: bool = False) -> "FastVirtualStore":
+        """A copy for the cache, never written: the same documents, all counted as loaded
+        (`final`: this store is not used again, see `MemoryExecutor.frozen`)."""
+        twin = FastVirtualStore(self._mem.frozen(final))
+        twin.shape = self.shape
+        return twin
+
+    def fork(self) -> "FastVirtualStore":
+        """A store for one request over a `frozen` one: it copies a collection on its first
+        write to it (copy-on-write), so nothing it writes reaches the cached store."""
+        twin = FastVirtualStore(self._mem.fork())
         twin.shape = self.shape
         return twin
 
     def nbytes(self) -> int:
-        """Estimated memory: each document's JSON plus a fixed cost for its record."""
-        return sum(len(rec.raw) + _RECORD_BYTES for name in _ORDER
-                   for rec in self._mem.record_list(name))
+        """Estimated memory, from above: the blob's inflated JSON (dead documents included) plus
+        a fixed cost per record. Stores that share records are each counted in full."""
+        return self.shape.inflated_bytes + _RECORD_BYTES * self._mem.record_count()
 
     def remember(self, cache: StoreCache, text: str) -> None:
-        """Keep this store, as the exported blob `text` would decode, under that blob's key.
+        """Keep this store, as the exported blob `text` would decode, under that blob's key
+        (the store is not used afterwards: its collections are taken over).
 
         A full export sorted every collection (BLOB-1), as decoding it lists them, so the copy
         takes that order; a delta keeps the store's order, which is the order it decodes to
         (replacements in place, new documents appended)."""
         if not cache.enabled:
             return
-        kept = self.copy()
+        kept = self.frozen(final=True)
         if self._sorted:
             for name in _ORDER:
                 recs = kept._mem.record_list(name)

@@ -52,29 +52,36 @@ def decode_raw(raw: bytes) -> Doc:
 
 
 class _Rec:
-    """Never changed once made except `cached` (a write makes a new record): a copy of a store
-    may share `raw`, `skel` and `nested`. `fresh`: written since the blob was loaded."""
+    """Never changed once made except `cached` (a write makes a new record). `fresh`: written
+    since the blob was loaded. `shared`: held by a cached store (db/fast_store.py) and read by
+    any number of requests, so it never keeps a decoded copy: every reader decodes its own."""
 
-    __slots__ = ("cached", "fresh", "nested", "raw", "skel")
+    __slots__ = ("cached", "fresh", "nested", "raw", "shared", "skel")
 
     def __init__(self, coll: str, doc: Doc, raw: bytes, cached: Doc | None,
                  fresh: bool = True) -> None:
         self.raw = raw
         self.cached = cached
         self.fresh = fresh
+        self.shared = False
         self.skel, self.nested = _skeleton(coll, doc)
 
-    def loaded_copy(self) -> "_Rec":
-        """The same document as a loaded record with no decoded copy (for a store's copy)."""
+    def shared_copy(self) -> "_Rec":
+        """The same document as a loaded, shared record (itself when it is one already)."""
+        if self.shared:
+            return self
         rec = _Rec.__new__(_Rec)
         rec.raw, rec.skel, rec.nested = self.raw, self.skel, self.nested
         rec.cached = None
         rec.fresh = False
+        rec.shared = True
         return rec
 
     def full(self) -> Doc:
         """The document for internal use (matching); kept as the private cached copy."""
         if self.cached is None:
+            if self.shared:
+                return decode_raw(self.raw)
             self.cached = decode_raw(self.raw)
         return self.cached
 
@@ -240,6 +247,40 @@ def _upsert_base(flt: Doc) -> Doc:
             and not (isinstance(v, dict) and any(str(x).startswith("$") for x in v))}
 
 
+def _plain_test(flt: Doc, slow: Any) -> Any:
+    """The hot filter shapes (top-level string equalities, at most one `$gte` on an integer,
+    e.g. a run's events from a sequence on) as a direct test of the skeleton; a record whose
+    value is not a plain str/int there takes the general test. None: another shape."""
+    eqs: list[tuple[str, str]] = []
+    gte: tuple[str, int] | None = None
+    for key, value in flt.items():
+        if "." in key or key[:1] == "$":
+            return None
+        if type(value) is str:
+            eqs.append((key, value))
+        elif type(value) is dict and len(value) == 1 and type(value.get("$gte")) is int \
+                and gte is None:
+            gte = (key, value["$gte"])
+        else:
+            return None
+
+    def test(rec: _Rec) -> bool:
+        skel = rec.skel
+        for key, want in eqs:
+            got = skel.get(key)
+            if type(got) is not str:
+                return bool(slow(rec))
+            if got != want:
+                return False
+        if gte is not None:
+            got = skel.get(gte[0])
+            if type(got) is not int:
+                return bool(slow(rec))
+            return bool(got >= gte[1])
+        return True
+    return test
+
+
 class MemoryExecutor:
     """Executes db/queries.py shapes in memory; see the module docstring."""
 
@@ -252,6 +293,9 @@ class MemoryExecutor:
         #: loaded records a write replaced or deleted since loading, in order, with whether a
         #: replacement took the record's place under the same key (the blob v2 delta export)
         self.removed: list[tuple[str, _Rec, bool]] = []
+        #: a fork of a frozen executor shares its collections until it writes one; these are
+        #: the ones it copied (None: every collection is its own)
+        self._owned: set[str] | None = None
 
     # ---- plumbing
 
@@ -260,6 +304,18 @@ class MemoryExecutor:
         if coll is None:
             coll = self._colls[name] = _Coll(name)
         return coll
+
+    def _wcoll(self, name: str) -> _Coll:
+        """The collection for a write: a fork copies a shared one first (copy-on-write)."""
+        if self._owned is not None and name not in self._owned:
+            self._owned.add(name)
+            shared = self._colls.get(name)
+            if shared is not None:
+                own = self._colls[name] = _Coll(name)
+                own.recs = list(shared.recs)
+                own.uniques = [unique.copy() for unique in shared.uniques]
+                return own
+        return self._coll(name)
 
     def _delegate(self, name: str) -> MongomockExecutor | None:
         if name in VIRTUAL_COLLECTIONS:
@@ -272,7 +328,8 @@ class MemoryExecutor:
         if not flt:
             return list(coll.recs)
         test = mq.compile_filter(flt)
-        return [rec for rec in coll.recs if test(rec)]
+        fast = _plain_test(flt, test)
+        return [rec for rec in coll.recs if (fast or test)(rec)]
 
     def _new_rec(self, coll: _Coll, doc: Doc) -> _Rec:
         if not all(isinstance(k, str) for k in doc):
@@ -291,21 +348,44 @@ class MemoryExecutor:
         coll = self._coll(name)
         coll.recs.extend(_Rec(name, doc, raw, doc, False) for doc, raw in zip(docs, raws))
 
-    def copy(self) -> "MemoryExecutor":
-        """An independent executor holding the same virtual collections, all as loaded: records
-        are re-made around the shared immutable parts and unique-key sets copied, so no write to
-        either executor reaches the other. Delegated collections are not copied (they are never
-        in a blob). Reading the source while copying is safe; writing it is not."""
+    def record_count(self) -> int:
+        return sum(len(coll.recs) for coll in self._colls.values())
+
+    def frozen(self, final: bool = False) -> "MemoryExecutor":
+        """A copy to keep unchanged and `fork` from: the same virtual collections, every record
+        shared and counted as loaded. Collections this executor still shares with its own source
+        are shared again; the others are copied (records made shared, unique-key sets copied),
+        so writing this executor afterwards never reaches the copy. `final`: this executor is
+        never used again, so its own collections are taken over rather than copied. Delegated
+        collections are not copied (they are never in a blob)."""
         twin = MemoryExecutor()
         for name, coll in self._colls.items():
+            if self._owned is not None and name not in self._owned:
+                twin._colls[name] = coll
+                continue
+            if final:
+                coll.recs = [rec if rec.shared else rec.shared_copy() for rec in coll.recs]
+                twin._colls[name] = coll
+                continue
             copied = twin._colls[name] = _Coll(name)
-            copied.recs = [rec.loaded_copy() for rec in coll.recs]
+            copied.recs = [rec.shared_copy() for rec in coll.recs]
             copied.uniques = [unique.copy() for unique in coll.uniques]
         return twin
 
+    def fork(self) -> "MemoryExecutor":
+        """An executor over the same collections that copies one only when it first writes it
+        (self must be `frozen`, i.e. never written again): O(collections), not O(documents)."""
+        twin = MemoryExecutor()
+        twin._colls = dict(self._colls)
+        twin._owned = set()
+        return twin
+
     def reorder(self, coll: str, recs: list[Any]) -> None:
-        """Put a collection's records in the given order (a permutation of its records)."""
-        self._coll(coll).recs = list(recs)
+        """Put a frozen collection's records in the given order (a permutation of them)."""
+        old = self._colls[coll]
+        new = self._colls[coll] = _Coll(coll)
+        new.recs = list(recs)
+        new.uniques = [unique.copy() for unique in old.uniques]
 
     # ---- writes
 
@@ -315,7 +395,7 @@ class MemoryExecutor:
             other.insert_one(coll, doc)
             self.writes += 1
             return
-        target = self._coll(coll)
+        target = self._wcoll(coll)
         rec = self._new_rec(target, doc)
         keys = target.check(rec)
         target.recs.append(rec)
@@ -338,7 +418,7 @@ class MemoryExecutor:
 
     def _update(self, coll_name: str, flt: Doc, update: Doc, upsert: bool) -> tuple[_Rec | None, Doc | None]:
         """Apply to the first match (or upsert); returns (record after, document before)."""
-        coll = self._coll(coll_name)
+        coll = self._wcoll(coll_name)
         found = self._match(coll, flt)
         if found:
             rec = found[0]
@@ -385,9 +465,9 @@ class MemoryExecutor:
             deleted = other.delete_many(coll, filter)
             self.writes += 1 if deleted else 0
             return deleted
-        target = self._coll(coll)
-        gone = self._match(target, filter)
+        gone = self._match(self._coll(coll), filter)
         if gone:
+            target = self._wcoll(coll)
             ids = {id(r) for r in gone}
             for rec in gone:
                 target.drop_keys(rec)
@@ -406,7 +486,7 @@ class MemoryExecutor:
             return
         if not unique:
             return
-        target = self._coll(coll)
+        target = self._wcoll(coll)
         fields = tuple(f for f, _ in keys)
         if any(u.fields == fields for u in target.uniques):
             return
