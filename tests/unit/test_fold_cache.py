@@ -22,6 +22,8 @@ from engine.settings import EngineSettings
 from tests.conftest import T0
 from tests.fakes_engine import PROBES, probe_engine, probe_workflow, resp
 
+pytestmark = pytest.mark.caches  # kept on in the WFE_CACHES=off run (tests/conftest.py)
+
 Step = Callable[[WorkflowEngine, str], Any]
 OFF = EngineSettings(caches=False)
 

@@ -26,6 +26,8 @@ from tests.conftest import T0, mock_only_providers
 from virtual_server.service import VirtualService
 from virtual_server.settings import load_settings
 
+pytestmark = pytest.mark.caches  # kept on in the WFE_CACHES=off run (tests/conftest.py)
+
 OVERLAY = {"target_step_id": "text_overlays", "target_module_name": "select_text_overlay"}
 TITLES = {"target_step_id": "titles_social", "target_module_name": "select_title_description"}
 RETRY = {"retry_requested": True, "retry_feedback": "again"}
