@@ -111,10 +111,11 @@ def inflate(chunks: Iterable[bytes], max_bytes: int, max_members: int = 1) -> li
                                             details={"limit": max_bytes})
                 parts.append(out)
                 pending = d.unconsumed_tail
-                if d.eof:
+                if d.eof:  # what follows the member is all in unused_data (unconsumed_tail
+                    # may hold a stale copy of it when the output limit was hit at the end)
                     members.append(b"".join(parts))
                     parts = []
-                    pending = d.unused_data + pending
+                    pending = d.unused_data
                     d = None
     except zlib.error as exc:
         raise invalid("corrupt_gzip", f"virtual_db gzip stream is corrupt: {exc}") from None
