@@ -28,6 +28,7 @@ from db import memory_query as mq
 from db.blob import encode_document
 from db.blob_splice import decode_trusted
 from db.indexes import VIRTUAL_COLLECTIONS
+from db.memory_updates import apply_update, upsert_base
 from db.mongomock_executor import MongomockExecutor
 from db.pipeline_eval import MongomockPipelineEvaluator
 from engine.errors import ConcurrentModification
@@ -201,86 +202,6 @@ class _Coll:
                 unique.keys(self.recs).discard(key)
 
 
-def _plain_copy(value: Any) -> Any:
-    """A private copy of a caller's value for an update (datetimes normalised)."""
-    if isinstance(value, dict):
-        return {k: _plain_copy(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain_copy(v) for v in value]
-    if isinstance(value, datetime):
-        return mq.utc(value)
-    return value
-
-
-def apply_update(doc: Doc, update: Doc, inserting: bool) -> Doc:
-    """`$set`, `$setOnInsert`, `$inc`, `$unset` on top-level fields (the shapes of queries.py)."""
-    new = dict(doc)
-    for op, fields in update.items():
-        if not isinstance(fields, dict):
-            raise ValueError(f"update operator {op} needs an object")
-        if any("." in k or k.startswith("$") or k == "_id" for k in fields):
-            raise ValueError(f"unsupported update path in {op}")
-        if op == "$set" or (op == "$setOnInsert" and inserting):
-            for key, value in fields.items():
-                new[key] = _plain_copy(value)
-        elif op == "$setOnInsert":
-            continue
-        elif op == "$inc":
-            for key, amount in fields.items():
-                current = new.get(key, 0)
-                if isinstance(amount, bool) or not isinstance(amount, (int, float)) \
-                        or isinstance(current, bool) or not isinstance(current, (int, float)):
-                    raise ValueError("$inc needs numbers")
-                new[key] = current + amount
-        elif op == "$unset":
-            for key in fields:
-                new.pop(key, None)
-        else:
-            raise ValueError(f"unsupported update operator {op}")
-    return new
-
-
-def _upsert_base(flt: Doc) -> Doc:
-    """Equality fields of the filter, in order, as mongomock seeds an upserted document."""
-    return {k: _plain_copy(v) for k, v in flt.items()
-            if not k.startswith("$") and "." not in k
-            and not (isinstance(v, dict) and any(str(x).startswith("$") for x in v))}
-
-
-def _plain_test(flt: Doc, slow: Any) -> Any:
-    """The hot filter shapes (top-level string equalities, at most one `$gte` on an integer,
-    e.g. a run's events from a sequence on) as a direct test of the skeleton; a record whose
-    value is not a plain str/int there takes the general test. None: another shape."""
-    eqs: list[tuple[str, str]] = []
-    gte: tuple[str, int] | None = None
-    for key, value in flt.items():
-        if "." in key or key[:1] == "$":
-            return None
-        if type(value) is str:
-            eqs.append((key, value))
-        elif type(value) is dict and len(value) == 1 and type(value.get("$gte")) is int \
-                and gte is None:
-            gte = (key, value["$gte"])
-        else:
-            return None
-
-    def test(rec: _Rec) -> bool:
-        skel = rec.skel
-        for key, want in eqs:
-            got = skel.get(key)
-            if type(got) is not str:
-                return bool(slow(rec))
-            if got != want:
-                return False
-        if gte is not None:
-            got = skel.get(gte[0])
-            if type(got) is not int:
-                return bool(slow(rec))
-            return bool(got >= gte[1])
-        return True
-    return test
-
-
 class MemoryExecutor:
     """Executes db/queries.py shapes in memory; see the module docstring."""
 
@@ -328,7 +249,7 @@ class MemoryExecutor:
         if not flt:
             return list(coll.recs)
         test = mq.compile_filter(flt)
-        fast = _plain_test(flt, test)
+        fast = mq.plain_test(flt, test)
         return [rec for rec in coll.recs if (fast or test)(rec)]
 
     def _new_rec(self, coll: _Coll, doc: Doc) -> _Rec:
@@ -430,7 +351,7 @@ class MemoryExecutor:
             return self._replace(coll, rec, new), before
         if not upsert:
             return None, None
-        new = apply_update(_upsert_base(flt), update, True)
+        new = apply_update(upsert_base(flt), update, True)
         rec = self._new_rec(coll, new)
         keys = coll.check(rec)
         coll.recs.append(rec)
