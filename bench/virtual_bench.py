@@ -1,52 +1,65 @@
-"""Server time per virtual `/respond` at 100 and 2,000 events: our path vs the seed design.
+"""Server time per virtual `/respond` at 100, 2,000 and 10,000 events: ours vs the seed design,
+for a cold request and a warm one (issue 13: P1 and P2).
 
-Run: `python bench/virtual_bench.py [--repeats N]` from the project root.
+Run: `python bench/virtual_bench.py [--repeats N] [--sizes 100,2000,10000]` from the project root.
 
 (a) **ours** — exactly what the virtual server runs for a `/workflow/respond` body sent with
     `X-Virtual-Db-In: result` (the Rev 3 response shape the seed design also produces), minus
-    the socket: msgspec request decoding, `VirtualService.respond` in a GC pause (blob decode and
-    load into `FastVirtualStore`, the engine, export by splicing unchanged documents, gzip at the
-    configured level 4), msgspec response encoding. The default (editor) shape, which also reads
-    the run's state for the response, is measured alongside as **editor**.
-(b) **naive** — the seed design, re-implemented below: stdlib `json` for the HTTP bodies and the
+    the socket: msgspec request decoding, `VirtualService.respond` in a GC pause, msgspec
+    response encoding. Two cases:
+    - **cold**: every cache of the service emptied first (store, workflow, fold caches): the
+      blob is decoded and validated in full, the workflow validated, the lineage folded;
+    - **warm**: the editor's common case: the request carries the blob the service returned to
+      the previous request (a retry of `select_text_overlay` sent just before), so the decoded
+      store, the validated workflow and the run's fold come from the caches and the response
+      blob is the request's plus one appended gzip member (blob v2).
+(b) **seed** — the seed design, re-implemented below: stdlib `json` for the HTTP bodies and the
     blob, `gzip.compress` at Python's default level (9), every collection imported into a fresh
     mongomock database (indexes created, as ST-14) and everything exported again on every
-    request, through a plain mongomock executor.
+    request, through a plain mongomock executor. It has no warm path: for the warm case it gets
+    the same database as one v1 blob (it cannot read appended members).
 
-Both paths get the same request bytes and run the same engine (same registry, providers,
-settings, mode) on the same blob, in one process, alternating, and report medians. The blobs
-are built by real engine operations: a mock `cuddle_crew` run auto-answered up to
-`select_text_overlay`, then that step's retry option until the run holds ≥ N events (each retry
-re-runs `generate_text_overlays` on the same branch, so the lineage really is N events long).
-The measured request answers the pending `select_text_overlay` with target
+Both paths get the same request (same database content, same answer) and run the same engine on
+it, in one process, alternating, and report medians. The blobs are built by real engine
+operations: a mock `cuddle_crew` run auto-answered up to `select_text_overlay`, then that
+step's retry option until the run holds ≥ N events (each retry re-runs
+`generate_text_overlays` on the same branch, so the lineage really is N events long). The
+measured request answers the pending `select_text_overlay` with target
 `titles_social/select_title_description` (one mock LLM module plus one interaction).
+
+Last, an editor-like load of a few thousand requests (several editors retrying on the blob they
+just got, answering, going back to older checkpoints, reopening their first blob) prints the
+caches' peak sizes against their bounds.
+
+Ends with one machine-readable line per figure: `P1 cold: <ratio>`, `P1 warm: <ratio>` (seed
+time / ours at 2,000 events) and `P2 cold: <ratio>`, `P2 warm: <ratio>` (ours at 2,000 / at 100).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import gzip
 import json
+import resource
 import statistics
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import mongomock
 import msgspec
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from virtual_load import editor_load  # noqa: E402
+from virtual_seed import naive_respond  # noqa: E402
+
+from db.blob import blob_json, compress  # noqa: E402
 from db.fast_store import FastVirtualStore  # noqa: E402
-from db.indexes import VIRTUAL_COLLECTIONS, create_indexes  # noqa: E402
 from db.pipeline_eval import MongomockPipelineEvaluator  # noqa: E402
-from db.store_impl import QueryStore  # noqa: E402
 from engine.clock import SystemClock  # noqa: E402
-from engine.errors import ConcurrentModification  # noqa: E402
 from engine.execution import ExecOptions  # noqa: E402
 from engine.ids import MonotonicIds  # noqa: E402
 from engine.modules.registry import default_registry  # noqa: E402
@@ -67,136 +80,12 @@ from virtual_server.shapes import shaped  # noqa: E402
 WORKFLOW_DIR = ROOT.parent / "shared" / "workflows" / "cuddle_crew"
 RETRY_TARGET = Target(step_id="text_overlays", module_name="select_text_overlay")
 MEASURED_TARGET = {"target_step_id": "titles_social", "target_module_name": "select_title_description"}
+RETRY_BODY_TARGET = {"target_step_id": "text_overlays", "target_module_name": "select_text_overlay"}
 ANSWER = {"selected_indices": [["text_sets", 0]]}
-_DUP = (mongomock.DuplicateKeyError, mongomock.BulkWriteError)
-
-
-# ---------------------------------------------------------------------------- the seed design
-
-class NaiveExecutor:
-    """Plain mongomock: every call as the driver API would be used, no shortcuts."""
-
-    def __init__(self) -> None:
-        self.db = mongomock.MongoClient(tz_aware=True)["naive"]
-
-    def _write(self, call: Callable[[], Any]) -> Any:
-        try:
-            return call()
-        except _DUP:
-            raise ConcurrentModification("duplicate key") from None
-
-    def insert_one(self, coll: str, doc: dict[str, Any]) -> None:
-        self._write(lambda: self.db[coll].insert_one(dict(doc)))
-
-    def insert_many(self, coll: str, docs: list[dict[str, Any]]) -> None:
-        self._write(lambda: self.db[coll].insert_many([dict(d) for d in docs]))
-
-    def find(self, coll: str, filter: dict[str, Any], *, projection: dict[str, Any] | None = None,
-             sort: list[tuple[str, int]] | None = None, skip: int = 0, limit: int = 0) -> list[Any]:
-        cursor = self.db[coll].find(filter, {**(projection or {}), "_id": 0})
-        if sort:
-            cursor = cursor.sort(sort)
-        return list(cursor.skip(skip).limit(limit))
-
-    def find_one(self, coll: str, filter: dict[str, Any], *, projection: Any = None,
-                 sort: Any = None) -> Any:
-        found = self.find(coll, filter, projection=projection, sort=sort, limit=1)
-        return found[0] if found else None
-
-    def update_one(self, coll: str, filter: Any, update: Any, *, upsert: bool = False) -> None:
-        self._write(lambda: self.db[coll].update_one(filter, update, upsert=upsert))
-
-    def find_one_and_update(self, coll: str, filter: Any, update: Any, *, upsert: bool = False,
-                            return_after: bool = True, projection: Any = None) -> Any:
-        return self._write(lambda: self.db[coll].find_one_and_update(
-            filter, update, projection={**(projection or {}), "_id": 0}, upsert=upsert,
-            return_document=return_after))
-
-    def aggregate(self, coll: str, pipeline: list[Any]) -> list[Any]:
-        return [{k: v for k, v in d.items() if k != "_id"} for d in self.db[coll].aggregate(pipeline)]
-
-    def delete_many(self, coll: str, filter: Any) -> int:
-        return int(self.db[coll].delete_many(filter).deleted_count)
-
-    def count_documents(self, coll: str, filter: Any) -> int:
-        return int(self.db[coll].count_documents(filter))
-
-    def create_index(self, coll: str, keys: Any, *, unique: bool = False, sparse: bool = False,
-                     expire_after_seconds: Any = None, name: Any = None) -> None:
-        options: dict[str, Any] = {"unique": unique}
-        if sparse:
-            options["sparse"] = True
-        self._write(lambda: self.db[coll].create_index(list(keys), **options))
-
-
-def _hook(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        if isinstance(obj.get("$date"), str):
-            return datetime.strptime(obj["$date"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-        if "$esc" in obj:
-            return obj["$esc"]
-    return obj
-
-
-def _tagged(value: Any) -> Any:
-    if isinstance(value, datetime):
-        value = value.astimezone(timezone.utc)
-        return {"$date": value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"}
-    if isinstance(value, dict):
-        out = {k: _tagged(v) for k, v in value.items()}
-        return {"$esc": out} if len(value) == 1 and next(iter(value)) in ("$date", "$esc") else out
-    if isinstance(value, (list, tuple)):
-        return [_tagged(v) for v in value]
-    return value
-
-
-class NaiveStore(QueryStore):
-    """Blob → fresh mongomock (insert_many per collection, then indexes) → … → full export."""
-
-    def __init__(self) -> None:
-        super().__init__(NaiveExecutor())
-
-    @classmethod
-    def from_blob(cls, text: str, now: datetime) -> "NaiveStore":
-        data = json.loads(gzip.decompress(base64.b64decode(text)), object_hook=_hook)
-        store = cls()
-        for name, docs in data["collections"].items():
-            store.executor.insert_many(name, docs)
-        create_indexes(store.executor, VIRTUAL_COLLECTIONS)
-        if store.executor.find_one("users", {"user_id": "virtual_user_001"}) is None:
-            store.executor.insert_one("users", {"user_id": "virtual_user_001", "username": "virtual_user",
-                                                "email": "virtual@example.com", "is_virtual": True,
-                                                "created_at": now})
-        return store
-
-    def to_blob(self) -> str:
-        collections: dict[str, list[Any]] = {}
-        for name in sorted(VIRTUAL_COLLECTIONS):
-            docs = [_tagged(doc) for doc in self.executor.find(name, {})]
-            if docs:
-                key = (lambda d: (d["workflow_run_id"], d["sequence"])) if name == "events" else \
-                    (lambda d: json.dumps(d, sort_keys=True))
-                collections[name] = sorted(docs, key=key)
-        text = json.dumps({"format": "workflow-engine-virtual-db", "version": 1,
-                           "collections": collections}, separators=(",", ":"), ensure_ascii=False)
-        return base64.b64encode(gzip.compress(text.encode())).decode()
-
-
-def naive_respond(body: bytes, engine_for: Callable[[Any], WorkflowEngine],
-                  ai_config: dict[str, Any]) -> bytes:
-    """The seed design's `/respond`: json body → mongomock → engine → full export → json body."""
-    req = json.loads(body)
-    store = NaiveStore.from_blob(req["virtual_db"], datetime.now(timezone.utc))
-    eng = engine_for(store)
-    response = eng.virtual_respond(
-        workflow=req["workflow"], run_id=req.get("workflow_run_id"),
-        interaction_id=req["interaction_id"],
-        response=msgspec.convert(req["response"], InteractionResponseData),
-        target=Target(step_id=req["target_step_id"], module_name=req["target_module_name"]),
-        capabilities=[], opts=ExecOptions(mock=True, ai_config=dict(ai_config)))
-    out = msgspec.to_builtins(response)
-    out["result"] = {**(out.get("result") or {}), "virtual_db": store.to_blob()}
-    return json.dumps(out).encode()
+RETRY = {"retry_requested": True, "retry_feedback": "again"}
+LABELS = {"decode": "blob decode", "load": "load", "cache hit": "store from cache",
+          "engine": "engine", "export": "export", "compress": "compress",
+          "cache": "keep in cache", "request/response JSON": "request/response JSON"}
 
 
 # ---------------------------------------------------------------------------- our path
@@ -215,10 +104,20 @@ def ours_respond(body: bytes, service: VirtualService, timings: dict[str, float]
     return out
 
 
+def clear_caches(service: VirtualService) -> None:
+    """Cold: nothing this process learned before helps the next request."""
+    if service.blobs.cache is not None:
+        service.blobs.cache.clear()
+    service.workflow_checks.clear()
+    service.folds.clear()
+
+
 # ---------------------------------------------------------------------------- blobs and runs
 
-def build_blob(workflow: dict[str, Any], events: int, providers: Any) -> tuple[str, str, int]:
-    """A real run with ≥ `events` events pending at `select_text_overlay`: (blob, iid, count)."""
+def build_blobs(workflow: dict[str, Any], sizes: list[int],
+                providers: Any) -> dict[int, tuple[str, str, int]]:
+    """One real run grown to each size in turn, pending at `select_text_overlay`: at each size
+    the blob (one v1 member), the pending interaction id and the event count."""
     store = FastVirtualStore.fresh(datetime.now(timezone.utc))
     eng = WorkflowEngine(store=store, providers=providers, registry=default_registry(),
                          pipeline=MongomockPipelineEvaluator(), clock=SystemClock(),
@@ -228,84 +127,149 @@ def build_blob(workflow: dict[str, Any], events: int, providers: Any) -> tuple[s
                                  target=RETRY_TARGET, capabilities=[],
                                  opts=ExecOptions(mock=True, auto_respond=AutoRespondConfig()))
     count = store.executor.count_documents("events", {})
-    while count < events:
-        assert response.interaction_request is not None, response
-        response = eng.virtual_respond(
-            workflow=workflow, run_id=None,
-            interaction_id=response.interaction_request.interaction_id,
-            response=InteractionResponseData(retry_requested=True, retry_feedback="again"),
-            target=RETRY_TARGET, capabilities=[], opts=ExecOptions(mock=True))
-        count = store.executor.count_documents("events", {})
-    assert response.interaction_request is not None
-    return store.to_blob(), response.interaction_request.interaction_id, count
+    out: dict[int, tuple[str, str, int]] = {}
+    for size in sorted(sizes):
+        while count < size:
+            assert response.interaction_request is not None, response
+            response = eng.virtual_respond(
+                workflow=workflow, run_id=None,
+                interaction_id=response.interaction_request.interaction_id,
+                response=InteractionResponseData(retry_requested=True, retry_feedback="again"),
+                target=RETRY_TARGET, capabilities=[], opts=ExecOptions(mock=True))
+            count = store.executor.count_documents("events", {})
+        assert response.interaction_request is not None
+        out[size] = (store.to_blob(), response.interaction_request.interaction_id, count)
+    return out
 
 
-def measure(workflow: dict[str, Any], events: int, repeats: int) -> dict[str, Any]:
-    providers = DefaultProviderSet()
-    blob, interaction_id, count = build_blob(workflow, events, providers)
-    body = msgspec.json.encode({"workflow": workflow, "virtual_db": blob, **MEASURED_TARGET,
-                                "interaction_id": interaction_id, "response": ANSWER})
-    settings = load_settings({}, auth_required=False)
-    service = VirtualService(settings, clock=SystemClock(), ids=MonotonicIds(), providers=providers)
-    engine_settings = settings.engine_settings()
-    registry, pipeline, ids = default_registry(), MongomockPipelineEvaluator(), MonotonicIds()
+def respond_body(workflow: dict[str, Any], blob: str, iid: str, retry: bool) -> bytes:
+    target, answer = (RETRY_BODY_TARGET, RETRY) if retry else (MEASURED_TARGET, ANSWER)
+    return msgspec.json.encode({"workflow": workflow, "virtual_db": blob, **target,
+                                "interaction_id": iid, "response": answer})
 
-    def engine_for(store: Any) -> WorkflowEngine:
-        return WorkflowEngine(store=store, providers=providers, registry=registry,
-                              pipeline=pipeline, clock=SystemClock(), ids=ids,
-                              settings=engine_settings, mode="virtual")
 
-    ours: list[float] = []
-    editor: list[float] = []
-    naive: list[float] = []
-    parts: list[dict[str, float]] = []
-    check_ours = check_naive = b""
-    for _ in range(repeats):
-        timings: dict[str, float] = {}
+def as_v1(blob: str) -> str:
+    """The same database as one v1 member (what the seed design can read)."""
+    return compress(blob_json(blob))
+
+
+# ---------------------------------------------------------------------------- measuring
+
+class Paths:
+    """Both paths with their process-wide parts built once, as each server would."""
+
+    def __init__(self, providers: Any) -> None:
+        self.settings = load_settings({}, auth_required=False)
+        self.service = VirtualService(self.settings, clock=SystemClock(), ids=MonotonicIds(),
+                                      providers=providers)
+        engine_settings = self.settings.engine_settings()
+        registry, pipeline, ids = default_registry(), MongomockPipelineEvaluator(), MonotonicIds()
+
+        def engine_for(store: Any) -> WorkflowEngine:
+            return WorkflowEngine(store=store, providers=providers, registry=registry,
+                                  pipeline=pipeline, clock=SystemClock(), ids=ids,
+                                  settings=engine_settings, mode="virtual")
+        self.engine_for = engine_for
+
+    def ours(self, body: bytes, timings: dict[str, float]) -> tuple[float, bytes]:
         started = time.perf_counter()
-        check_ours = ours_respond(body, service, timings)
-        ours.append(time.perf_counter() - started)
-        parts.append(timings)
+        out = ours_respond(body, self.service, timings)
+        return time.perf_counter() - started, out
+
+    def seed(self, body: bytes) -> tuple[float, bytes]:
         started = time.perf_counter()
-        check_naive = naive_respond(body, engine_for, settings.default_ai_config)
-        naive.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        check_editor = ours_respond(body, service, {}, rev3=False)
-        editor.append(time.perf_counter() - started)
-    a, b, c = json.loads(check_ours), json.loads(check_naive), json.loads(check_editor)
+        out = naive_respond(body, self.engine_for, self.settings.default_ai_config)
+        return time.perf_counter() - started, out
+
+
+def _check(ours: bytes, seed: bytes) -> None:
+    a, b = json.loads(ours), json.loads(seed)
     assert (a["status"], a["message"]) == (b["status"], b["message"]) == \
         ("awaiting_input", "Awaiting input for select_title_description"), (a["status"], b["status"])
-    assert a["result"]["virtual_db"] and c["virtual_db"] and c["state"] and "virtual_db" not in (
-        c["result"] or {})
-    breakdown = {key: statistics.median(p.get(key, 0.0) for p in parts) for key in parts[0]}
-    return {"events": count, "blob_bytes": len(blob), "ours": statistics.median(ours),
-            "naive": statistics.median(naive), "editor": statistics.median(editor),
-            "breakdown": breakdown}
+    assert a["result"]["virtual_db"]
+
+
+def measure(paths: Paths, workflow: dict[str, Any], built: tuple[str, str, int],
+            repeats: int) -> dict[str, Any]:
+    blob, iid, count = built
+    cold_body = respond_body(workflow, blob, iid, retry=False)
+    res: dict[str, list[Any]] = {k: [] for k in ("cold", "seed_cold", "warm", "seed_warm",
+                                                 "cold_parts", "warm_parts")}
+    current = (blob, iid)
+    for _ in range(repeats):
+        clear_caches(paths.service)
+        timings: dict[str, float] = {}
+        took, out = paths.ours(cold_body, timings)
+        res["cold"].append(took)
+        res["cold_parts"].append(timings)
+        took, seed_out = paths.seed(cold_body)
+        res["seed_cold"].append(took)
+        _check(out, seed_out)
+        # warm: the previous request (a retry) returned the blob this one sends back
+        _took, prime = paths.ours(respond_body(workflow, *current, retry=True), {})
+        primed = json.loads(prime)
+        current = (primed["result"]["virtual_db"], primed["interaction_request"]["interaction_id"])
+        timings = {}
+        took, out = paths.ours(respond_body(workflow, *current, retry=False), timings)
+        res["warm"].append(took)
+        res["warm_parts"].append(timings)
+        took, seed_out = paths.seed(respond_body(workflow, as_v1(current[0]), current[1],
+                                                 retry=False))
+        res["seed_warm"].append(took)
+        _check(out, seed_out)
+    med = {k: statistics.median(v) for k, v in res.items() if not k.endswith("parts")}
+    for case in ("cold", "warm"):
+        parts = res[f"{case}_parts"]
+        keys = sorted({k for p in parts for k in p}, key=list(LABELS).index)
+        med[f"{case}_parts"] = {k: statistics.median(p.get(k, 0.0) for p in parts) for k in keys}
+    med.update(events=count, blob_bytes=len(base64.b64decode(blob)), repeats=repeats)
+    return med
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=9, help="requests per path and size")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=9, help="requests per path and case")
+    parser.add_argument("--large-repeats", type=int, default=3,
+                        help="requests per path and case at sizes over 2,000 events")
+    parser.add_argument("--sizes", default="100,2000,10000")
+    parser.add_argument("--load-requests", type=int, default=3000,
+                        help="requests of the editor-like load (0: skip it)")
     args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
     workflow = load_workflow_folder(WORKFLOW_DIR, "workflow_v3.json")
-    results = [measure(workflow, n, args.repeats) for n in (100, 2000)]
-    print(f"virtual /respond server time, median of {args.repeats} requests per path")
-    print(f"{'events':>8} {'blob KiB':>9} {'ours ms':>9} {'naive ms':>9} {'ratio':>7} "
-          f"{'editor ms':>10}")
-    for r in results:
-        print(f"{r['events']:>8} {r['blob_bytes'] / 1024:>9.0f} {r['ours'] * 1000:>9.1f} "
-              f"{r['naive'] * 1000:>9.1f} {r['naive'] / r['ours']:>7.2f} "
-              f"{r['editor'] * 1000:>10.1f}")
-    small, large = results
-    print(f"ratio at 2,000 events: {large['naive'] / large['ours']:.2f}")
-    print(f"ratio at 100 events: {small['naive'] / small['ours']:.2f}")
-    for r in (large, small):
-        labels = {"decode": "blob decode (base64, inflate, parse, validate)",
-                  "load": "load into the store", "engine": "engine", "export": "export (JSON)",
-                  "compress": "compression (gzip+base64)",
-                  "request/response JSON": "request/response JSON"}
-        shown = ", ".join(f"{labels.get(k, k)} {v * 1000:.1f} ms" for k, v in r["breakdown"].items())
-        print(f"where our time goes at {r['events']} events: {shown}")
+    providers = DefaultProviderSet()
+    started = time.perf_counter()
+    built = build_blobs(workflow, sizes, providers)
+    print(f"built runs of {', '.join(str(built[s][2]) for s in sizes)} events in "
+          f"{time.perf_counter() - started:.0f} s")
+    paths = Paths(providers)
+    results = {s: measure(paths, workflow, built[s], args.repeats if s <= 2000
+                          else args.large_repeats) for s in sizes}
+    print("\nvirtual /respond server time (ms), medians; seed = the seed design on the same "
+          "database")
+    print(f"{'events':>7} {'blob KiB':>8} {'n':>3} | {'cold':>7} {'seed':>8} {'P1':>6} | "
+          f"{'warm':>7} {'seed':>8} {'P1':>6}")
+    for s in sizes:
+        r = results[s]
+        print(f"{r['events']:>7} {r['blob_bytes'] / 1024:>8.0f} {r['repeats']:>3} | "
+              f"{r['cold'] * 1000:>7.1f} {r['seed_cold'] * 1000:>8.1f} "
+              f"{r['seed_cold'] / r['cold']:>6.1f} | {r['warm'] * 1000:>7.1f} "
+              f"{r['seed_warm'] * 1000:>8.1f} {r['seed_warm'] / r['warm']:>6.1f}")
+    for s in sizes:
+        for case in ("cold", "warm"):
+            parts = results[s][f"{case}_parts"]
+            shown = ", ".join(f"{LABELS.get(k, k)} {v * 1000:.1f}" for k, v in parts.items())
+            print(f"where our time goes, {case}, {results[s]['events']} events (ms): {shown}")
+    if args.load_requests:
+        editor_load(paths.service, workflow, args.load_requests, ours_respond, respond_body)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process peak RSS over the whole bench: {peak:.0f} MiB")
+    if 100 in results and 2000 in results:
+        small, large = results[100], results[2000]
+        print(f"P1 cold: {large['seed_cold'] / large['cold']:.2f}")
+        print(f"P1 warm: {large['seed_warm'] / large['warm']:.2f}")
+        print(f"P2 cold: {large['cold'] / small['cold']:.2f}")
+        print(f"P2 warm: {large['warm'] / small['warm']:.2f}")
     return 0
 
 

@@ -20,22 +20,26 @@ import msgspec
 from db.blob_decode import (
     FORMAT,
     MAX_DOCUMENTS,
+    MAX_MEMBERS,
     VERSION,
     BlobLimits,
     TagDecoder,
-    decode_blob,
     decode_json,
     inflate,
     invalid,
     iso_millis,
+    primary_fields,
 )
 from db.blob_decode import decode_document as _decode_with
+from db.blob_members import blob_json, decode_blob
 from db.blob_splice import decode_with_raw
-from db.indexes import VIRTUAL_COLLECTIONS, unique_indexes
+from db.indexes import VIRTUAL_COLLECTIONS
 from engine.errors import VirtualDbTooLarge
 from engine.jsonutil import canonical_json
 
-__all__ = ["FORMAT", "MAX_DOCUMENTS", "VERSION", "BlobLimits", "blob_within_limits", "compress",
+__all__ = ["FORMAT", "MAX_DOCUMENTS", "MAX_MEMBERS", "VERSION", "BlobLimits", "blob_json",
+           "blob_within_limits",
+           "compress",
            "decode_blob", "decode_document", "decode_json", "decode_with_raw", "encode_blob",
            "encode_document", "encode_json", "export_sort_key", "inflate", "invalid",
            "sort_documents"]
@@ -133,10 +137,7 @@ def _rank(value: Any) -> tuple[int, Any]:
 
 def _sort_fields(collection: str) -> tuple[str, ...] | None:
     """BLOB-1: events by (run, sequence); else the id field, else the first unique key."""
-    if collection == "events":
-        return ("workflow_run_id", "sequence")
-    uniques = unique_indexes(collection)
-    return uniques[0].fields if uniques else None
+    return primary_fields(collection)
 
 
 def sort_documents(collection: str, docs: list[Doc]) -> list[Doc]:

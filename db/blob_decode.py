@@ -9,7 +9,6 @@ the codec; these steps are shared with its splicing decoder (db/blob_splice.py).
 from __future__ import annotations
 
 import binascii
-import itertools
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -18,13 +17,15 @@ from typing import Any
 import msgspec
 
 from db.blob_checks import validate_collections
-from db.indexes import VIRTUAL_COLLECTIONS
+from db.indexes import VIRTUAL_COLLECTIONS, unique_indexes
 from engine.errors import InvalidVirtualDb, VirtualDbTooLarge
 
 Doc = dict[str, Any]
 FORMAT = "workflow-engine-virtual-db"
 VERSION = 1
 MAX_DOCUMENTS = 100_000
+#: blob v2 (README "Blob v2"): most gzip members a blob may hold (exports compact far earlier)
+MAX_MEMBERS = 64
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _INPUT_STEP = 64 * 1024  # base64 characters per slice (a multiple of 4)
@@ -35,6 +36,15 @@ _ANY_DECODER = msgspec.json.Decoder()
 _RAW_MAP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 DOC_DECODER = msgspec.json.Decoder(dict[str, Any])
 RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def primary_fields(collection: str) -> tuple[str, ...] | None:
+    """The key that identifies a document of the collection: BLOB-1's sort key (events by
+    (run, sequence), else the first unique key), None when the collection has none."""
+    if collection == "events":
+        return ("workflow_run_id", "sequence")
+    uniques = unique_indexes(collection)
+    return uniques[0].fields if uniques else None
 
 
 class BlobLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,23 +77,33 @@ def b64_chunks(text: str | bytes) -> Iterator[bytes]:
         raise invalid("invalid_base64", "virtual_db is not valid base64") from None
 
 
-def inflate(chunks: Iterable[bytes], max_bytes: int) -> bytes:
-    """Bounded single-member gzip inflate (BLOB-5): abort as soon as output exceeds `max_bytes`.
+def inflate(chunks: Iterable[bytes], max_bytes: int, max_members: int = 1) -> list[bytes]:
+    """Bounded gzip inflate (BLOB-5) of up to `max_members` concatenated members (blob v2).
 
-    Input is fed in slices and output drawn in steps of at most `_OUTPUT_STEP`, so memory stays
-    near `max_bytes` however large the stream claims to be.
+    Aborts as soon as the output of all members together exceeds `max_bytes`: input is fed in
+    slices and output drawn in steps of at most `_OUTPUT_STEP`, so memory stays near `max_bytes`
+    however large the stream claims to be. Bytes after a member that do not start another gzip
+    member are `trailing_data`; a member past `max_members` is `too_many_members`.
     """
-    d = zlib.decompressobj(wbits=31)
+    members: list[bytes] = []
     parts: list[bytes] = []
     total = 0
+    d: Any = None
+    head = b""  # the start of the next member, until its magic bytes are known
     try:
         for chunk in chunks:
-            if d.eof:
-                if chunk:
-                    raise invalid("trailing_data", "virtual_db has data after the gzip member")
-                continue
             pending = chunk
-            while pending and not d.eof:
+            while pending:
+                if d is None:
+                    head, pending = head + pending, b""
+                    if len(head) < 2:
+                        break
+                    if head[:2] != GZIP_MAGIC:
+                        raise invalid("trailing_data", "virtual_db has data after a gzip member")
+                    if len(members) >= max_members:
+                        raise invalid("too_many_members" if max_members > 1 else "trailing_data",
+                                      f"virtual_db has more than {max_members} gzip members")
+                    d, pending, head = zlib.decompressobj(wbits=31), head, b""
                 out = d.decompress(pending, min(_OUTPUT_STEP, max_bytes - total + 1))
                 total += len(out)
                 if total > max_bytes:
@@ -91,13 +111,17 @@ def inflate(chunks: Iterable[bytes], max_bytes: int) -> bytes:
                                             details={"limit": max_bytes})
                 parts.append(out)
                 pending = d.unconsumed_tail
-            if d.eof and (pending or d.unused_data):
-                raise invalid("trailing_data", "virtual_db has data after the gzip member")
+                if d.eof:  # what follows the member is all in unused_data (unconsumed_tail
+                    # may hold a stale copy of it when the output limit was hit at the end)
+                    members.append(b"".join(parts))
+                    parts = []
+                    pending = d.unused_data
+                    d = None
     except zlib.error as exc:
         raise invalid("corrupt_gzip", f"virtual_db gzip stream is corrupt: {exc}") from None
-    if not d.eof:
+    if d is not None or head or not members:
         raise invalid("truncated_gzip", "virtual_db gzip stream is truncated")
-    return b"".join(parts)
+    return members
 
 
 class TagDecoder:
@@ -231,20 +255,3 @@ def decode_json(data: bytes, *, max_depth: int = 100, aware: bool = True) -> dic
         out[name] = [decode_document(raw, decoder) for raw in docs]
     validate_collections(out)
     return out
-
-
-def decode_blob(text: str | bytes, *, max_encoded_bytes: int, max_decompressed_bytes: int,
-                max_depth: int = 100, aware: bool = True) -> dict[str, list[Doc]]:
-    """Untrusted blob text → validated collections, or InvalidVirtualDb / VirtualDbTooLarge."""
-    if len(text) > max_encoded_bytes:
-        raise VirtualDbTooLarge("virtual_db exceeds the encoded size limit",
-                                details={"encoded_bytes": len(text), "limit": max_encoded_bytes})
-    chunks = b64_chunks(text)
-    head = next(chunks, b"")
-    if head[:2] == GZIP_MAGIC:
-        data = inflate(itertools.chain((head,), chunks), max_decompressed_bytes)
-    elif head[:4] == ZSTD_MAGIC:
-        raise invalid("unsupported_format", "unsupported blob format (zstd is reserved)")
-    else:
-        raise invalid("unrecognised_format", "unrecognised blob format")
-    return decode_json(data, max_depth=max_depth, aware=aware)

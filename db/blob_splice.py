@@ -20,8 +20,7 @@ from db.blob_decode import (
     DOC_DECODER,
     FORMAT,
     GZIP_MAGIC,
-    MAX_DOCUMENTS,
-    RAW_LIST,
+    MAX_MEMBERS,
     VERSION,
     ZSTD_MAGIC,
     BlobLimits,
@@ -29,9 +28,9 @@ from db.blob_decode import (
     b64_chunks,
     inflate,
     invalid,
-    parse_json,
     top_level,
 )
+from db.blob_members import merge, parse_documents
 from db.indexes import VIRTUAL_COLLECTIONS
 from engine.errors import VirtualDbTooLarge
 from engine.json_depth import depth_within
@@ -117,9 +116,36 @@ def _dates(doc: Doc, decoder: TagDecoder) -> Doc:
     return doc
 
 
-def decode_with_raw(text: str | bytes, limits: BlobLimits) -> tuple[dict[str, list[Doc]],
-                                                                     dict[str, list[bytes]]]:
-    """`db.blob.decode_blob` (same acceptance, same errors) that also keeps each document's JSON.
+_TRUSTED = TagDecoder(1_000_000, True)
+
+
+def decode_trusted(raw: bytes) -> Doc:
+    """One document's JSON from a store record back to a document, for JSON that passed BLOB-6
+    already (or that our encoder wrote): no depth or `$`-key checks, and the tag walk only
+    when a nested tag or an escape (which could spell one) is there; else only top-level
+    `$date`s are converted, without walking the document."""
+    doc: Doc = DOC_DECODER.decode(raw)
+    tags = 0
+    for value in doc.values():
+        if type(value) is dict and len(value) == 1 and ("$date" in value or "$esc" in value):
+            tags += 1
+    if _tag_keys(raw) != tags or b"\\u" in raw:
+        return _TRUSTED.document(doc)
+    return _dates(doc, _TRUSTED)
+
+
+class BlobShape(msgspec.Struct, frozen=True):
+    """What blob v2's export needs to know of a decoded blob (db/blob_members.py)."""
+
+    members: int = 1
+    inflated_bytes: int = 0
+    dead_bytes: int = 0
+
+
+def decode_with_raw(text: str | bytes, limits: BlobLimits) -> tuple[
+        dict[str, list[Doc]], dict[str, list[bytes]], BlobShape]:
+    """`db.blob.decode_blob` (same acceptance, same errors) that also keeps each document's JSON
+    and the blob's shape (members, inflated and dead bytes).
 
     The nested-tag and escape checks db.blob makes per document are made once per collection;
     only the documents of a collection that fails one take db.blob's per-document route. Depth
@@ -133,7 +159,8 @@ def decode_with_raw(text: str | bytes, limits: BlobLimits) -> tuple[dict[str, li
     chunks = b64_chunks(text)
     head = next(chunks, b"")
     if head[:2] == GZIP_MAGIC:
-        data = inflate(itertools.chain((head,), chunks), limits.max_decompressed_bytes)
+        members = inflate(itertools.chain((head,), chunks), limits.max_decompressed_bytes,
+                          MAX_MEMBERS)
     elif head[:4] == ZSTD_MAGIC:
         raise invalid("unsupported_format", "unsupported blob format (zstd is reserved)")
     else:
@@ -141,22 +168,28 @@ def decode_with_raw(text: str | bytes, limits: BlobLimits) -> tuple[dict[str, li
     if limits.max_depth < 4:
         raise invalid("too_deep", "virtual_db JSON is nested too deeply")
     decoder = TagDecoder(limits.max_depth, True)
+    arrays = _split(members[0])
+    dead = 0
+    merged: dict[str, tuple[list[bytes], list[Doc]]] = {}
+    if len(members) > 1:  # a v1 blob is checked collection by collection, as db.blob does
+        base = {name: parse_documents(name, array) for name, array in arrays.items()}
+        colls, dead = merge(members, base)
+        merged = {name: coll.documents() for name, coll in colls.items()}
     docs: dict[str, list[Doc]] = {}
     raws: dict[str, list[bytes]] = {}
-    for name, array in _split(data).items():
-        items = parse_json(RAW_LIST, array, "bad_collection",
-                       f"virtual_db collection '{name}' must be an array")
-        if len(items) > MAX_DOCUMENTS:
-            raise invalid("too_many_documents", f"virtual_db collection '{name}' is too large")
-        exact = raws[name] = [bytes(item) for item in items]
-        parsed = [parse_json(DOC_DECODER, item, "bad_document",
-                         "virtual_db documents must be objects") for item in exact]
+    for name in merged or arrays:
+        exact, parsed = merged[name] if merged else parse_documents(name, arrays[name])
+        raws[name] = exact
         tags = [_top_tags(doc) for doc in parsed]
-        whole = memoryview(array).tobytes()
+        array = arrays.get(name)
+        whole = memoryview(array).tobytes() if len(members) == 1 and array is not None \
+            else b",".join(exact)
         total = sum(tags)
         if (whole.count(b'"$') == total or _tag_keys(whole) == total) and b"\\u" not in whole:
             docs[name] = [_finish_simple(doc, item, decoder) for doc, item in zip(parsed, exact)]
         else:
             docs[name] = [_finish(doc, item, decoder, t) for doc, item, t in zip(parsed, exact, tags)]
     validate_collections(docs)
-    return docs, raws
+    shape = BlobShape(members=len(members), inflated_bytes=sum(len(m) for m in members),
+                      dead_bytes=dead)
+    return docs, raws, shape

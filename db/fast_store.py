@@ -28,24 +28,33 @@ from db.blob import (
     decode_with_raw,
     export_sort_key,
 )
+from db.blob_decode import primary_fields
+from db.blob_members import delta_json
+from db.blob_splice import BlobShape
 from db.indexes import VIRTUAL_COLLECTIONS, create_indexes
 from db.memory_executor import MemoryExecutor
 from db.store_impl import QueryStore
 from db.virtual_store import VIRTUAL_USER_ID, virtual_user
+from engine.content_cache import ContentCache, digest
 from engine.errors import ConcurrentModification, InvalidVirtualDb
 from engine.jsonutil import canonical_json
 
 Doc = dict[str, Any]
 _ORDER = tuple(sorted(VIRTUAL_COLLECTIONS))
 _PLAIN = msgspec.json.Decoder()
+_RECORD_BYTES = 600  # a record's skeleton, slots and index entries, roughly
+_KEY_TYPES = frozenset({str, int, float, bool, type(None)})
 _HEAD = b'{"format":' + msgspec.json.encode(FORMAT) + b',"version":' + str(VERSION).encode() \
     + b',"collections":{'
 
 
 class FastVirtualStore(QueryStore):
-    def __init__(self) -> None:
-        self._mem = MemoryExecutor()
+    def __init__(self, mem: MemoryExecutor | None = None) -> None:
+        self._mem = mem if mem is not None else MemoryExecutor()
         self._writes_at_load = 0
+        #: the loaded blob's shape, then (after `delta_json` or `to_json`) the exported one's
+        self.shape = BlobShape()
+        self._sorted = False
         super().__init__(self._mem)
 
     @property
@@ -55,7 +64,7 @@ class FastVirtualStore(QueryStore):
 
     # ---- loading (ST-14)
 
-    def _finish_load(self, now: datetime, validated: bool = False) -> None:
+    def _index(self, validated: bool) -> None:
         self._mem.loading_validated(validated)
         try:
             create_indexes(self._mem, VIRTUAL_COLLECTIONS)
@@ -64,6 +73,8 @@ class FastVirtualStore(QueryStore):
                                    details={"reason": "duplicate_key"}) from None
         finally:
             self._mem.loading_validated(False)
+
+    def _add_user(self, now: datetime) -> None:
         if self._mem.find_one("users", {"user_id": VIRTUAL_USER_ID},
                               projection={"user_id": 1, "_id": 0}) is None:
             self._mem.insert_one("users", virtual_user(now))
@@ -72,44 +83,140 @@ class FastVirtualStore(QueryStore):
     @classmethod
     def fresh(cls, now: datetime) -> "FastVirtualStore":
         store = cls()
-        store._finish_load(now)
+        store._index(False)
+        store._add_user(now)
         return store
 
     @classmethod
     def from_blob(cls, text: str, limits: BlobLimits, now: datetime,
-                  timings: dict[str, float] | None = None) -> "FastVirtualStore":
-        """Decode and validate (BLOB-3…6), then load; `timings` gets both phases (bench)."""
+                  timings: dict[str, float] | None = None,
+                  cache: StoreCache | None = None) -> "FastVirtualStore":
+        """Decode and validate (BLOB-3…6), then load; `timings` gets both phases (bench).
+
+        With a `cache`, a blob whose bytes were seen before is not decoded: its store is copied
+        (copy-on-write, see `copy`); a decoded one is kept there, as loaded, before this request
+        writes anything (the virtual user included, so a hit adds it exactly as a miss does).
+        """
         started = time.perf_counter()
-        docs, raws = decode_with_raw(text, limits)
+        key = blob_key(text) if cache is not None and cache.enabled else None
+        template = cache.get(key) if cache is not None and key is not None else None
+        if template is not None:
+            store = template.fork()
+            store._add_user(now)
+            if timings is not None:
+                timings["cache hit"] = timings.get("cache hit", 0.0) + time.perf_counter() - started
+            return store
+        docs, raws, shape = decode_with_raw(text, limits)
         decoded = time.perf_counter()
         store = cls()
         for name in _ORDER:
             if docs.get(name):
                 store._mem.load_decoded(name, docs[name], raws[name])
-        store._finish_load(now, validated=True)
+        store.shape = shape
+        store._index(True)
+        if cache is not None and key is not None:
+            kept = store.frozen()
+            cache.put(key, kept, kept.nbytes())
+        store._add_user(now)
         if timings is not None:
             timings["decode"] = timings.get("decode", 0.0) + decoded - started
             timings["load"] = timings.get("load", 0.0) + time.perf_counter() - decoded
         return store
 
-    # ---- export (BLOB-1)
+    # ---- copies (the store cache, issue 13)
 
-    def _ordered_raws(self, name: str) -> list[bytes]:
-        items = list(self._mem.records(name))
+    def frozen(self, final: bool = False) -> "FastVirtualStore":
+        """A copy for the cache, never written: the same documents, all counted as loaded
+        (`final`: this store is not used again, see `MemoryExecutor.frozen`)."""
+        twin = FastVirtualStore(self._mem.frozen(final))
+        twin.shape = self.shape
+        return twin
+
+    def fork(self) -> "FastVirtualStore":
+        """A store for one request over a `frozen` one: it copies a collection on its first
+        write to it (copy-on-write), so nothing it writes reaches the cached store."""
+        twin = FastVirtualStore(self._mem.fork())
+        twin.shape = self.shape
+        return twin
+
+    def nbytes(self) -> int:
+        """Estimated memory, from above: the blob's inflated JSON (dead documents included) plus
+        a fixed cost per record. Stores that share records are each counted in full."""
+        return self.shape.inflated_bytes + _RECORD_BYTES * self._mem.record_count()
+
+    def remember(self, cache: StoreCache, text: str) -> None:
+        """Keep this store, as the exported blob `text` would decode, under that blob's key
+        (the store is not used afterwards: its collections are taken over).
+
+        A full export sorted every collection (BLOB-1), as decoding it lists them, so the copy
+        takes that order; a delta keeps the store's order, which is the order it decodes to
+        (replacements in place, new documents appended)."""
+        if not cache.enabled:
+            return
+        kept = self.frozen(final=True)
+        if self._sorted:
+            for name in _ORDER:
+                recs = kept._mem.record_list(name)
+                if recs:
+                    kept._mem.reorder(name, self._ordered(name, recs))
+        cache.put(blob_key(text), kept, kept.nbytes())
+
+    # ---- export (BLOB-1, blob v2)
+
+    def _ordered(self, name: str, recs: list[Any]) -> list[Any]:
         key = export_sort_key(name)
         if key is None:
-            items.sort(key=lambda item: canonical_json(_PLAIN.decode(item[1])))
-        else:
-            items.sort(key=key)
-        return [raw for _skel, raw in items]
+            return sorted(recs, key=lambda rec: canonical_json(_PLAIN.decode(rec.raw)))
+        return sorted(recs, key=lambda rec: key((rec.skel, rec.raw)))
+
+    def _ordered_raws(self, name: str) -> list[bytes]:
+        return [rec.raw for rec in self._ordered(name, self._mem.record_list(name))]
 
     def to_json(self) -> bytes:
+        """The whole database as `J` (BLOB-1): the one-member blob a compaction writes."""
         parts: list[bytes] = []
         for name in _ORDER:
             raws = self._ordered_raws(name)
             if raws:
                 parts.append(b'"' + name.encode() + b'":[' + b",".join(raws) + b"]")
-        return _HEAD + b",".join(parts) + b"}}"
+        data = _HEAD + b",".join(parts) + b"}}"
+        self.shape = BlobShape(members=1, inflated_bytes=len(data), dead_bytes=0)
+        self._sorted = True
+        return data
+
+    def delta_json(self) -> bytes | None:
+        """What changed since loading as a blob v2 delta member (db/blob_members.py); None when
+        a change cannot be said as one (a document's key changed, a keyless collection lost a
+        document): the export then writes the whole database."""
+        changed: dict[str, list[bytes]] = {}
+        for name in _ORDER:
+            fresh = [rec for rec in self._mem.record_list(name) if rec.fresh]
+            if fresh:
+                changed[name] = [rec.raw for rec in fresh]
+        deleted: dict[str, list[list[Any]]] = {}
+        dead = 0
+        for name, rec, in_place in self._mem.removed:
+            fields = primary_fields(name)
+            if fields is None or any(f not in rec.skel for f in fields):
+                return None
+            key = [rec.skel[f] for f in fields]
+            dead += len(rec.raw)
+            if in_place:
+                if key not in _keys(self._mem.record_list(name), fields, fresh_only=True):
+                    return None
+            else:
+                deleted.setdefault(name, []).append(key)
+        if any(type(v) not in _KEY_TYPES for keys in deleted.values() for k in keys for v in k):
+            return None
+        if not changed and not deleted:
+            return b""  # only scratch collections were written: the blob is unchanged
+        data = delta_json(changed, deleted)
+        old = self.shape
+        self.shape = BlobShape(members=old.members + 1,
+                               inflated_bytes=old.inflated_bytes + len(data),
+                               dead_bytes=old.dead_bytes + dead)
+        self._sorted = False
+        return data
 
     def export(self) -> dict[str, list[Doc]]:
         """Non-empty collections as documents, in the blob's order (tests and tools)."""
@@ -122,3 +229,14 @@ class FastVirtualStore(QueryStore):
 
     def to_blob(self, gzip_level: int = 4, limits: BlobLimits | None = None) -> str:
         return blob_within_limits(self.to_json(), gzip_level, limits)
+
+
+def _keys(recs: list[Any], fields: tuple[str, ...], fresh_only: bool) -> list[list[Any]]:
+    return [[rec.skel.get(f) for f in fields] for rec in recs if rec.fresh or not fresh_only]
+
+
+def blob_key(text: str | bytes) -> bytes:
+    return digest(text.encode("ascii", "replace") if isinstance(text, str) else text)
+
+
+StoreCache = ContentCache[FastVirtualStore]

@@ -25,8 +25,10 @@ from typing import Any, Iterator
 import msgspec
 
 from db import memory_query as mq
-from db.blob import decode_document, encode_document
+from db.blob import encode_document
+from db.blob_splice import decode_trusted
 from db.indexes import VIRTUAL_COLLECTIONS
+from db.memory_updates import apply_update, upsert_base
 from db.mongomock_executor import MongomockExecutor
 from db.pipeline_eval import MongomockPipelineEvaluator
 from engine.errors import ConcurrentModification
@@ -46,20 +48,41 @@ def encode_raw(doc: Doc) -> bytes:
 
 
 def decode_raw(raw: bytes) -> Doc:
-    return decode_document(raw)
+    """A record's document: its JSON was checked when loaded or written by our encoder."""
+    return decode_trusted(raw)
 
 
 class _Rec:
-    __slots__ = ("cached", "nested", "raw", "skel")
+    """Never changed once made except `cached` (a write makes a new record). `fresh`: written
+    since the blob was loaded. `shared`: held by a cached store (db/fast_store.py) and read by
+    any number of requests, so it never keeps a decoded copy: every reader decodes its own."""
 
-    def __init__(self, coll: str, doc: Doc, raw: bytes, cached: Doc | None) -> None:
+    __slots__ = ("cached", "fresh", "nested", "raw", "shared", "skel")
+
+    def __init__(self, coll: str, doc: Doc, raw: bytes, cached: Doc | None,
+                 fresh: bool = True) -> None:
         self.raw = raw
         self.cached = cached
+        self.fresh = fresh
+        self.shared = False
         self.skel, self.nested = _skeleton(coll, doc)
+
+    def shared_copy(self) -> "_Rec":
+        """The same document as a loaded, shared record (itself when it is one already)."""
+        if self.shared:
+            return self
+        rec = _Rec.__new__(_Rec)
+        rec.raw, rec.skel, rec.nested = self.raw, self.skel, self.nested
+        rec.cached = None
+        rec.fresh = False
+        rec.shared = True
+        return rec
 
     def full(self) -> Doc:
         """The document for internal use (matching); kept as the private cached copy."""
         if self.cached is None:
+            if self.shared:
+                return decode_raw(self.raw)
             self.cached = decode_raw(self.raw)
         return self.cached
 
@@ -133,6 +156,11 @@ class _Unique:
             return None
         return key
 
+    def copy(self) -> "_Unique":
+        twin = _Unique(self.fields, self.sparse)
+        twin._keys = None if self._keys is None else set(self._keys)
+        return twin
+
     def keys(self, recs: list[_Rec]) -> set[Any]:
         if self._keys is None:
             built: set[Any] = set()
@@ -174,52 +202,6 @@ class _Coll:
                 unique.keys(self.recs).discard(key)
 
 
-def _plain_copy(value: Any) -> Any:
-    """A private copy of a caller's value for an update (datetimes normalised)."""
-    if isinstance(value, dict):
-        return {k: _plain_copy(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain_copy(v) for v in value]
-    if isinstance(value, datetime):
-        return mq.utc(value)
-    return value
-
-
-def apply_update(doc: Doc, update: Doc, inserting: bool) -> Doc:
-    """`$set`, `$setOnInsert`, `$inc`, `$unset` on top-level fields (the shapes of queries.py)."""
-    new = dict(doc)
-    for op, fields in update.items():
-        if not isinstance(fields, dict):
-            raise ValueError(f"update operator {op} needs an object")
-        if any("." in k or k.startswith("$") or k == "_id" for k in fields):
-            raise ValueError(f"unsupported update path in {op}")
-        if op == "$set" or (op == "$setOnInsert" and inserting):
-            for key, value in fields.items():
-                new[key] = _plain_copy(value)
-        elif op == "$setOnInsert":
-            continue
-        elif op == "$inc":
-            for key, amount in fields.items():
-                current = new.get(key, 0)
-                if isinstance(amount, bool) or not isinstance(amount, (int, float)) \
-                        or isinstance(current, bool) or not isinstance(current, (int, float)):
-                    raise ValueError("$inc needs numbers")
-                new[key] = current + amount
-        elif op == "$unset":
-            for key in fields:
-                new.pop(key, None)
-        else:
-            raise ValueError(f"unsupported update operator {op}")
-    return new
-
-
-def _upsert_base(flt: Doc) -> Doc:
-    """Equality fields of the filter, in order, as mongomock seeds an upserted document."""
-    return {k: _plain_copy(v) for k, v in flt.items()
-            if not k.startswith("$") and "." not in k
-            and not (isinstance(v, dict) and any(str(x).startswith("$") for x in v))}
-
-
 class MemoryExecutor:
     """Executes db/queries.py shapes in memory; see the module docstring."""
 
@@ -229,6 +211,12 @@ class MemoryExecutor:
         self.writes = 0
         # True while indexing a freshly validated blob: its keys are known unique (BLOB-6).
         self._loading = False
+        #: loaded records a write replaced or deleted since loading, in order, with whether a
+        #: replacement took the record's place under the same key (the blob v2 delta export)
+        self.removed: list[tuple[str, _Rec, bool]] = []
+        #: a fork of a frozen executor shares its collections until it writes one; these are
+        #: the ones it copied (None: every collection is its own)
+        self._owned: set[str] | None = None
 
     # ---- plumbing
 
@@ -237,6 +225,18 @@ class MemoryExecutor:
         if coll is None:
             coll = self._colls[name] = _Coll(name)
         return coll
+
+    def _wcoll(self, name: str) -> _Coll:
+        """The collection for a write: a fork copies a shared one first (copy-on-write)."""
+        if self._owned is not None and name not in self._owned:
+            self._owned.add(name)
+            shared = self._colls.get(name)
+            if shared is not None:
+                own = self._colls[name] = _Coll(name)
+                own.recs = list(shared.recs)
+                own.uniques = [unique.copy() for unique in shared.uniques]
+                return own
+        return self._coll(name)
 
     def _delegate(self, name: str) -> MongomockExecutor | None:
         if name in VIRTUAL_COLLECTIONS:
@@ -249,7 +249,8 @@ class MemoryExecutor:
         if not flt:
             return list(coll.recs)
         test = mq.compile_filter(flt)
-        return [rec for rec in coll.recs if test(rec)]
+        fast = mq.plain_test(flt, test)
+        return [rec for rec in coll.recs if (fast or test)(rec)]
 
     def _new_rec(self, coll: _Coll, doc: Doc) -> _Rec:
         if not all(isinstance(k, str) for k in doc):
@@ -266,7 +267,46 @@ class MemoryExecutor:
     def load_decoded(self, name: str, docs: list[Doc], raws: list[bytes]) -> None:
         """Adopt documents decoded from a blob with their exact JSON (before indexes exist)."""
         coll = self._coll(name)
-        coll.recs.extend(_Rec(name, doc, raw, doc) for doc, raw in zip(docs, raws))
+        coll.recs.extend(_Rec(name, doc, raw, doc, False) for doc, raw in zip(docs, raws))
+
+    def record_count(self) -> int:
+        return sum(len(coll.recs) for coll in self._colls.values())
+
+    def frozen(self, final: bool = False) -> "MemoryExecutor":
+        """A copy to keep unchanged and `fork` from: the same virtual collections, every record
+        shared and counted as loaded. Collections this executor still shares with its own source
+        are shared again; the others are copied (records made shared, unique-key sets copied),
+        so writing this executor afterwards never reaches the copy. `final`: this executor is
+        never used again, so its own collections are taken over rather than copied. Delegated
+        collections are not copied (they are never in a blob)."""
+        twin = MemoryExecutor()
+        for name, coll in self._colls.items():
+            if self._owned is not None and name not in self._owned:
+                twin._colls[name] = coll
+                continue
+            if final:
+                coll.recs = [rec if rec.shared else rec.shared_copy() for rec in coll.recs]
+                twin._colls[name] = coll
+                continue
+            copied = twin._colls[name] = _Coll(name)
+            copied.recs = [rec.shared_copy() for rec in coll.recs]
+            copied.uniques = [unique.copy() for unique in coll.uniques]
+        return twin
+
+    def fork(self) -> "MemoryExecutor":
+        """An executor over the same collections that copies one only when it first writes it
+        (self must be `frozen`, i.e. never written again): O(collections), not O(documents)."""
+        twin = MemoryExecutor()
+        twin._colls = dict(self._colls)
+        twin._owned = set()
+        return twin
+
+    def reorder(self, coll: str, recs: list[Any]) -> None:
+        """Put a frozen collection's records in the given order (a permutation of them)."""
+        old = self._colls[coll]
+        new = self._colls[coll] = _Coll(coll)
+        new.recs = list(recs)
+        new.uniques = [unique.copy() for unique in old.uniques]
 
     # ---- writes
 
@@ -276,7 +316,7 @@ class MemoryExecutor:
             other.insert_one(coll, doc)
             self.writes += 1
             return
-        target = self._coll(coll)
+        target = self._wcoll(coll)
         rec = self._new_rec(target, doc)
         keys = target.check(rec)
         target.recs.append(rec)
@@ -293,11 +333,13 @@ class MemoryExecutor:
         coll.drop_keys(rec)
         coll.recs[coll.recs.index(rec)] = fresh
         coll.add_keys(keys)
+        if not rec.fresh:
+            self.removed.append((coll.name, rec, True))
         return fresh
 
     def _update(self, coll_name: str, flt: Doc, update: Doc, upsert: bool) -> tuple[_Rec | None, Doc | None]:
         """Apply to the first match (or upsert); returns (record after, document before)."""
-        coll = self._coll(coll_name)
+        coll = self._wcoll(coll_name)
         found = self._match(coll, flt)
         if found:
             rec = found[0]
@@ -309,7 +351,7 @@ class MemoryExecutor:
             return self._replace(coll, rec, new), before
         if not upsert:
             return None, None
-        new = apply_update(_upsert_base(flt), update, True)
+        new = apply_update(upsert_base(flt), update, True)
         rec = self._new_rec(coll, new)
         keys = coll.check(rec)
         coll.recs.append(rec)
@@ -344,12 +386,14 @@ class MemoryExecutor:
             deleted = other.delete_many(coll, filter)
             self.writes += 1 if deleted else 0
             return deleted
-        target = self._coll(coll)
-        gone = self._match(target, filter)
+        gone = self._match(self._coll(coll), filter)
         if gone:
+            target = self._wcoll(coll)
             ids = {id(r) for r in gone}
             for rec in gone:
                 target.drop_keys(rec)
+                if not rec.fresh:
+                    self.removed.append((coll, rec, False))
             target.recs = [r for r in target.recs if id(r) not in ids]
             self.writes += 1
         return len(gone)
@@ -363,7 +407,7 @@ class MemoryExecutor:
             return
         if not unique:
             return
-        target = self._coll(coll)
+        target = self._wcoll(coll)
         fields = tuple(f for f, _ in keys)
         if any(u.fields == fields for u in target.uniques):
             return
@@ -440,3 +484,7 @@ class MemoryExecutor:
         """(skeleton, raw JSON) of every stored document, for the blob export."""
         for rec in self._coll(coll).recs:
             yield rec.skel, rec.raw
+
+    def record_list(self, coll: str) -> list[Any]:
+        """The collection's records in store order (read `skel`, `raw`, `fresh`; never change)."""
+        return self._coll(coll).recs

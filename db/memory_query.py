@@ -225,3 +225,37 @@ def projection_fields(projection: Doc | None) -> tuple[str, set[str]] | None:
     if len(values) != 1:
         return None
     return ("include" if values.pop() else "exclude", set(spec))
+
+
+def plain_test(flt: Doc, slow: Any) -> Any:
+    """The hot filter shapes (top-level string equalities, at most one `$gte` on an integer,
+    e.g. a run's events from a sequence on) as a direct test of the skeleton; a record whose
+    value is not a plain str/int there takes the general test. None: another shape."""
+    eqs: list[tuple[str, str]] = []
+    gte: tuple[str, int] | None = None
+    for key, value in flt.items():
+        if "." in key or key[:1] == "$":
+            return None
+        if type(value) is str:
+            eqs.append((key, value))
+        elif type(value) is dict and len(value) == 1 and type(value.get("$gte")) is int \
+                and gte is None:
+            gte = (key, value["$gte"])
+        else:
+            return None
+
+    def test(rec: Any) -> bool:
+        skel = rec.skel
+        for key, want in eqs:
+            got = skel.get(key)
+            if type(got) is not str:
+                return bool(slow(rec))
+            if got != want:
+                return False
+        if gte is not None:
+            got = skel.get(gte[0])
+            if type(got) is not int:
+                return bool(slow(rec))
+            return bool(got >= gte[1])
+        return True
+    return test

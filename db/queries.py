@@ -144,6 +144,13 @@ def max_sequence_query(run_id: str) -> QuerySpec:
                      projection={"sequence": 1, "_id": 0}, sort=[("sequence", DESC)], limit=1)
 
 
+def events_from_query(run_id: str, sequence: int) -> QuerySpec:
+    """The run's events from `sequence` on, in order: the fold cache's check (an index range)."""
+    return QuerySpec(collection="events",
+                     filter={"workflow_run_id": run_id, "sequence": {"$gte": sequence}},
+                     sort=BY_SEQUENCE)
+
+
 def events_filter(run_id: str, branch_ids: list[str] | None, event_type: str | None,
                   module_name: str | None, after_sequence: int | None) -> Doc:
     flt: Doc = {"workflow_run_id": run_id}

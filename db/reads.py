@@ -106,6 +106,10 @@ def max_sequence(run_id: str) -> Plan[int]:
     return int(doc["sequence"]) if doc and doc.get("sequence") is not None else 0
 
 
+def events_from(run_id: str, sequence: int) -> Plan[list[Doc]]:
+    return _docs(Find(q.events_from_query(run_id, sequence)))
+
+
 def lineage_events(run_id: str, lineage: Lineage,
                    event_types: list[str] | None = None) -> Plan[list[Doc]]:
     if not lineage or event_types == []:
@@ -155,7 +159,10 @@ def get_version(version_id: str) -> Plan[Doc | None]:
 
 
 def find_source_version(template_id: str, content_hash: str) -> Plan[Doc | None]:
-    return _doc(FindOne("workflow_versions", q.source_version_filter(template_id, content_hash)))
+    """Only the id: the caller asks whether the content is stored (its resolved workflow, the
+    bulk of the document, is not read on every virtual request)."""
+    return _doc(FindOne("workflow_versions", q.source_version_filter(template_id, content_hash),
+                        projection={"workflow_version_id": 1, "_id": 0}))
 
 
 def list_versions(template_id: str, version_types: list[str], limit: int) -> Plan[list[Doc]]:

@@ -121,6 +121,9 @@ class QueryStore:
     def max_sequence(self, run_id: str) -> int:
         return self._read(reads.max_sequence(run_id))
 
+    def events_from(self, run_id: str, sequence: int) -> list[Doc]:
+        return self._read(reads.events_from(run_id, sequence))
+
     def lineage_events(self, run_id: str, lineage: Lineage,
                        event_types: list[str] | None = None) -> list[Doc]:
         return self._read(reads.lineage_events(run_id, lineage, event_types))

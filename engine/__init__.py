@@ -33,6 +33,7 @@ from engine.admission import admission_gate  # noqa: E402
 from engine.autorespond import generate_answer, selection_candidates  # noqa: E402
 from engine.clock import SystemClock, iso_z, utc_ms  # noqa: E402
 from engine.commands import StartCommand  # noqa: E402
+from engine.content_cache import ContentCache  # noqa: E402
 from engine.disconnect import cancel_on_disconnect  # noqa: E402
 
 # ---- errors (one root: EngineError)
@@ -51,6 +52,7 @@ from engine.errors import (  # noqa: E402
     VirtualDbTooLarge,
     WorkflowInvalid,
 )
+from engine.fold_cache import FoldCache  # noqa: E402
 from engine.global_templates import GLOBAL_OWNER, is_global  # noqa: E402
 from engine.ids import MonotonicIds  # noqa: E402
 from engine.json_body import decode_body  # noqa: E402
@@ -210,6 +212,7 @@ from engine.wire_web import (  # noqa: E402
     StateV2View,
     TokensView,
 )
+from engine.workflow_cache import workflow_cache  # noqa: E402
 from engine.workflow_index import WorkflowIndex  # noqa: E402
 
 __all__ = [
@@ -219,6 +222,8 @@ __all__ = [
     "ProviderSet", "StartCommand", "Store", "SubActionInfo", "SystemClock", "VIRTUAL_PROJECT",
     "VIRTUAL_USER", "WorkflowEngine", "WorkflowIndex", "admission_gate", "cancel_on_disconnect",
     "configure_logging", "default_registry", "error_response", "iso_z", "utc_ms",
+    # process-local caches (issue 13)
+    "ContentCache", "FoldCache", "workflow_cache",
     # errors
     "BadRequest", "ConcurrentModification", "ExecutionError", "InvalidVirtualDb",
     "MockNotAllowed", "NotFound", "Overloaded", "RequestError", "SettingsError",

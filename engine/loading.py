@@ -1,18 +1,30 @@
 """Loading a run for an operation: ownership, branch, lineage, version and index (engine.md §5).
 
 Another user's run looks exactly like a missing one (AUTH-5), and a fork a crash interrupted is
-finished before anything reads the session (§5.1).
+finished before anything reads the session (§5.1). With the caches on, the lineage comes from
+the run's fold (engine/fold_cache.py) checked with one read, and the session is kept as the
+run's new fold when the operation ends.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import engine.cursor as cur
 from engine.context import EngineContext
 from engine.errors import NotFound
+from engine.fold_cache import Fold, FoldCache, same_event, take_fold
 from engine.forks import repair_interrupted_fork
-from engine.session import RunSession
+from engine.session import RunSession, apply_state
 from engine.workflow_index import index_for
+
+Doc = dict[str, Any]
+
+
+def _folds(ctx: EngineContext) -> FoldCache:
+    folds = ctx.folds
+    assert folds is not None  # set by EngineContext.__post_init__
+    return folds
 
 
 def require_run(ctx: EngineContext, user_id: str, run_id: str) -> dict[str, Any]:
@@ -27,6 +39,18 @@ def load_session(ctx: EngineContext, user_id: str, run_id: str,
                  mock: bool | None = None) -> RunSession:
     """A session over the run's current branch; `mock` overrides the run's flag (virtual only)."""
     run = require_run(ctx, user_id, run_id)
+    effective_mock = bool(run.get("mock")) if (mock is None or ctx.mode == "production") else mock
+    if _folds(ctx).enabled:
+        session = _from_fold(ctx, run, effective_mock) or _load_full(ctx, run, effective_mock)
+    else:
+        session = _load_full(ctx, run, effective_mock)
+    repair_interrupted_fork(session, ctx.clock)
+    return session
+
+
+def _load_full(ctx: EngineContext, run: Doc, mock: bool) -> RunSession:
+    """Read the branch, the lineage and the version, and fold the lineage."""
+    run_id = str(run["workflow_run_id"])
     branch = ctx.store.get_branch(str(run["current_branch_id"]))
     if branch is None:
         raise NotFound("Workflow run branch not found", details={"workflow_run_id": run_id})
@@ -35,9 +59,71 @@ def load_session(ctx: EngineContext, user_id: str, run_id: str,
     if version is None:
         raise NotFound("Workflow version not found", details={"workflow_run_id": run_id})
     index = index_for(str(version["workflow_version_id"]), version["resolved_workflow"])
-    effective_mock = bool(run.get("mock")) if (mock is None or ctx.mode == "production") else mock
+    if not _folds(ctx).enabled or not events:
+        return RunSession(store=ctx.store, clock=ctx.clock, ids=ctx.ids, run=run, branch=branch,
+                          events=events, version=version, index=index,
+                          next_sequence=ctx.store.max_sequence(run_id) + 1, mock=mock)
+    # the events from the last lineage event on give the run's highest sequence (an index
+    # range, where the highest-sequence query of the path above may scan the run's events)
+    last = events[-1]
     session = RunSession(store=ctx.store, clock=ctx.clock, ids=ctx.ids, run=run, branch=branch,
                          events=events, version=version, index=index,
-                         next_sequence=ctx.store.max_sequence(run_id) + 1, mock=effective_mock)
-    repair_interrupted_fork(session, ctx.clock)
+                         next_sequence=int(last["sequence"]) + 1, mock=mock, anchor=last)
+    fold_forward(session, ctx.store.events_from(run_id, int(last["sequence"])))
+    _folds(ctx).hit(False)
+    keep_fold(ctx, session, None)
     return session
+
+
+def _from_fold(ctx: EngineContext, run: Doc, mock: bool) -> RunSession | None:
+    """The session from the run's fold when the store still holds its anchor, else None."""
+    folds = _folds(ctx)
+    fold = folds.get(str(run["workflow_run_id"]))
+    if fold is None or not fold.matches(run):
+        return None
+    start = int(fold.anchor["sequence"])
+    newer = ctx.store.events_from(fold.run_id, start)
+    if not newer or not same_event(newer[0], fold.anchor):
+        folds.drop(fold.run_id)
+        return None
+    folds.hit(True)
+    session = RunSession(store=ctx.store, clock=ctx.clock, ids=ctx.ids, run=run,
+                         branch=fold.branch, events=list(fold.events), version=fold.version,
+                         index=fold.index, next_sequence=start + 1, mock=mock,
+                         cursor=fold.cursor.copy(), state=dict(fold.state), anchor=fold.anchor,
+                         prefolded=True, fold_base=fold)
+    if len(newer) > 1:
+        fold_forward(session, newer[1:])
+        keep_fold(ctx, session, fold)
+    return session
+
+
+def fold_forward(session: RunSession, newer: list[Doc]) -> None:
+    """Fold the run's events written after the session's anchor (by sequence, all branches):
+    those of the session's branch extend its lineage, every one moves the next sequence."""
+    for event in newer:
+        sequence = int(event["sequence"])
+        if sequence < session.next_sequence:
+            continue
+        if event.get("branch_id") == session.branch_id:
+            session.events.append(event)
+            cur.apply(session.cursor, event)
+            apply_state(session.state, event)
+        session.next_sequence = sequence + 1
+        session.anchor = event
+
+
+def keep_fold(ctx: EngineContext, session: RunSession, base: Fold | None) -> None:
+    """Keep the session's lineage as the run's fold (a copy; the session goes on changing)."""
+    if session.anchor is None or not _folds(ctx).enabled:
+        return
+    fold = take_fold(session.run_id, str(session.run.get("user_id")), session.branch,
+                     session.version, session.index, session.events, session.cursor,
+                     session.state, session.anchor, base)
+    session.fold_base = fold
+    _folds(ctx).put(fold)
+
+
+def forget_fold(ctx: EngineContext, run_id: str) -> None:
+    """An operation that failed midway may have written what its session does not show."""
+    _folds(ctx).drop(run_id)

@@ -27,7 +27,7 @@ from engine.answers import auto_answer
 from engine.context import EngineContext
 from engine.errors import EngineError, ExecutionError, InternalError, RequestError
 from engine.execution import Runner
-from engine.loading import load_session
+from engine.loading import forget_fold, keep_fold, load_session
 from engine.outcomes import CANCELLATIONS, ExecOptions, Stop, arm_deadline
 from engine.progress import run_projection
 from engine.responses import response_for_stop
@@ -61,11 +61,15 @@ def run_operation(ctx: EngineContext, user_id: str, run_id: str, opts: ExecOptio
     arm_deadline(opts, ctx.settings.operation_deadline_s)
     with ctx.locks.hold(run_id):
         session = load_session(ctx, user_id, run_id, opts.mock)
-        runner = new_runner(ctx, session, opts, adopt_ai_config=adopt_ai_config)
-        outcome = run_guarded(runner, body)
-        if isinstance(outcome, WorkflowResponse):
-            return outcome
-        return finish(runner, outcome)
+        try:
+            runner = new_runner(ctx, session, opts, adopt_ai_config=adopt_ai_config)
+            outcome = run_guarded(runner, body)
+            response = outcome if isinstance(outcome, WorkflowResponse) else finish(runner, outcome)
+        except BaseException:
+            forget_fold(ctx, run_id)
+            raise
+        keep_fold(ctx, session, session.fold_base)
+        return response
 
 
 def finish(runner: Runner, stop: Stop) -> WorkflowResponse:

@@ -21,7 +21,9 @@ import engine.sub_actions as sub_actions
 import engine.views as views
 import engine.virtual as virtual
 from engine.commands import StartCommand
+from engine.content_cache import ContentCache
 from engine.context import EngineContext, Mode
+from engine.fold_cache import FoldCache
 from engine.loading import load_session
 from engine.locks import RunLocks
 from engine.modules.registry import ModuleRegistry
@@ -85,10 +87,11 @@ class _Part(Generic[T]):
 class WorkflowEngine:
     def __init__(self, store: Store, providers: ProviderSet, registry: ModuleRegistry,
                  pipeline: PipelineEvaluator, clock: Clock, ids: IdGenerator,
-                 settings: EngineSettings, mode: Mode) -> None:
+                 settings: EngineSettings, mode: Mode, folds: FoldCache | None = None,
+                 workflow_checks: ContentCache[str] | None = None) -> None:
         self.ctx = EngineContext(store=store, providers=providers, registry=registry,
                                  pipeline=pipeline, clock=clock, ids=ids, settings=settings,
-                                 mode=mode)
+                                 mode=mode, folds=folds, workflow_checks=workflow_checks)
 
     # the context's parts, readable and replaceable (tests swap a store or a registry)
     store: _Part[Store] = _Part()
@@ -101,6 +104,7 @@ class WorkflowEngine:
     mode: _Part[Mode] = _Part()
     templates: _Part[TemplateEngine] = _Part()
     locks: _Part[RunLocks] = _Part()
+    folds: _Part[FoldCache] = _Part()
 
     def load(self, user_id: str, run_id: str, mock: bool | None = None) -> RunSession:
         return load_session(self.ctx, user_id, run_id, mock)

@@ -10,9 +10,9 @@ from engine.context import EngineContext
 from engine.errors import WorkflowInvalid
 from engine.loading import require_run
 from engine.sanitize import strip_keys
-from engine.validation import validate_workflow
 from engine.versions import content_hash, expand_execution_groups, select_variant
 from engine.wire import StoredWorkflow
+from engine.workflow_cache import checked_content_hash
 
 Doc = dict[str, Any]
 
@@ -23,8 +23,7 @@ def store_workflow(ctx: EngineContext, user_id: str, workflow: Doc,
 
     Content already stored for the template writes nothing (VS-3).
     """
-    validate_workflow(workflow, ctx.settings)
-    digest = content_hash(workflow)
+    digest = checked_content_hash(workflow, ctx.settings, ctx.workflow_checks)
     name = str(workflow["workflow_id"])
     store, ids = ctx.store, ctx.ids
     now = ctx.clock.now()

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import engine.cursor as cur
 from engine.errors import ConcurrentModification
 from engine.jsonutil import canonical_json
 from engine.ports import Clock, IdGenerator, Store
 from engine.workflow_index import WorkflowIndex
+
+if TYPE_CHECKING:
+    from engine.fold_cache import Fold
 
 Doc = dict[str, Any]
 
@@ -42,8 +45,16 @@ class RunSession:
     state: dict[str, Any] = field(default_factory=dict)
     writes: int = 0
     answers: list[PendingAnswer] = field(default_factory=list)
+    #: the run's highest-sequence event known to this session (a fold's anchor, engine/fold_cache.py)
+    anchor: dict[str, Any] | None = None
+    #: True when `cursor` and `state` are given already folded over `events` (a fold cache hit)
+    prefolded: bool = False
+    #: the fold this session was loaded from or last kept as (its byte count is reused)
+    fold_base: Fold | None = None
 
     def __post_init__(self) -> None:
+        if self.prefolded:
+            return
         self.cursor = cur.Cursor()
         self.state = {}
         for event in self.events:
@@ -94,6 +105,7 @@ class RunSession:
                 details={"workflow_run_id": self.run_id}) from None
         self.next_sequence += 1
         self.writes += 1
+        self.anchor = doc
         if doc["branch_id"] == self.branch_id:
             self.events.append(doc)
             cur.apply(self.cursor, doc)

@@ -31,3 +31,9 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
     media_max_bytes: int = 268435456
     #: where clients fetch a stored generated file; the production server sets its media route
     media_url_template: str | None = None
+    #: process-local caches (issue 13): off makes every lookup a miss, so the answers are the
+    #: same either way, only slower
+    caches: bool = True
+    #: bound of each cache: estimated bytes held and number of entries (least recent go first)
+    cache_max_bytes: int = 268435456
+    cache_max_entries: int = 1024

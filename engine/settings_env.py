@@ -131,6 +131,9 @@ SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_PORT": _f("port", parse_int("WFE_PORT", 1, 65535)),
     "WFE_ENV": _f("env", parse_choice("WFE_ENV", "production", "development")),
     "WFE_LOG_FORMAT": _f("log_format", parse_choice("WFE_LOG_FORMAT", "text", "json")),
+    "WFE_CACHES": _f("caches", parse_bool("WFE_CACHES")),
+    "WFE_CACHE_MAX_BYTES": _f("cache_max_bytes", parse_int("WFE_CACHE_MAX_BYTES", 0)),
+    "WFE_CACHE_MAX_ENTRIES": _f("cache_max_entries", parse_int("WFE_CACHE_MAX_ENTRIES", 0)),
 }
 
 

@@ -17,8 +17,8 @@ from engine.outcomes import ExecOptions, arm_deadline
 from engine.progress import build_progress, error_response
 from engine.respond import respond
 from engine.runs import create_run, point_run_at_version, store_workflow
-from engine.validation import validate_workflow
 from engine.wire import InteractionResponseData, Target, WorkflowResponse
+from engine.workflow_cache import checked_content_hash
 from engine.workflow_index import WorkflowIndex
 
 VIRTUAL_USER = "virtual_user_001"
@@ -59,7 +59,7 @@ def virtual_start(ctx: EngineContext, *, workflow: Doc, run_id: str | None, targ
     arm_deadline(opts, ctx.settings.operation_deadline_s)
     if run_id is None:
         try:
-            validate_workflow(workflow, ctx.settings)
+            checked_content_hash(workflow, ctx.settings, ctx.workflow_checks)
             WorkflowIndex(workflow).require_target(target.step_id, target.module_name)
             stored = store_workflow(ctx, VIRTUAL_USER, workflow, "json")
             new_run = create_run(ctx, user_id=VIRTUAL_USER, project_name=VIRTUAL_PROJECT,

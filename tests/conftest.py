@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -11,6 +12,8 @@ import pytest
 from db.pipeline_eval import MongomockPipelineEvaluator
 from db.virtual_store import VirtualStore
 from engine.clock import FixedClock
+from engine.content_cache import ContentCache
+from engine.fold_cache import FoldCache
 from engine.ids import SequentialIds
 from engine.modules.registry import default_registry
 from engine.processor import WorkflowEngine
@@ -19,6 +22,38 @@ from engine.upload import load_workflow_folder
 from providers.provider_set import DefaultProviderSet
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: CI's second run (`WFE_CACHES=off`, .ci/run): every process-local cache (README "Settings")
+#: is built disabled, whatever the code asks for, so the suite shows that no answer depends on
+#: a hit. Tests of the caches themselves (marked `caches`) keep them on.
+CACHES_OFF = os.environ.get("WFE_CACHES", "").strip().lower() in ("0", "false", "no", "off")
+_CACHE_INITS = (ContentCache.__init__, FoldCache.__init__)
+
+
+def _disabled_content_cache(self: Any, enabled: bool, max_bytes: int, max_entries: int) -> None:
+    _CACHE_INITS[0](self, False, max_bytes, max_entries)
+
+
+def _disabled_fold_cache(self: Any, *args: Any, **kwargs: Any) -> None:
+    _CACHE_INITS[1](self, *args, **kwargs)
+    self.enabled = False
+
+
+if CACHES_OFF:  # module level, so caches built by session fixtures are off too
+    ContentCache.__init__ = _disabled_content_cache  # type: ignore[method-assign]
+    FoldCache.__init__ = _disabled_fold_cache  # type: ignore[method-assign]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "caches: a test of the caches themselves; it keeps them "
+                                       "on in the WFE_CACHES=off run")
+
+
+@pytest.fixture(autouse=True)
+def _caches_marked_on(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if CACHES_OFF and request.node.get_closest_marker("caches"):
+        monkeypatch.setattr(ContentCache, "__init__", _CACHE_INITS[0])
+        monkeypatch.setattr(FoldCache, "__init__", _CACHE_INITS[1])
 CUDDLE_DIR = ROOT.parent / "shared" / "workflows" / "cuddle_crew"
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

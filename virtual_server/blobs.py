@@ -14,12 +14,15 @@ Timings of each phase are recorded into an optional dict (bench/virtual_bench.py
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
+import zlib
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
 from db.blob import BlobLimits, compress
-from db.fast_store import FastVirtualStore
+from db.fast_store import FastVirtualStore, StoreCache
 from db.virtual_store import VirtualStore
 from engine import InvalidVirtualDb, VirtualDbTooLarge
 from virtual_server.errors import ApiError
@@ -49,11 +52,33 @@ def _tick(timings: Timings | None, key: str, started: float) -> float:
     return now
 
 
+#: a delta export compacts instead once the blob holds this many gzip members
+COMPACT_MEMBERS = 16
+
+
+def gzip_member(data: bytes, level: int) -> bytes:
+    """One gzip member (mtime 0, so the same bytes make the same member)."""
+    z = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return z.compress(data) + z.flush()
+
+
+def append_member(text: str, member: bytes) -> str:
+    """The blob text `text` with one more gzip member: base64 of the concatenation, computed by
+    re-encoding only the last (padded) group of `text`."""
+    if text.endswith("="):
+        tail = binascii.a2b_base64(text[-4:])
+        return text[:-4] + base64.b64encode(tail + member).decode("ascii")
+    return text + base64.b64encode(member).decode("ascii")
+
+
 class BlobIO:
-    def __init__(self, limits: BlobLimits, gzip_level: int, store_kind: str = "fast") -> None:
+    def __init__(self, limits: BlobLimits, gzip_level: int, store_kind: str = "fast",
+                 cache: StoreCache | None = None) -> None:
         self.limits = limits
         self.gzip_level = gzip_level
         self.store_class = store_class(store_kind)
+        #: decoded stores by a hash of their blob (copy-on-write), None or disabled: none kept
+        self.cache = cache
 
     def open(self, text: str | None, now: Callable[[], datetime],
              timings: Timings | None = None) -> Any:
@@ -63,7 +88,7 @@ class BlobIO:
             if text is None:
                 store = self.store_class.fresh(now())
             elif self.store_class is FastVirtualStore:
-                store = FastVirtualStore.from_blob(text, self.limits, now(), timings)
+                store = FastVirtualStore.from_blob(text, self.limits, now(), timings, self.cache)
                 return store  # it times its decode and load phases itself
             else:
                 store = self.store_class.from_blob(text, self.limits, now())
@@ -72,11 +97,45 @@ class BlobIO:
         _tick(timings, "load", started)
         return store
 
+    def remember(self, store: Any, blob: str | None) -> None:
+        """Keep the request's store under the blob its response carries (the editor sends that
+        blob back next). Call once the request is done with the store."""
+        if self.cache is not None and self.cache.enabled and blob is not None \
+                and isinstance(store, FastVirtualStore) and store.writes:
+            store.remember(self.cache, blob)
+
+    def _appended(self, store: Any, input_blob: str | None, timings: Timings | None) -> str | None:
+        """Blob v2: the input blob plus one member holding what changed, when the blob has
+        room for it (members, dead bytes, limits); None: export the whole database."""
+        if input_blob is None or not isinstance(store, FastVirtualStore) \
+                or store.shape.members >= COMPACT_MEMBERS:
+            return None
+        started = time.perf_counter()
+        before = store.shape
+        data = store.delta_json()
+        if data == b"":
+            return input_blob
+        shape = store.shape
+        if data is None or shape.dead_bytes * 2 > shape.inflated_bytes \
+                or shape.inflated_bytes > self.limits.max_decompressed_bytes:
+            store.shape = before
+            return None
+        started = _tick(timings, "export", started)
+        text = append_member(input_blob, gzip_member(data, self.gzip_level))
+        _tick(timings, "compress", started)
+        if len(text) > self.limits.max_encoded_bytes:
+            store.shape = before
+            return None
+        return text
+
     def export(self, store: BlobStore, input_blob: str | None, run_id: str = "",
                timings: Timings | None = None) -> str | None:
-        """The blob a response carries (VS-5, VS-7)."""
+        """The blob a response carries (VS-5, VS-7): appended to (blob v2) or written whole."""
         if store.writes == 0:
             return input_blob
+        appended = self._appended(store, input_blob, timings)
+        if appended is not None:
+            return appended
         started = time.perf_counter()
         data = store.to_json()
         started = _tick(timings, "export", started)

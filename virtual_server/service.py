@@ -18,10 +18,12 @@ from engine import (
     VIRTUAL_USER,
     CancelToken,
     Clock,
+    ContentCache,
     EngineError,
     EventFilters,
     ExecOptions,
     ExecutionError,
+    FoldCache,
     IdGenerator,
     MediaPreviewRequest,
     PreviewInfo,
@@ -43,6 +45,7 @@ from engine import (
     sub_action_error_frame,
     sub_action_frame,
     sub_action_progress,
+    workflow_cache,
 )
 from providers.credentials import build_credentials
 from virtual_server.blobs import BlobIO, Timings
@@ -66,14 +69,22 @@ class VirtualService:
         self.registry = default_registry()
         self.pipeline = MongomockPipelineEvaluator()
         self.engine_settings = settings.engine_settings()
-        self.blobs = BlobIO(settings.blob_limits(), settings.db_gzip_level, store_kind)
+        self.workflow_checks = workflow_cache(self.engine_settings)
+        s = self.engine_settings
+        #: one fold cache for every engine this service builds (they share `ids`)
+        self.folds = FoldCache(s.caches, s.cache_max_bytes, s.cache_max_entries)
+        self.blobs = BlobIO(settings.blob_limits(), settings.db_gzip_level, store_kind,
+                            ContentCache(self.engine_settings.caches,
+                                         self.engine_settings.cache_max_bytes,
+                                         self.engine_settings.cache_max_entries))
 
     # ------------------------------------------------------------------ building blocks
 
     def engine(self, store: Any) -> WorkflowEngine:
         return WorkflowEngine(store=store, providers=self.providers, registry=self.registry,
                               pipeline=self.pipeline, clock=self.clock, ids=self.ids,
-                              settings=self.engine_settings, mode="virtual")
+                              settings=self.engine_settings, mode="virtual",
+                              folds=self.folds, workflow_checks=self.workflow_checks)
 
     def options(self, mock: bool, ai_config: dict[str, Any] | None, *, auto_respond: Any = None,
                 cancel: CancelToken | None = None, progress: Any = None) -> ExecOptions:
@@ -107,6 +118,10 @@ class VirtualService:
         (engine/oplog.py, VS-8)."""
         blob = self.blobs.export(store, input_blob, response.workflow_run_id, timings)
         state = self.state_of(eng, response.workflow_run_id) if with_state else None
+        started = time.perf_counter()
+        self.blobs.remember(store, blob)
+        if timings is not None:
+            timings["cache"] = timings.get("cache", 0.0) + time.perf_counter() - started
         return editor_response(response, blob, state)
 
     def _execute(self, eng: WorkflowEngine, store: Any, run_id: str, blob: str | None,

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from db.blob import BlobLimits, decode_blob, inflate
+from db.blob import MAX_MEMBERS, BlobLimits, decode_blob, inflate
 from db.fast_store import FastVirtualStore
 from db.pipeline_eval import MongomockPipelineEvaluator
 from engine import (
@@ -95,9 +95,10 @@ def inspect_blob(text: str, limits: BlobLimits | None = None) -> BlobInfo:
     collections = decode_blob(blob, max_encoded_bytes=limits.max_encoded_bytes,
                               max_decompressed_bytes=limits.max_decompressed_bytes)
     try:
-        raw = inflate([base64.b64decode(blob, validate=False)], limits.max_decompressed_bytes)
+        inflated = sum(len(member) for member in inflate(
+            [base64.b64decode(blob, validate=False)], limits.max_decompressed_bytes, MAX_MEMBERS))
     except (binascii.Error, ValueError):  # decode_blob accepted it, so this does not happen
-        raw = b""
+        inflated = 0
     sizes = {name: (len(docs), len(msgspec.json.encode(docs, enc_hook=str)))
              for name, docs in sorted(collections.items()) if docs}
     store = FastVirtualStore.from_blob(blob, limits, SystemClock().now())
@@ -118,5 +119,5 @@ def inspect_blob(text: str, limits: BlobLimits | None = None) -> BlobInfo:
                             status=str(doc.get("status")), mock=bool(doc.get("mock")),
                             parent=doc.get("parent_workflow_run_id"), position=position or "-",
                             events=events.get(run_id, Counter()), state_keys=keys))
-    return BlobInfo(encoded_chars=len(blob), decompressed_bytes=len(raw), collections=sizes,
+    return BlobInfo(encoded_chars=len(blob), decompressed_bytes=inflated, collections=sizes,
                     runs=runs)

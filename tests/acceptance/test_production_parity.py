@@ -7,15 +7,13 @@ secantusdb server, the virtual side its blobs.
 
 from __future__ import annotations
 
-import base64
-import gzip
 import re
 from datetime import timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from db.blob import decode_json
+from db.blob import blob_json, decode_json
 from engine.clock import FixedClock
 from engine.ids import SequentialIds
 from production_server.auth.tokens import TokenService
@@ -100,7 +98,7 @@ async def _virtual_walk(workflow: dict[str, Any]) -> tuple[list[str], dict[str, 
         assert r["result"]["workflow_completed"] is True
         state = (await client.post("/workflow/state", headers=headers,
                                    json={"virtual_db": blob})).json()["state"]
-    collections = decode_json(gzip.decompress(base64.b64decode(blob)))
+    collections = decode_json(blob_json(blob))
     run = next(x for x in collections["workflow_runs"] if x.get("parent_workflow_run_id") is None)
     events = sorted((e for e in collections["events"]
                      if e["workflow_run_id"] == run["workflow_run_id"]),

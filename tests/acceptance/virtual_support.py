@@ -8,8 +8,6 @@ access token signed with a 32-byte test secret (`WFE_VIRTUAL_AUTH_REQUIRED` stay
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import time
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ import jwt
 import pytest
 from litestar.testing import AsyncTestClient
 
+from db.blob import blob_json
 from engine.clock import FixedClock
 from engine.ids import SequentialIds
 from tests.acceptance.script_a import ANSWERS, IMAGE_PARAMS, image_answer
@@ -51,7 +50,7 @@ def make_app(settings: VirtualSettings | None = None, providers: Any = None, **k
 
 
 def decode_blob(blob: str) -> dict[str, Any]:
-    return json.loads(gzip.decompress(base64.b64decode(blob)))
+    return json.loads(blob_json(blob))  # v1 or v2 (appended members)
 
 
 @dataclass

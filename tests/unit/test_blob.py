@@ -211,7 +211,8 @@ TRANSPORT_CASES = {
     "zstd": (base64.b64encode(b"\x28\xb5\x2f\xfd" + b"\0" * 20).decode(), "unsupported_format"),
     "gzip_of_empty_object": (b64gz(b"{}"), "bad_top_level"),
     "trailing_bytes": (base64.b64encode(_gz() + b"junk").decode(), "trailing_data"),
-    "second_member": (base64.b64encode(_gz() + _gz()).decode(), "trailing_data"),
+    # blob v2: a later member must be a delta, not a second snapshot
+    "second_member": (base64.b64encode(_gz() + _gz()).decode(), "bad_delta"),
     "truncated": (base64.b64encode(_gz()[:-12]).decode(), "truncated_gzip"),
     "crc_mismatch": (base64.b64encode(_flip_crc(_gz())).decode(), "corrupt_gzip"),
     "not_json": (b64gz(b"{nope"), "invalid_json"),

@@ -17,6 +17,7 @@ from engine.errors import (
 )
 from engine.execution import ExecOptions
 from engine.processor import StartCommand, WorkflowEngine
+from engine.settings import EngineSettings
 from engine.sub_actions import apply_result_mapping
 from engine.wire import AutoRespondConfig, Target
 from tests.fakes_engine import PROBES, all_scope, probe_engine, probe_workflow, resp
@@ -434,7 +435,9 @@ def test_eng_50_order_of_pending_checks() -> None:
 
 
 class StaleSequence:
-    """A store whose `max_sequence` lags once, as if another process wrote first (ENG-51)."""
+    """A store whose `max_sequence` lags once, as if another process wrote first (ENG-51).
+    (With the caches on the sequence comes from the run's fold check instead: the same race is
+    tested in tests/unit/test_fold_cache.py.)"""
 
     def __init__(self, inner: Any) -> None:
         self.inner, self.armed = inner, False
@@ -451,7 +454,7 @@ class StaleSequence:
 
 
 def test_eng_51_lost_race_writes_nothing() -> None:
-    eng = probe_engine()
+    eng = probe_engine(settings=EngineSettings(caches=False))
     run_id = _start(eng)
     pick = _pending(eng, run_id)
     eng.store = StaleSequence(eng.store)

@@ -66,6 +66,9 @@ PARSED: list[tuple[str, str, str, Any]] = [
     ("WFE_MONGODB_DATABASE", "users_db", "mongodb_database", "users_db"),
     ("WFE_MONGO_DRIVER", "pymongo_async", "mongo_driver", "pymongo_async"),
     ("WFE_AUTH_CACHE_S", "0", "auth_cache_s", 0.0),
+    ("WFE_CACHES", "off", "caches", False),
+    ("WFE_CACHE_MAX_BYTES", "1048576", "cache_max_bytes", 1048576),
+    ("WFE_CACHE_MAX_ENTRIES", "8", "cache_max_entries", 8),
 ]
 
 INVALID: list[tuple[str, str]] = [
@@ -79,6 +82,7 @@ INVALID: list[tuple[str, str]] = [
     ("WFE_MEDIA_MAX_BYTES", "0"), ("WFE_MEDIA_POLL_INTERVAL_S", "0"),
     ("OPENAI_BASE_URL", "ftp://x"), ("ANTHROPIC_BASE_URL", "not a url"),
     ("WFE_MONGO_DRIVER", "mysql"), ("WFE_AUTH_CACHE_S", "-0.5"), ("WFE_MONGODB_URI", "  "),
+    ("WFE_CACHES", "sometimes"), ("WFE_CACHE_MAX_BYTES", "-1"), ("WFE_CACHE_MAX_ENTRIES", "x"),
 ]
 
 
@@ -149,3 +153,20 @@ def test_settings_are_immutable() -> None:
     settings = load_settings(BASE)
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_service_caches_follow_the_setting() -> None:
+    """The store, workflow and fold caches of a service are on by default and off with
+    `WFE_CACHES=off` (in CI's WFE_CACHES=off run, tests/conftest.py turns them all off)."""
+    from engine.clock import SystemClock
+    from engine.ids import MonotonicIds
+    from providers.provider_set import DefaultProviderSet
+    from tests.conftest import CACHES_OFF
+    from virtual_server.service import VirtualService
+
+    for env, on in (({}, not CACHES_OFF), ({"WFE_CACHES": "off"}, False)):
+        svc = VirtualService(load_settings({**BASE, **env}), clock=SystemClock(),
+                             ids=MonotonicIds(), providers=DefaultProviderSet())
+        assert svc.blobs.cache is not None
+        assert (svc.blobs.cache.enabled, svc.workflow_checks.enabled, svc.folds.enabled) == \
+            (on, on, on)

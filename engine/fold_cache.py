@@ -1,0 +1,166 @@
+"""The fold cache: each run's folded lineage kept between operations (issue 13, "no full re-fold").
+
+Loading a run used to read its branch, every lineage event, its version and its highest sequence,
+then fold all of it, on every call. A `Fold` keeps what that produced (lineage events, cursor,
+flat state, version and index) for the run, tied to an *anchor*: the run's event with the highest
+sequence when the fold was taken. A load then checks it with one cheap read, the run's events
+from the anchor's sequence on (an indexed range that is usually one document), and uses it only
+when that first event *is* the anchor; newer events of the run's branch are folded forward.
+
+Correctness never depends on a hit: a fold is used only when the store still holds the anchor
+at its sequence, the run still points at the fold's branch and version and belongs to the same
+user; anything else (an older checkpoint's blob, another worker's jump, a deleted run) is a miss
+and the run is loaded in full. Events are immutable and sequences unique per run, so the events
+up to the anchor cannot have changed. A fold is copied on the way out (the list of events, the
+state dict, the cursor), so nothing an operation appends or sets reaches the cache; event
+documents and state values are shared, as nothing writes to them.
+
+Bounded by entries and by estimated bytes (each event's JSON size), least recently used first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+import engine.cursor as cur
+from engine.workflow_index import WorkflowIndex
+
+Doc = dict[str, Any]
+
+#: the fields of the anchor event compared with the stored one
+ANCHOR_KEYS = ("event_id", "sequence", "branch_id", "event_type", "data")
+_encoder = msgspec.json.Encoder(enc_hook=str)
+
+
+def event_bytes(events: Any) -> int:
+    """Estimated memory of events: their JSON size (what the byte bound counts)."""
+    return sum(len(_encoder.encode(e)) for e in events)
+
+
+def same_event(a: Doc, b: Doc) -> bool:
+    return all(a.get(k) == b.get(k) for k in ANCHOR_KEYS)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One run's lineage folded up to `anchor`, the run's highest-sequence event then."""
+
+    run_id: str
+    user_id: str
+    branch: Doc
+    version: Doc
+    index: WorkflowIndex
+    events: tuple[Doc, ...]
+    cursor: cur.Cursor
+    state: Doc
+    anchor: Doc
+    nbytes: int
+
+    @property
+    def branch_id(self) -> str:
+        return str(self.branch["branch_id"])
+
+    @property
+    def version_id(self) -> str:
+        return str(self.version["workflow_version_id"])
+
+    def matches(self, run: Doc) -> bool:
+        """The run document still points where the fold was taken (cheap, before any read)."""
+        return (run.get("user_id") == self.user_id
+                and run.get("current_branch_id") == self.branch_id
+                and run.get("current_workflow_version_id") == self.version_id)
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    entries: int = 0
+    nbytes: int = 0
+    peak_bytes: int = 0
+    peak_entries: int = 0
+
+
+@dataclass
+class FoldCache:
+    """Process-local folds by run id, bounded by `max_entries` and `max_bytes` (LRU)."""
+
+    enabled: bool = True
+    max_bytes: int = 268435456
+    max_entries: int = 1024
+    stats: CacheStats = field(default_factory=CacheStats)
+    _folds: OrderedDict[str, Fold] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, run_id: str) -> Fold | None:
+        if not self.enabled:
+            return None
+        with self._lock:
+            fold = self._folds.get(run_id)
+            if fold is not None:
+                self._folds.move_to_end(run_id)
+            return fold
+
+    def hit(self, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.stats.hits += 1
+            else:
+                self.stats.misses += 1
+
+    def put(self, fold: Fold) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            old = self._folds.pop(fold.run_id, None)
+            if old is not None:
+                self.stats.nbytes -= old.nbytes
+            if fold.nbytes > self.max_bytes:
+                self._count()
+                return
+            self._folds[fold.run_id] = fold
+            self.stats.nbytes += fold.nbytes
+            while len(self._folds) > self.max_entries or self.stats.nbytes > self.max_bytes:
+                _, evicted = self._folds.popitem(last=False)
+                self.stats.nbytes -= evicted.nbytes
+            self._count()
+
+    def drop(self, run_id: str) -> None:
+        with self._lock:
+            old = self._folds.pop(run_id, None)
+            if old is not None:
+                self.stats.nbytes -= old.nbytes
+            self._count()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._folds.clear()
+            self.stats.nbytes = 0
+            self._count()
+
+    def _count(self) -> None:
+        s = self.stats
+        s.entries = len(self._folds)
+        s.peak_bytes = max(s.peak_bytes, s.nbytes)
+        s.peak_entries = max(s.peak_entries, s.entries)
+
+
+def take_fold(run_id: str, user_id: str, branch: Doc, version: Doc, index: WorkflowIndex,
+              events: list[Doc], cursor: cur.Cursor, state: Doc, anchor: Doc,
+              base: Fold | None) -> Fold:
+    """A fold holding copies of a session's containers; its byte estimate grows from `base`
+    when the events extend base's (the common case: one operation appended a few)."""
+    n = len(base.events) if base is not None else 0
+    if base is not None and base.branch_id == branch.get("branch_id") and n <= len(events) \
+            and (n == 0 or events[n - 1] is base.events[n - 1]):
+        nbytes = base.nbytes + event_bytes(events[n:])
+    else:
+        nbytes = event_bytes(events)
+    return Fold(run_id=run_id, user_id=user_id, branch=branch, version=version, index=index,
+                events=tuple(events), cursor=cursor.copy(), state=dict(state), anchor=anchor,
+                nbytes=nbytes)
