@@ -5,10 +5,13 @@ starve other requests (in-process ASGI clients cannot disconnect, hence live uvi
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import threading
 import time
 import uuid
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -54,10 +57,23 @@ def _preview(steps: int, blob: str | None = None) -> dict[str, Any]:
             "target_step_id": f"s{steps - 1}", "target_module_name": f"m{steps - 1}_0"}
 
 
-def _give_up(url: str, body: dict[str, Any], after_s: float, headers: dict[str, str]) -> None:
-    """POST and abandon the request after `after_s` (the connection is closed)."""
-    with pytest.raises(httpx.ReadTimeout):
-        httpx.post(url, json=body, headers=headers, timeout=httpx.Timeout(30, read=after_s))
+def _give_up_when(url: str, body: dict[str, Any], headers: dict[str, str],
+                  running: Callable[[], bool]) -> None:
+    """POST, then close the connection unanswered once `running()` says the server is executing
+    modules. Not after a fixed time: on a loaded machine loading a 10,000-step workflow alone
+    took longer than the 6 s the client used to wait, and it gave up before any module ran."""
+    parts = urlsplit(url)
+    payload = json.dumps(body).encode()
+    head = "".join([f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n",
+                    "Content-Type: application/json\r\n",
+                    f"Content-Length: {len(payload)}\r\n",
+                    *(f"{name}: {value}\r\n" for name, value in headers.items()), "\r\n"])
+    with socket.create_connection((parts.hostname, parts.port)) as sock:
+        sock.sendall(head.encode() + payload)
+        assert wait_for(running, timeout=60), "the server never started executing modules"
+        sock.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nothing answered yet: the work is still running
+            sock.recv(1)
 
 
 def _events_of(blob: str) -> list[dict[str, Any]]:
@@ -74,7 +90,8 @@ def test_virtual_client_disconnect_stops_a_10000_step_preview() -> None:
     app = _virtual(clock, operation_deadline_s=300.0)
     rt = app.state["runtime"]
     with LiveServer(app) as live:
-        _give_up(live.url + "/workflow/start", _preview(10_000), 3.0, HEADERS)
+        _give_up_when(live.url + "/workflow/start", _preview(10_000), HEADERS,
+                      lambda: clock.calls > 200)
         gave_up = time.monotonic()
         assert wait_for(lambda: rt.pool.in_flight == 0, timeout=10)
         stopped_in = time.monotonic() - gave_up
@@ -214,9 +231,10 @@ def production_live(secantus_uri: str) -> Iterator[tuple[LiveServer, Any, dict[s
 def test_production_client_disconnect_stops_a_10000_step_start(production_live: Any) -> None:
     live, db, headers = production_live
     services = live.app.state.services
-    _give_up(live.url + "/workflow/start", {"project_name": "long", "mock": True,
-                                            "workflow_content": long_workflow(10_000)},
-             6.0, headers)
+    _give_up_when(live.url + "/workflow/start", {"project_name": "long", "mock": True,
+                                                 "workflow_content": long_workflow(10_000)},
+                  headers, lambda: db.events.count_documents(
+                      {"event_type": "module_completed"}, limit=50) == 50)
     gave_up = time.monotonic()
     assert wait_for(lambda: services.registry.active_count() == 0
                     and services.pool.in_flight == 0, timeout=10)
