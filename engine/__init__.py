@@ -33,7 +33,7 @@ from engine.admission import admission_gate  # noqa: E402
 from engine.autorespond import generate_answer, selection_candidates  # noqa: E402
 from engine.clock import SystemClock, iso_z, utc_ms  # noqa: E402
 from engine.commands import StartCommand  # noqa: E402
-from engine.disconnect import cancel_on_disconnect  # noqa: E402
+from engine.disconnect import cancel_on_disconnect, unless_abandoned  # noqa: E402
 
 # ---- errors (one root: EngineError)
 from engine.errors import (  # noqa: E402
@@ -218,7 +218,8 @@ __all__ = [
     "ExecOptions", "IdGenerator", "ModuleRegistry", "MonotonicIds", "PipelineEvaluator",
     "ProviderSet", "StartCommand", "Store", "SubActionInfo", "SystemClock", "VIRTUAL_PROJECT",
     "VIRTUAL_USER", "WorkflowEngine", "WorkflowIndex", "admission_gate", "cancel_on_disconnect",
-    "configure_logging", "default_registry", "error_response", "iso_z", "utc_ms",
+    "configure_logging", "default_registry", "error_response", "iso_z", "unless_abandoned",
+    "utc_ms",
     # errors
     "BadRequest", "ConcurrentModification", "ExecutionError", "InvalidVirtualDb",
     "MockNotAllowed", "NotFound", "Overloaded", "RequestError", "SettingsError",

@@ -12,7 +12,7 @@ from typing import Any, Callable, TypeVar
 from litestar import Request
 
 from db.users import UserDirectory
-from engine import CancelToken, EnginePool, Overloaded, cancel_on_disconnect
+from engine import CancelToken, EnginePool, Overloaded, cancel_on_disconnect, unless_abandoned
 from virtual_server.errors import ApiError
 from virtual_server.gcpause import without_gc
 from virtual_server.service import VirtualService
@@ -92,13 +92,15 @@ class Runtime:
         """Engine work in the pool; a full pool is an immediate 503 (WIRE-5) keeping the blob.
 
         With the `request` (body already read), `fn` gets a `cancel` token that a client
-        disconnect sets, so an abandoned preview stops at its next module boundary (issue 15).
+        disconnect sets, so an abandoned preview stops at its next module boundary, or does not
+        start at all if it was still queued for a thread (issue 15).
         """
         try:
             if request is None:
                 return await self.pool.run(without_gc(fn), *args)
             token = CancelToken()
-            return await cancel_on_disconnect(self.pool.run(without_gc(fn), *args, cancel=token),
+            work = unless_abandoned(without_gc(fn), token)
+            return await cancel_on_disconnect(self.pool.run(work, *args, cancel=token),
                                               request.receive, token)
         except Overloaded as exc:
             raise ApiError.from_engine(exc, virtual_db=blob) from None
