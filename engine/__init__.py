@@ -53,6 +53,7 @@ from engine.errors import (  # noqa: E402
 )
 from engine.global_templates import GLOBAL_OWNER, is_global  # noqa: E402
 from engine.ids import MonotonicIds  # noqa: E402
+from engine.interpreter import freeze_startup_heap, set_switch_interval  # noqa: E402
 from engine.json_body import decode_body  # noqa: E402
 
 # ---- the protocol: request limits, SSE framing and every struct that crosses HTTP
@@ -64,7 +65,7 @@ from engine.mock_data import generate_mock  # noqa: E402
 from engine.modules.registry import ModuleRegistry, default_registry  # noqa: E402
 from engine.modules.user.select_paths import lookup  # noqa: E402
 from engine.outcomes import ExecOptions  # noqa: E402
-from engine.pool import BUSY_MESSAGE, EnginePool, set_switch_interval  # noqa: E402
+from engine.pool import BUSY_MESSAGE, EnginePool  # noqa: E402
 from engine.ports import (  # noqa: E402
     CancelToken,
     Clock,
@@ -218,7 +219,8 @@ __all__ = [
     "ExecOptions", "IdGenerator", "ModuleRegistry", "MonotonicIds", "PipelineEvaluator",
     "ProviderSet", "StartCommand", "Store", "SubActionInfo", "SystemClock", "VIRTUAL_PROJECT",
     "VIRTUAL_USER", "WorkflowEngine", "WorkflowIndex", "admission_gate", "cancel_on_disconnect",
-    "configure_logging", "default_registry", "error_response", "iso_z", "set_switch_interval",
+    "configure_logging", "default_registry", "error_response", "freeze_startup_heap", "iso_z",
+    "set_switch_interval",
     "unless_abandoned", "utc_ms",
     # errors
     "BadRequest", "ConcurrentModification", "ExecutionError", "InvalidVirtualDb",

@@ -49,14 +49,6 @@ def lower_thread_priority(nice: int) -> None:
         log.debug("engine thread priority unchanged: %s", exc)
 
 
-def set_switch_interval(ms: float) -> None:
-    """How long a thread may hold the GIL while another waits for it (Python's default 5 ms).
-    The event loop releases the GIL on every socket call and then waits up to this long to get
-    it back from a busy engine thread, several times per request: a shorter interval is what
-    keeps `/health` and the refusals fast while engine threads compute."""
-    sys.setswitchinterval(ms / 1000)
-
-
 class Ticket:
     """A slot taken for one request before its body is read: handed over once, to the first
     admission the request asks for, or released unused (both at most once)."""

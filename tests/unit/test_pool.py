@@ -123,7 +123,7 @@ async def test_engine_threads_run_below_the_event_loop_s_priority() -> None:
 def test_switch_interval_is_set_in_milliseconds() -> None:
     import sys
 
-    from engine.pool import set_switch_interval
+    from engine.interpreter import set_switch_interval
 
     before = sys.getswitchinterval()
     try:
@@ -131,3 +131,15 @@ def test_switch_interval_is_set_in_milliseconds() -> None:
         assert sys.getswitchinterval() == pytest.approx(0.001)
     finally:
         sys.setswitchinterval(before)
+
+
+def test_the_startup_heap_is_frozen_out_of_the_collector_s_walks() -> None:
+    import gc
+
+    from engine.interpreter import freeze_startup_heap
+
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() > 1000  # the modules and objects alive now
+    finally:
+        gc.unfreeze()
