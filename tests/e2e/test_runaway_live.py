@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import uuid
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -75,6 +76,10 @@ def _give_up_when(url: str, body: dict[str, Any], headers: dict[str, str],
         sock.setblocking(False)
         with pytest.raises(BlockingIOError):  # nothing answered yet: the work is still running
             sock.recv(1)
+
+
+def _at(event: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(event["timestamp"]["$date"])
 
 
 def _events_of(blob: str) -> list[dict[str, Any]]:
@@ -180,15 +185,13 @@ def test_the_deadline_bounds_long_previews_whose_clients_wait(
     """Clients that keep waiting hold the pool only until the deadline: then they get their
     progress with `deadline_exceeded` and the pool serves everyone again.
 
-    The time bound is on each operation's own duration, from the engine's operation log: the
-    deadline is checked at module boundaries and every operation runs at least one module, so an
-    operation lasts the deadline or its loading (validating, indexing and storing the 10,000-step
-    workflow: about 1 s idle, up to 5.6 s seen with two operations loading side by side on a
-    loaded 2-core machine) plus one mock module and its answer, hence the 10 s margin. Without
-    the deadline each would run all 10,000 modules. Not the clients' wall clock (it was
-    20 s for the whole test), which also holds the queue wait and encoding, sending and decoding
-    four 10,000-step bodies and their blobs in the test's own process, and took 27 s on a
-    loaded machine.
+    Where each operation stopped is read from its own events, not from a clock around it: the
+    deadline is armed at the operation's entry, before its `workflow_created` event, and checked
+    at module boundaries, and every operation runs at least one module, so no module but the
+    first may start later than `workflow_created` + the deadline (timestamps in ms). A bound on
+    elapsed time instead measured the machine: the clients' wall clock (20 s) took 27 s on a
+    loaded 2-core machine, and the operations' own durations 6-17 s, most of it loading the
+    10,000-step workflow with the cores busy elsewhere.
     """
     deadline_s = 2.0
     app = _virtual(engine_threads=2, engine_queue=2, operation_deadline_s=deadline_s)
@@ -213,10 +216,14 @@ def test_the_deadline_bounds_long_previews_whose_clients_wait(
         operations = [r.wfe for r in caplog.records
                       if getattr(r, "wfe", {}).get("operation") == "virtual_start"]
         assert [op["error_type"] for op in operations] == ["deadline_exceeded"] * 4
-        durations = [op["duration_ms"] / 1000 for op in operations]
-        print("operation durations (s):", durations)
-        assert all(deadline_s <= d < deadline_s + 10.0 for d in durations), durations
-        assert all(r.json()["result"]["details"]["modules_executed"] < 10_000 for r in results)
+        assert all(op["duration_ms"] >= deadline_s * 1000 for op in operations), operations
+        for result in results:
+            events = _events_of(result.json()["virtual_db"])
+            assert events[0]["event_type"] == "workflow_created"
+            latest = _at(events[0]) + timedelta(seconds=deadline_s, milliseconds=1)
+            starts = [_at(e) for e in events if e["event_type"] == "module_started"]
+            assert 0 < len(starts) == result.json()["result"]["details"]["modules_executed"] < 10_000
+            assert all(at <= latest for at in starts[1:]), (starts[-1], latest)
         assert httpx.post(url, json=_preview(3), headers=HEADERS, timeout=30).status_code == 200
 
 
