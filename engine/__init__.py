@@ -34,7 +34,7 @@ from engine.autorespond import generate_answer, selection_candidates  # noqa: E4
 from engine.clock import SystemClock, iso_z, utc_ms  # noqa: E402
 from engine.commands import StartCommand  # noqa: E402
 from engine.content_cache import ContentCache  # noqa: E402
-from engine.disconnect import cancel_on_disconnect  # noqa: E402
+from engine.disconnect import cancel_on_disconnect, unless_abandoned  # noqa: E402
 
 # ---- errors (one root: EngineError)
 from engine.errors import (  # noqa: E402
@@ -55,6 +55,7 @@ from engine.errors import (  # noqa: E402
 from engine.fold_cache import FoldCache  # noqa: E402
 from engine.global_templates import GLOBAL_OWNER, is_global  # noqa: E402
 from engine.ids import MonotonicIds  # noqa: E402
+from engine.interpreter import freeze_startup_heap, set_switch_interval  # noqa: E402
 from engine.json_body import decode_body  # noqa: E402
 
 # ---- the protocol: request limits, SSE framing and every struct that crosses HTTP
@@ -221,7 +222,8 @@ __all__ = [
     "ExecOptions", "IdGenerator", "ModuleRegistry", "MonotonicIds", "PipelineEvaluator",
     "ProviderSet", "StartCommand", "Store", "SubActionInfo", "SystemClock", "VIRTUAL_PROJECT",
     "VIRTUAL_USER", "WorkflowEngine", "WorkflowIndex", "admission_gate", "cancel_on_disconnect",
-    "configure_logging", "default_registry", "error_response", "iso_z", "utc_ms",
+    "configure_logging", "default_registry", "error_response", "freeze_startup_heap", "iso_z",
+    "set_switch_interval", "unless_abandoned", "utc_ms",
     # process-local caches (issue 13)
     "ContentCache", "FoldCache", "workflow_cache",
     # errors

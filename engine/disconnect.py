@@ -11,8 +11,10 @@ ASGI messages are involved, so both servers use this without the engine knowing 
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
+from engine.errors import Cancelled
 from engine.ports import CancelToken
 
 T = TypeVar("T")
@@ -44,3 +46,19 @@ async def cancel_on_disconnect(work: Awaitable[T], receive: Receive, token: Canc
     finally:
         watcher.cancel()
     return await future
+
+
+def unless_abandoned(fn: Callable[..., T], token: CancelToken) -> Callable[..., T]:
+    """`fn`, which does nothing but raise `Cancelled` if `token` was cancelled before it began:
+    work queued in the pool whose client left meanwhile is not started at all. Otherwise it
+    would load its workflow (seconds for thousands of steps) and run its first module for
+    nobody before the first module boundary noticed."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> T:
+        if token.is_cancelled():
+            raise Cancelled("The client went away before the operation started",
+                            details={"reason": token.reason or REASON})
+        return fn(*args, **kwargs)
+
+    return call

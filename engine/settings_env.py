@@ -88,6 +88,8 @@ def _f(field: str, parser: Parser) -> tuple[str, Parser]:
 SHARED_FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_ENGINE_THREADS": _f("engine_threads", parse_int("WFE_ENGINE_THREADS", 1, 512)),
     "WFE_ENGINE_QUEUE": _f("engine_queue", parse_int("WFE_ENGINE_QUEUE", 0, 100000)),
+    "WFE_ENGINE_NICE": _f("engine_nice", parse_int("WFE_ENGINE_NICE", 0, 19)),
+    "WFE_SWITCH_INTERVAL_MS": _f("switch_interval_ms", parse_float("WFE_SWITCH_INTERVAL_MS")),
     "WFE_MAX_JSON_DEPTH": _f("max_json_depth", parse_int("WFE_MAX_JSON_DEPTH", 2, 10000)),
     "WFE_TEMPLATE_MAX_SOURCE_BYTES": _f("template_max_source_bytes",
                                         parse_int("WFE_TEMPLATE_MAX_SOURCE_BYTES", 1)),
@@ -146,6 +148,10 @@ class SharedSettings(EngineSettings, frozen=True, kw_only=True):
 
     engine_threads: int = 4
     engine_queue: int = 8
+    #: the engine threads' OS priority below the event loop's (engine/pool.py, issue 15)
+    engine_nice: int = 10
+    #: the interpreter's GIL switch interval, set at the server's start (engine/pool.py)
+    switch_interval_ms: float = 1.0
     sse_heartbeat_s: float = 15.0
     sse_send_timeout_s: float = 10.0
     media_poll_interval_s: float = 2.0

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import uvicorn
 
-from engine import configure_logging
+from engine import configure_logging, freeze_startup_heap
 from production_server.app import create_app
 from production_server.services import Services
 from production_server.settings import SettingsError, load_settings
@@ -24,7 +24,9 @@ def app_factory() -> Any:
     """Used by uvicorn's worker processes (`--workers` > 1)."""
     settings = load_settings(os.environ)
     configure_logging(settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    freeze_startup_heap()
+    return app
 
 
 class _Server(uvicorn.Server):
@@ -59,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     **settings.server_options())
         return 0
     app = create_app(settings)
+    freeze_startup_heap()
     server = _Server(uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
                                     **settings.server_options()))
     server.services = app.state.services

@@ -33,6 +33,7 @@ from engine import (
     StoreUnavailable,
     WorkflowEngine,
     default_registry,
+    set_switch_interval,
 )
 from production_server.auth.ratelimit import LoginLimiter
 from production_server.auth.repo import AuthRepo
@@ -85,7 +86,7 @@ class Services:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.pool = EnginePool(s.engine_threads, s.engine_queue)
+        self.pool = EnginePool(s.engine_threads, s.engine_queue, nice=s.engine_nice)
         self.tokens = TokenService(s.jwt_secret, s.access_token_ttl_s, s.refresh_token_ttl_s)
         self.limiter = LoginLimiter(s.login_max_failures, s.login_window_s)
         self.streams = StreamCounter(s.sse_max_per_user)
@@ -95,6 +96,7 @@ class Services:
     async def start(self) -> None:
         s = self.settings
         self.loop = asyncio.get_running_loop()
+        set_switch_interval(s.switch_interval_ms)
         if self.adapter_factory is not None:
             self.adapter = self.adapter_factory()
         else:

@@ -9,7 +9,7 @@ import sys
 
 import uvicorn
 
-from engine import configure_logging
+from engine import configure_logging, freeze_startup_heap
 from virtual_server.settings import SettingsError, describe, load_settings
 
 log = logging.getLogger("virtual_server")
@@ -21,7 +21,9 @@ def app_factory() -> object:
 
     settings = load_settings(os.environ)
     configure_logging(settings.log_format)  # worker processes do not inherit the parent's
-    return create_app(settings)
+    app = create_app(settings)
+    freeze_startup_heap()
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,14 @@ from typing import Any, Callable, TypeVar
 from litestar import Request
 
 from db.users import UserDirectory
-from engine import CancelToken, EnginePool, Overloaded, cancel_on_disconnect
+from engine import (
+    CancelToken,
+    EnginePool,
+    Overloaded,
+    cancel_on_disconnect,
+    set_switch_interval,
+    unless_abandoned,
+)
 from virtual_server.errors import ApiError
 from virtual_server.gcpause import without_gc
 from virtual_server.service import VirtualService
@@ -36,7 +43,8 @@ class Runtime:
         self.users: UserDirectory | None = None
 
     def _new_pool(self) -> EnginePool:
-        return EnginePool(self.settings.engine_threads, self.settings.engine_queue)
+        return EnginePool(self.settings.engine_threads, self.settings.engine_queue,
+                          nice=self.settings.engine_nice)
 
     async def startup(self) -> None:
         """Lifespan start: a fresh pool if a previous lifespan closed it (apps can restart), and
@@ -45,6 +53,7 @@ class Runtime:
             self.pool = self._new_pool()
             self._pool_closed = False
         s = self.settings
+        set_switch_interval(s.switch_interval_ms)
         if s.auth_required and (s.mongodb_uri or self.adapter_factory is not None):
             if self.adapter_factory is not None:
                 self.adapter = self.adapter_factory()
@@ -92,13 +101,15 @@ class Runtime:
         """Engine work in the pool; a full pool is an immediate 503 (WIRE-5) keeping the blob.
 
         With the `request` (body already read), `fn` gets a `cancel` token that a client
-        disconnect sets, so an abandoned preview stops at its next module boundary (issue 15).
+        disconnect sets, so an abandoned preview stops at its next module boundary, or does not
+        start at all if it was still queued for a thread (issue 15).
         """
         try:
             if request is None:
                 return await self.pool.run(without_gc(fn), *args)
             token = CancelToken()
-            return await cancel_on_disconnect(self.pool.run(without_gc(fn), *args, cancel=token),
+            work = unless_abandoned(without_gc(fn), token)
+            return await cancel_on_disconnect(self.pool.run(work, *args, cancel=token),
                                               request.receive, token)
         except Overloaded as exc:
             raise ApiError.from_engine(exc, virtual_db=blob) from None

@@ -38,8 +38,16 @@ def access_token(sub: str = "alice", *, secret: str = SECRET, token_type: str = 
     return jwt.encode(claims, secret, algorithm=algorithm)
 
 
+#: In-process test servers keep their engine threads at the process's priority. The lower one
+#: (WFE_ENGINE_NICE, for a server's own event loop) makes them lose to every other process too,
+#: and the test process also runs the clients and the checks: on a loaded CI machine a 3,000-step
+#: preview then took 17 s to load. The mechanism has its own test (tests/unit/test_pool.py).
+TEST_ENGINE_NICE = "0"
+
+
 def make_settings(**overrides: Any) -> VirtualSettings:
-    return load_settings({"WFE_JWT_SECRET": SECRET}, **overrides)
+    return load_settings({"WFE_JWT_SECRET": SECRET, "WFE_ENGINE_NICE": TEST_ENGINE_NICE},
+                         **overrides)
 
 
 def make_app(settings: VirtualSettings | None = None, providers: Any = None, **kwargs: Any) -> Any:

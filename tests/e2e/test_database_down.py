@@ -3,6 +3,13 @@
 reason, and requests succeed again within a few seconds of the database's return. Before: a
 `/state` answered after 18 s, a `/start` after 11 s. The virtual server, reading the same user
 database for revocation, follows the same rule.
+
+The bound is on the server's answer time, which by design is at most about twice the 400 ms
+selection timeout (db/mongo_adapter.py), so 1 s leaves about 200 ms for scheduling on a loaded
+machine. The client's own costs are kept out of it: each call goes through one persistent
+`httpx.Client` (a fresh client per call builds an SSL context, 70-130 ms of CPU on a loaded
+2-core machine, which made a call "take" 1.0025 s), and the in-process virtual server is timed
+inside the server, from the request reaching the app to the start of its answer.
 """
 
 from __future__ import annotations
@@ -28,6 +35,28 @@ from tests.e2e.virtual_live import LiveServer
 from virtual_server.settings import load_settings
 
 FAST_S = 1.0
+
+
+class ServerTimer:
+    """ASGI wrapper: the time of the last HTTP request inside the server (from the request
+    reaching the app to the start of its answer), free of the test client's share of the CPU."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.last_s = -1.0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.monotonic()
+
+        async def timed_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.last_s = time.monotonic() - began
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
 
 
 def timed(call: Any) -> tuple[httpx.Response, float]:
@@ -59,22 +88,25 @@ def test_production_fails_fast_while_the_database_is_down(tmp_path: Path) -> Non
         started = server.call("POST", "/workflow/start", {
             "project_name": "down", "workflow_content": select_workflow(3)}).json()
         run, iid = started["workflow_run_id"], started["interaction_request"]["interaction_id"]
+        client = httpx.Client(base_url=server.url, headers=server.headers, timeout=30)
+        client.get("/health")  # the connection the timed calls reuse
         db.kill9()
         calls = {
-            "state": lambda: server.call("GET", f"/workflow/{run}/state"),
-            "start": lambda: server.call("POST", "/workflow/start", {
+            "state": lambda: client.get(f"/workflow/{run}/state"),
+            "start": lambda: client.post("/workflow/start", json={
                 "project_name": "down2", "workflow_content": select_workflow(3)}),
-            "respond": lambda: server.call("POST", "/workflow/respond", {
+            "respond": lambda: client.post("/workflow/respond", json={
                 "workflow_run_id": run, "interaction_id": iid, "response": ANSWER}),
         }
         for _round in range(3):  # the first call finds the server gone, the rest fail at once
             for name, call in calls.items():
                 response, took = timed(call)
+                print(f"production {name} 503: {took:.3f} s")
                 assert response.status_code == 503, (name, response.text)
                 assert response.json()["error_type"] == "store_unavailable", response.text
                 assert response.headers["retry-after"] == "1"
                 assert took < FAST_S, (name, took)
-        health, took = timed(lambda: httpx.get(server.url + "/health", timeout=10))
+        health, took = timed(lambda: client.get("/health"))
         assert health.status_code == 503 and took < FAST_S
         body = health.json()
         assert body["status"] == "degraded" and body["database"] == "not connected"
@@ -82,7 +114,8 @@ def test_production_fails_fast_while_the_database_is_down(tmp_path: Path) -> Non
         db.start()
         assert until_ok(calls["state"], 5.0) < 5.0
         assert until_ok(calls["respond"], 5.0) < 5.0
-        assert httpx.get(server.url + "/health", timeout=10).json()["status"] == "healthy"
+        assert client.get("/health").json()["status"] == "healthy"
+        client.close()
     finally:
         server.stop()
         db.stop()
@@ -101,22 +134,25 @@ def test_virtual_user_database_down_fails_fast_and_recovers(tmp_path: Path) -> N
                                   "WFE_MONGODB_DATABASE": name, "WFE_AUTH_CACHE_S": "0"})
         body = {"workflow": select_workflow(1), "virtual_db": None, "target_step_id": "s0",
                 "target_module_name": "q0"}
-        with LiveServer(make_app(settings)) as live:
+        timer = ServerTimer(make_app(settings))
+        with LiveServer(timer) as live, httpx.Client(base_url=live.url, timeout=10) as client:
             def preview() -> httpx.Response:
-                return httpx.post(live.url + "/workflow/start", json=body, timeout=10,
-                                  headers={"Authorization": "Bearer " + token})
+                return client.post("/workflow/start", json=body,
+                                   headers={"Authorization": "Bearer " + token})
 
             assert preview().status_code == 200
             db.kill9()
             for _ in range(4):
+                timer.last_s = -1.0
                 response, took = timed(preview)
+                print(f"virtual 503: {timer.last_s:.3f} s in the server, {took:.3f} s at the client")
                 assert response.status_code == 503, response.text
                 assert response.json()["result"]["error_type"] == "store_unavailable"
-                assert took < FAST_S, took
-            health = httpx.get(live.url + "/health", timeout=10).json()
+                assert 0 <= timer.last_s < FAST_S, (timer.last_s, took)
+            health = client.get("/health").json()
             assert health["status"] == "degraded" and health["reason"], health
             db.start()
             assert until_ok(preview, 5.0) < 5.0
-            assert httpx.get(live.url + "/health", timeout=10).json()["status"] == "healthy"
+            assert client.get("/health").json()["status"] == "healthy"
     finally:
         db.stop()

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from engine.disconnect import REASON, cancel_on_disconnect
-from engine.errors import SettingsError
+from engine.disconnect import REASON, cancel_on_disconnect, unless_abandoned
+from engine.errors import Cancelled, SettingsError
 from engine.ports import CancelToken
 from engine.session import ReadOnlyState
 from production_server.settings import load_settings as load_production
@@ -82,6 +82,17 @@ async def test_work_errors_propagate_and_a_torn_down_request_cancels() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert token.reason == "client_disconnected"
+
+
+def test_work_whose_client_left_before_it_began_is_not_started() -> None:
+    calls: list[int] = []
+    token = CancelToken()
+    work = unless_abandoned(lambda n: calls.append(n) or n, token)
+    assert work(1) == 1 and calls == [1]  # still wanted: it runs
+    token.cancel(REASON)
+    with pytest.raises(Cancelled) as exc:
+        work(2)
+    assert calls == [1] and exc.value.details == {"reason": REASON}
 
 
 @pytest.mark.parametrize("load", [load_production, load_virtual])

@@ -97,3 +97,49 @@ async def test_cancelled_await_keeps_slot_until_thread_finishes(pool: EnginePool
             break
         await asyncio.sleep(0.01)
     assert pool.in_flight == 0
+
+
+async def test_engine_threads_run_below_the_event_loop_s_priority() -> None:
+    """Issue 15: with `nice`, the engine threads are that much less urgent for the OS than the
+    thread that made the pool (the event loop's), which keeps its own priority (Linux, where CI
+    and the servers run)."""
+    import os
+
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    niced = EnginePool(threads=1, queue=0, nice=5)
+    plain = EnginePool(threads=1, queue=0)
+    try:
+        def priority() -> int:
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        assert await niced.run(priority) == min(19, mine + 5)
+        assert await plain.run(priority) == mine
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+    finally:
+        niced.shutdown()
+        plain.shutdown()
+
+
+def test_switch_interval_is_set_in_milliseconds() -> None:
+    import sys
+
+    from engine.interpreter import set_switch_interval
+
+    before = sys.getswitchinterval()
+    try:
+        set_switch_interval(1.0)
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+    finally:
+        sys.setswitchinterval(before)
+
+
+def test_the_startup_heap_is_frozen_out_of_the_collector_s_walks() -> None:
+    import gc
+
+    from engine.interpreter import freeze_startup_heap
+
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() > 1000  # the modules and objects alive now
+    finally:
+        gc.unfreeze()

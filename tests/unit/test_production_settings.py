@@ -11,7 +11,8 @@ from production_server.settings import ProductionSettings, SettingsError, descri
 SECRET = "s" * 32
 
 DEFAULTS = {
-    "engine_threads": 4, "engine_queue": 8, "max_json_depth": 64,
+    "engine_threads": 4, "engine_queue": 8, "engine_nice": 10, "switch_interval_ms": 1.0,
+    "max_json_depth": 64,
     "template_max_source_bytes": 65536, "template_max_output_bytes": 1048576,
     "template_max_iterations": 100000, "template_max_ms": 2000, "workflow_max_bytes": 8388608,
     "max_event_bytes": 4194304, "llm_stream_chunk_timeout_s": 180.0,
@@ -31,6 +32,8 @@ DEFAULTS = {
 PARSED = [
     ("WFE_ENGINE_THREADS", "2", "engine_threads", 2),
     ("WFE_ENGINE_QUEUE", "0", "engine_queue", 0),
+    ("WFE_ENGINE_NICE", "0", "engine_nice", 0),
+    ("WFE_SWITCH_INTERVAL_MS", "0.5", "switch_interval_ms", 0.5),
     ("WFE_MAX_JSON_DEPTH", "10", "max_json_depth", 10),
     ("WFE_TEMPLATE_MAX_SOURCE_BYTES", "100", "template_max_source_bytes", 100),
     ("WFE_TEMPLATE_MAX_OUTPUT_BYTES", "100", "template_max_output_bytes", 100),
@@ -75,7 +78,8 @@ PARSED = [
 ]
 
 INVALID = [
-    ("WFE_ENGINE_THREADS", "0"), ("WFE_ENGINE_QUEUE", "-1"), ("WFE_PORT", "70000"),
+    ("WFE_ENGINE_THREADS", "0"), ("WFE_ENGINE_QUEUE", "-1"), ("WFE_ENGINE_NICE", "20"),
+    ("WFE_SWITCH_INTERVAL_MS", "0"), ("WFE_PORT", "70000"),
     ("WFE_PORT", "http"), ("WFE_MONGO_DRIVER", "mysql"), ("WFE_ALLOW_MOCK_RUNS", "sometimes"),
     ("WFE_COOKIE_SAMESITE", "loose"), ("WFE_PROGRESS_INTERVAL_S", "0"),
     ("WFE_SSE_HEARTBEAT_S", "-1"), ("WFE_MAX_BODY_BYTES", "0"), ("WFE_DB_CALL_TIMEOUT_S", "x"),

@@ -12,7 +12,8 @@ SECRET = "s" * 32
 BASE = {"WFE_JWT_SECRET": SECRET}
 
 DEFAULTS: dict[str, Any] = {
-    "engine_threads": 4, "engine_queue": 8, "max_json_depth": 64,
+    "engine_threads": 4, "engine_queue": 8, "engine_nice": 10, "switch_interval_ms": 1.0,
+    "max_json_depth": 64,
     "template_max_source_bytes": 65536, "template_max_output_bytes": 1048576,
     "template_max_iterations": 100000, "template_max_ms": 2000, "workflow_max_bytes": 8388608,
     "max_event_bytes": 4194304, "llm_stream_chunk_timeout_s": 180.0,
@@ -30,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
 PARSED: list[tuple[str, str, str, Any]] = [
     ("WFE_ENGINE_THREADS", "2", "engine_threads", 2),
     ("WFE_ENGINE_QUEUE", "0", "engine_queue", 0),
+    ("WFE_ENGINE_NICE", "0", "engine_nice", 0),
+    ("WFE_SWITCH_INTERVAL_MS", "0.5", "switch_interval_ms", 0.5),
     ("WFE_MAX_JSON_DEPTH", "10", "max_json_depth", 10),
     ("WFE_TEMPLATE_MAX_SOURCE_BYTES", "100", "template_max_source_bytes", 100),
     ("WFE_TEMPLATE_MAX_OUTPUT_BYTES", "100", "template_max_output_bytes", 100),
@@ -72,7 +75,8 @@ PARSED: list[tuple[str, str, str, Any]] = [
 ]
 
 INVALID: list[tuple[str, str]] = [
-    ("WFE_ENGINE_THREADS", "0"), ("WFE_ENGINE_THREADS", "four"), ("WFE_ENGINE_QUEUE", "-1"),
+    ("WFE_ENGINE_THREADS", "0"), ("WFE_ENGINE_THREADS", "four"), ("WFE_ENGINE_QUEUE", "-1"), ("WFE_ENGINE_NICE", "20"),
+    ("WFE_SWITCH_INTERVAL_MS", "0"),
     ("WFE_MAX_JSON_DEPTH", "1"), ("WFE_TEMPLATE_MAX_MS", "0"), ("WFE_SSE_HEARTBEAT_S", "0"),
     ("WFE_SSE_SEND_TIMEOUT_S", "-2"), ("WFE_PROGRESS_INTERVAL_S", "soon"),
     ("WFE_PORT", "70000"), ("WFE_VIRTUAL_AUTH_REQUIRED", "maybe"),
