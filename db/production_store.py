@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Coroutine
+import threading
+from collections.abc import Coroutine, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
@@ -71,20 +73,78 @@ def open_adapter(uri: str | None, database: str = "workflow_engine", *, driver: 
                                 **options)
 
 
+async def _after_events(adapter: StoreAdapter, events: list[Doc],
+                        then: Coroutine[Any, Any, T]) -> T:
+    """Insert batched events, then run `then`; a duplicate sequence is a lost race (ENG-51)."""
+    try:
+        await adapter.insert_many("events", events)
+    except ConcurrentModification:
+        then.close()
+        raise ConcurrentModification(
+            "Another operation modified this run first; reload and try again",
+            details={"workflow_run_id": events[0].get("workflow_run_id")}) from None
+    except BaseException:
+        then.close()
+        raise
+    return await then
+
+
 class BridgeDeadlock(RuntimeError):
     """A sync store method was called on the event-loop thread it would have to wait for."""
 
 
 class BridgeExecutor:
-    """`CollectionExecutor` whose sync calls run the adapter's coroutines on `loop` (ST-11)."""
+    """`CollectionExecutor` whose sync calls run the adapter's coroutines on `loop` (ST-11).
+
+    Inside `batching()` a thread's event inserts wait and go to the database as one ordered
+    `insert_many`, sent before that thread's next call of any other kind (in the same hop) or when
+    the scope ends: an operation's events are durable before anything that depends on them (an
+    answer record, a file, the run projection, any read, the response), in their order, with
+    the same write concern; a crash before the flush is a crash before those writes.
+    """
 
     def __init__(self, adapter: StoreAdapter, loop: asyncio.AbstractEventLoop,
                  call_timeout_s: float) -> None:
         self.adapter = adapter
         self.loop = loop
         self.call_timeout_s = call_timeout_s
+        self._local = threading.local()
+
+    def _pending(self) -> list[Doc] | None:
+        pending: list[Doc] | None = getattr(self._local, "pending", None)
+        return pending
+
+    @contextmanager
+    def batching(self) -> Iterator[None]:
+        """Batch this thread's event inserts until its next other call or the scope's end."""
+        if self._pending() is not None:
+            yield  # nested: the outer scope flushes
+            return
+        self._local.pending = []
+        try:
+            yield
+            self.flush()
+        except BaseException:
+            try:  # written as they would have been without the batch; the error still wins
+                self.flush()
+            except Exception:  # the original exception propagates
+                log.warning("events of a failed operation could not be written", exc_info=True)
+            raise
+        finally:
+            self._local.pending = None
+
+    def flush(self) -> None:
+        """Send this thread's batched events now (nothing when there are none)."""
+        pending = self._pending()
+        if pending:
+            self._local.pending = []
+            self._run(self.adapter.insert_many("events", pending))
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        pending = self._pending()
+        if pending:  # batched events go first, in the same hop
+            self._local.pending = []
+            coro = _after_events(self.adapter, pending, coro)
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -111,6 +171,10 @@ class BridgeExecutor:
             raise StoreUnavailable("database call was cancelled") from exc
 
     def insert_one(self, coll: str, doc: Doc) -> None:
+        pending = self._pending()
+        if pending is not None and coll == "events":
+            pending.append(dict(doc))
+            return
         self._run(self.adapter.insert_one(coll, doc))
 
     def insert_many(self, coll: str, docs: list[Doc]) -> None:
@@ -156,10 +220,15 @@ class ProductionStore(QueryStore):
 
     def __init__(self, adapter: StoreAdapter, loop: asyncio.AbstractEventLoop,
                  call_timeout_s: float = 30.0) -> None:
-        super().__init__(BridgeExecutor(adapter, loop, call_timeout_s))
+        self.bridge = BridgeExecutor(adapter, loop, call_timeout_s)
+        super().__init__(self.bridge)
         self.adapter = adapter
         self.loop = loop
         self.reads = AsyncReads(adapter)
+
+    def batched_events(self) -> AbstractContextManager[None]:
+        """The calling thread's event inserts batched for the scope (`BridgeExecutor.batching`)."""
+        return self.bridge.batching()
 
 
 # ---- start-up migrations (ST-13)
