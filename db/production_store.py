@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import threading
 from collections.abc import Coroutine, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
@@ -22,6 +21,7 @@ from db.indexes import INDEXES
 from db.memory_adapter import MemoryAdapter
 from db.mongo_adapter import MongoAdapter
 from db.store_impl import QueryStore
+from db.write_batch import WriteQueue, after_writes, write_all
 from engine.errors import ConcurrentModification, StoreUnavailable
 
 Doc = dict[str, Any]
@@ -73,22 +73,6 @@ def open_adapter(uri: str | None, database: str = "workflow_engine", *, driver: 
                                 **options)
 
 
-async def _after_events(adapter: StoreAdapter, events: list[Doc],
-                        then: Coroutine[Any, Any, T]) -> T:
-    """Insert batched events, then run `then`; a duplicate sequence is a lost race (ENG-51)."""
-    try:
-        await adapter.insert_many("events", events)
-    except ConcurrentModification:
-        then.close()
-        raise ConcurrentModification(
-            "Another operation modified this run first; reload and try again",
-            details={"workflow_run_id": events[0].get("workflow_run_id")}) from None
-    except BaseException:
-        then.close()
-        raise
-    return await then
-
-
 class BridgeDeadlock(RuntimeError):
     """A sync store method was called on the event-loop thread it would have to wait for."""
 
@@ -96,11 +80,8 @@ class BridgeDeadlock(RuntimeError):
 class BridgeExecutor:
     """`CollectionExecutor` whose sync calls run the adapter's coroutines on `loop` (ST-11).
 
-    Inside `batching()` a thread's event inserts wait and go to the database as one ordered
-    `insert_many`, sent before that thread's next call of any other kind (in the same hop) or when
-    the scope ends: an operation's events are durable before anything that depends on them (an
-    answer record, a file, the run projection, any read, the response), in their order, with
-    the same write concern; a crash before the flush is a crash before those writes.
+    Inside `batching()` a thread's event and answer-record inserts and run/answer updates are
+    queued and written before its next other call, in the same hop (db/write_batch.py).
     """
 
     def __init__(self, adapter: StoreAdapter, loop: asyncio.AbstractEventLoop,
@@ -108,19 +89,15 @@ class BridgeExecutor:
         self.adapter = adapter
         self.loop = loop
         self.call_timeout_s = call_timeout_s
-        self._local = threading.local()
-
-    def _pending(self) -> list[Doc] | None:
-        pending: list[Doc] | None = getattr(self._local, "pending", None)
-        return pending
+        self.queue = WriteQueue()
 
     @contextmanager
     def batching(self) -> Iterator[None]:
-        """Batch this thread's event inserts until its next other call or the scope's end."""
-        if self._pending() is not None:
+        """Queue this thread's writes until its next other call, `flush()` or the scope's end."""
+        if self.queue.open:
             yield  # nested: the outer scope flushes
             return
-        self._local.pending = []
+        self.queue.start()
         try:
             yield
             self.flush()
@@ -128,23 +105,25 @@ class BridgeExecutor:
             try:  # written as they would have been without the batch; the error still wins
                 self.flush()
             except Exception:  # the original exception propagates
-                log.warning("events of a failed operation could not be written", exc_info=True)
+                log.warning("writes of a failed operation could not be made", exc_info=True)
             raise
         finally:
-            self._local.pending = None
+            self.queue.stop()
 
     def flush(self) -> None:
-        """Send this thread's batched events now (nothing when there are none)."""
-        pending = self._pending()
-        if pending:
-            self._local.pending = []
-            self._run(self.adapter.insert_many("events", pending))
+        """Write this thread's queued writes now (nothing when there are none)."""
+        items = self.queue.take()
+        if items:
+            self._run(write_all(self.adapter, items))
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run an adapter coroutine (or several, gathered) on the loop and wait for it."""
+        return self._run(coro)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        pending = self._pending()
-        if pending:  # batched events go first, in the same hop
-            self._local.pending = []
-            coro = _after_events(self.adapter, pending, coro)
+        items = self.queue.take()
+        if items:  # queued writes go first, in the same hop
+            coro = after_writes(self.adapter, items, coro)
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -171,9 +150,9 @@ class BridgeExecutor:
             raise StoreUnavailable("database call was cancelled") from exc
 
     def insert_one(self, coll: str, doc: Doc) -> None:
-        pending = self._pending()
-        if pending is not None and coll == "events":
-            pending.append(dict(doc))
+        if coll == "events" and self.queue.add_event(doc):
+            return
+        if coll == "interaction_answers" and self.queue.add_record(doc):
             return
         self._run(self.adapter.insert_one(coll, doc))
 
@@ -190,6 +169,8 @@ class BridgeExecutor:
         return self._run(self.adapter.find_one(coll, filter, projection=projection, sort=sort))
 
     def update_one(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False) -> None:
+        if not upsert and self.queue.add_update(coll, filter, update):
+            return
         self._run(self.adapter.update_one(coll, filter, update, upsert=upsert))
 
     def find_one_and_update(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False,
@@ -225,6 +206,15 @@ class ProductionStore(QueryStore):
         self.adapter = adapter
         self.loop = loop
         self.reads = AsyncReads(adapter)
+
+    def run_and_events_from(self, run_id: str, sequence: int) -> tuple[Doc | None, list[Doc]]:
+        """Both reads of a fold check in one hop, at once (they are independent)."""
+        async def both() -> tuple[Doc | None, list[Doc]]:
+            run, events = await asyncio.gather(self.reads.get_run(run_id),
+                                               self.reads.events_from(run_id, sequence))
+            return run, events
+
+        return self.bridge.call(both())
 
     def batched_events(self) -> AbstractContextManager[None]:
         """The calling thread's event inserts batched for the scope (`BridgeExecutor.batching`)."""
@@ -320,6 +310,9 @@ class AsyncReads:
 
     async def get_branch(self, branch_id: str) -> Doc | None:
         return await self._read(reads.get_branch(branch_id))
+
+    async def events_from(self, run_id: str, sequence: int) -> list[Doc]:
+        return await self._read(reads.events_from(run_id, sequence))
 
     async def lineage_events(self, run_id: str, lineage: Lineage,
                              event_types: list[str] | None = None) -> list[Doc]:

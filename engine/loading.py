@@ -29,7 +29,10 @@ def _folds(ctx: EngineContext) -> FoldCache:
 
 def require_run(ctx: EngineContext, user_id: str, run_id: str) -> dict[str, Any]:
     """The run document if `user_id` owns it; otherwise the same `NotFound` as a missing run."""
-    run = ctx.store.get_run(run_id)
+    return _owned(ctx.store.get_run(run_id), user_id, run_id)
+
+
+def _owned(run: Doc | None, user_id: str, run_id: str) -> Doc:
     if run is None or run.get("user_id") != user_id:
         raise NotFound("Workflow run not found", details={"workflow_run_id": run_id})
     return run
@@ -38,11 +41,17 @@ def require_run(ctx: EngineContext, user_id: str, run_id: str) -> dict[str, Any]
 def load_session(ctx: EngineContext, user_id: str, run_id: str,
                  mock: bool | None = None) -> RunSession:
     """A session over the run's current branch; `mock` overrides the run's flag (virtual only)."""
-    run = require_run(ctx, user_id, run_id)
+    fold = _folds(ctx).get(run_id)
+    if fold is None:
+        run, newer = require_run(ctx, user_id, run_id), None
+    else:  # the run and the fold's check in one go (the production store reads both at once)
+        found, newer = ctx.store.run_and_events_from(run_id, int(fold.anchor["sequence"]))
+        run = _owned(found, user_id, run_id)
     effective_mock = bool(run.get("mock")) if (mock is None or ctx.mode == "production") else mock
-    if _folds(ctx).enabled:
-        session = _from_fold(ctx, run, effective_mock) or _load_full(ctx, run, effective_mock)
-    else:
+    session = None
+    if fold is not None and newer is not None:
+        session = _from_fold(ctx, fold, run, newer, effective_mock)
+    if session is None:
         session = _load_full(ctx, run, effective_mock)
     repair_interrupted_fork(session, ctx.clock)
     return session
@@ -75,17 +84,15 @@ def _load_full(ctx: EngineContext, run: Doc, mock: bool) -> RunSession:
     return session
 
 
-def _from_fold(ctx: EngineContext, run: Doc, mock: bool) -> RunSession | None:
-    """The session from the run's fold when the store still holds its anchor, else None."""
+def _from_fold(ctx: EngineContext, fold: Fold, run: Doc, newer: list[Doc],
+               mock: bool) -> RunSession | None:
+    """The session from the run's fold when the store still holds its anchor as the first of
+    `newer` (the run's events from the anchor's sequence on), else None."""
     folds = _folds(ctx)
-    fold = folds.get(str(run["workflow_run_id"]))
-    if fold is None or not fold.matches(run):
-        return None
-    start = int(fold.anchor["sequence"])
-    newer = ctx.store.events_from(fold.run_id, start)
-    if not newer or not same_event(newer[0], fold.anchor):
+    if not fold.matches(run) or not newer or not same_event(newer[0], fold.anchor):
         folds.drop(fold.run_id)
         return None
+    start = int(fold.anchor["sequence"])
     folds.hit(True)
     session = RunSession(store=ctx.store, clock=ctx.clock, ids=ctx.ids, run=run,
                          branch=fold.branch, events=list(fold.events), version=fold.version,

@@ -1,10 +1,10 @@
 """Database calls of one production respond (issue 13), counted by the adapter on secantusdb.
 
-A respond to a pending text input that asks the next one reads the run (the engine's load), the
-run's events from its fold's anchor (the fold check), writes the answer's response event, the
-answer record, the three events that follow as one batch, the run projection and the answer's
-outcome: seven calls, at any history length. Before issue 13 it was thirteen (and with the
-caches off the engine reads branch, lineage, version and highest sequence again).
+A respond to a pending text input that asks the next one reads the run and the run's events from
+its fold's anchor (the fold check; both at once), writes its four events as one batch, then the
+run projection and the answer record with its outcome (at once): five calls in three round
+trips, at any history length. Before issue 13 it was thirteen, one after the other. With the
+caches off the engine reads the run's branch, lineage, version and highest sequence again.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from tests.acceptance.production_client import Prod, production
 
-RESPOND = Counter({"workflow_runs": 2, "events": 3, "interaction_answers": 2})
+RESPOND = Counter({"workflow_runs": 2, "events": 2, "interaction_answers": 1})
 
 
 def _workflow(filler: int, answers: int) -> dict[str, Any]:
@@ -45,21 +45,21 @@ async def _calls_per_respond(prod: Prod, filler: int) -> list[Counter[str]]:
 
 
 @pytest.mark.parametrize("filler", [5, 300])
-async def test_a_respond_costs_seven_database_calls(secantus_uri: str, filler: int) -> None:
+async def test_a_respond_costs_five_database_calls(secantus_uri: str, filler: int) -> None:
     async with production(secantus_uri, concurrent=True, users=("alice",)) as prod:
         counts = await _calls_per_respond(prod, filler)
     # the first respond also reads the run on the loop (its ownership, then remembered)
     assert counts[0] == RESPOND + Counter(workflow_runs=1)
     assert counts[1:] == [RESPOND, RESPOND]
-    assert sum(RESPOND.values()) == 7
+    assert sum(RESPOND.values()) == 5
 
 
 async def test_with_the_caches_off_the_engine_reads_the_run_in_full(secantus_uri: str) -> None:
     async with production(secantus_uri, concurrent=True, users=("alice",),
                           WFE_CACHES="false") as prod:
         counts = await _calls_per_respond(prod, 5)
-    full = Counter({"workflow_runs": 3, "branches": 1, "events": 4, "workflow_versions": 1,
-                    "interaction_answers": 2})
+    full = Counter({"workflow_runs": 3, "branches": 1, "events": 3, "workflow_versions": 1,
+                    "interaction_answers": 1})
     assert counts == [full, full, full]
 
 

@@ -198,6 +198,9 @@ class Interloper:
                                      "event_type": "sub_action_started"})
         return docs
 
+    def run_and_events_from(self, run_id: str, sequence: int) -> tuple[Any, list[Any]]:
+        return self.inner.get_run(run_id), self.events_from(run_id, sequence)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
