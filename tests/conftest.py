@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +20,9 @@ from engine.upload import load_workflow_folder
 from providers.provider_set import DefaultProviderSet
 
 ROOT = Path(__file__).resolve().parents[1]
+#: `WFE_CACHES=false scripts/test` runs the engines built here and the production apps of the
+#: acceptance harness with the caches off (issue 13: results must not depend on a hit)
+CACHES = os.environ.get("WFE_CACHES", "true").strip().lower() not in ("0", "false", "no", "off")
 CUDDLE_DIR = ROOT.parent / "shared" / "workflows" / "cuddle_crew"
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -45,7 +49,8 @@ def make_engine(*, mode: str = "production", store: Any = None, providers: Any =
     return WorkflowEngine(store=store if store is not None else VirtualStore.fresh(T0),
                           providers=providers or mock_only_providers(),
                           registry=default_registry(), pipeline=MongomockPipelineEvaluator(),
-                          clock=clock, ids=ids if ids is not None else SequentialIds(), settings=settings or EngineSettings(),
+                          clock=clock, ids=ids if ids is not None else SequentialIds(),
+                          settings=settings or EngineSettings(caches=CACHES),
                           mode=mode)  # type: ignore[arg-type]
 
 

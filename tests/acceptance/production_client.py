@@ -33,7 +33,7 @@ from production_server.admin import create_invitation, create_user
 from production_server.app import create_app
 from production_server.settings import ProductionSettings, load_settings
 from tests.acceptance.script_a import ANSWERS, IMAGE_PARAMS, image_answer
-from tests.conftest import CUDDLE_DIR, mock_only_providers
+from tests.conftest import CACHES, CUDDLE_DIR, mock_only_providers
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SECRET = "test-secret-0123456789abcdef-0123456789"
@@ -44,7 +44,8 @@ TERMINAL_SUB = {"complete", "error", "cancelled"}
 
 def make_settings(uri: str | None, database: str, **env: str) -> ProductionSettings:
     base = {"WFE_JWT_SECRET": SECRET, "WFE_MONGODB_DATABASE": database,
-            "WFE_ALLOW_MOCK_RUNS": "true", "WFE_COOKIE_SECURE": "false"}
+            "WFE_ALLOW_MOCK_RUNS": "true", "WFE_COOKIE_SECURE": "false",
+            "WFE_CACHES": "true" if CACHES else "false"}
     if uri:
         base["WFE_MONGODB_URI"] = uri
     base.update(env)
