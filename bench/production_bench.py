@@ -70,6 +70,11 @@ async def production_p50(uri: str | None, history: int, samples: int,
                 diff = trips - before
                 calls.append(sum(n for coll, n in diff.items() if coll != "users"))
         count = await prod.services.reads.max_sequence(run)
+        folds = prod.services.eng().folds.stats
+        if folds.entries:
+            print(f"    fold cache after {history} events: {folds.entries} run(s), "
+                  f"{folds.nbytes / 1024:.0f} KiB (peak {folds.peak_bytes / 1024:.0f} KiB), "
+                  f"{folds.hits} hits, {folds.misses} misses")
     median_calls = statistics.median(calls) if calls else float("nan")
     return _p50(times), count - 4 * samples, median_calls  # four events per answered module
 

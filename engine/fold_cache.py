@@ -15,7 +15,9 @@ up to the anchor cannot have changed. A fold is copied on the way out (the list 
 state dict, the cursor), so nothing an operation appends or sets reaches the cache; event
 documents and state values are shared, as nothing writes to them.
 
-Bounded by entries and by estimated bytes (each event's JSON size), least recently used first.
+Bounded by entries and by estimated bytes (the JSON size of each fold's events and version
+document; folds of one version share its workflow, so the estimate errs high), least recently
+used first.
 """
 
 from __future__ import annotations
@@ -153,14 +155,15 @@ class FoldCache:
 def take_fold(run_id: str, user_id: str, branch: Doc, version: Doc, index: WorkflowIndex,
               events: list[Doc], cursor: cur.Cursor, state: Doc, anchor: Doc,
               base: Fold | None) -> Fold:
-    """A fold holding copies of a session's containers; its byte estimate grows from `base`
-    when the events extend base's (the common case: one operation appended a few)."""
+    """A fold holding copies of a session's containers; its byte estimate (events and version
+    document) grows from `base` when the events extend base's over the same version (the
+    common case: one operation appended a few)."""
     n = len(base.events) if base is not None else 0
-    if base is not None and base.branch_id == branch.get("branch_id") and n <= len(events) \
+    if base is not None and base.version is version and n <= len(events) \
             and (n == 0 or events[n - 1] is base.events[n - 1]):
         nbytes = base.nbytes + event_bytes(events[n:])
     else:
-        nbytes = event_bytes(events)
+        nbytes = event_bytes(events) + event_bytes([version])
     return Fold(run_id=run_id, user_id=user_id, branch=branch, version=version, index=index,
                 events=tuple(events), cursor=cursor.copy(), state=dict(state), anchor=anchor,
                 nbytes=nbytes)

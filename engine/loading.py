@@ -73,7 +73,9 @@ def _load_full(ctx: EngineContext, run: Doc, mock: bool) -> RunSession:
                           events=events, version=version, index=index,
                           next_sequence=ctx.store.max_sequence(run_id) + 1, mock=mock)
     # the events from the last lineage event on give the run's highest sequence (an index
-    # range, where the highest-sequence query of the path above may scan the run's events)
+    # range, where the highest-sequence query of the path above may scan the run's events);
+    # the fold keeps the indexed workflow, so the folds of one version share one copy
+    version = {**version, "resolved_workflow": index.workflow}
     last = events[-1]
     session = RunSession(store=ctx.store, clock=ctx.clock, ids=ctx.ids, run=run, branch=branch,
                          events=events, version=version, index=index,
