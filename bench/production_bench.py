@@ -148,5 +148,5 @@ async def main(samples: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=9)
+    parser.add_argument("--samples", type=int, default=21)
     asyncio.run(main(parser.parse_args().samples))

@@ -108,3 +108,34 @@ def test_outside_a_batch_nothing_is_queued() -> None:
     assert queue.take() == []
     queue.stop()
     assert not queue.open
+
+
+class FlushLog:
+    """A store that notes when the engine asks it to make held-back writes."""
+
+    def __init__(self, inner: Any, log: list[str]) -> None:
+        self.inner, self.log = inner, log
+
+    def flush(self) -> None:
+        self.log.append("flush")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_the_engine_flushes_before_a_module_executes_and_before_it_releases_the_run() -> None:
+    from engine.processor import StartCommand
+    from tests.fakes_engine import PROBES, probe_engine, probe_workflow
+
+    log: list[str] = []
+    eng = probe_engine()
+    eng.store = FlushLog(eng.store, log)
+    PROBES["gen"] = lambda inputs, ctx: (log.append("execute"), {"items": [{"id": "a"}]})[1]
+    try:
+        eng.start(StartCommand(user_id="u", project_name="p", workflow=probe_workflow(),
+                               mock=True))
+    finally:
+        PROBES.clear()
+    assert "execute" in log
+    assert log[log.index("execute") - 1] == "flush"
+    assert log[-1] == "flush"  # the operation's end, under the run's lock
