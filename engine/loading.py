@@ -124,13 +124,14 @@ def fold_forward(session: RunSession, newer: list[Doc]) -> None:
 
 def keep_fold(ctx: EngineContext, session: RunSession, base: Fold | None) -> None:
     """Keep the session's lineage as the run's fold (a copy; the session goes on changing)."""
-    if session.anchor is None or not _folds(ctx).enabled:
+    folds = _folds(ctx)
+    if session.anchor is None or not folds.enabled:
         return
     fold = take_fold(session.run_id, str(session.run.get("user_id")), session.branch,
                      session.version, session.index, session.events, session.cursor,
-                     session.state, session.anchor, base)
+                     session.state, session.anchor, base, folds.version_bytes(session.version))
     session.fold_base = fold
-    _folds(ctx).put(fold)
+    folds.put(fold)
 
 
 def forget_fold(ctx: EngineContext, run_id: str) -> None:
