@@ -217,7 +217,7 @@ class ProductionStore(QueryStore):
         return self.bridge.call(both())
 
     def batched_events(self) -> AbstractContextManager[None]:
-        """The calling thread's event inserts batched for the scope (`BridgeExecutor.batching`)."""
+        """The calling thread's writes sent behind for the scope (`BridgeExecutor.batching`)."""
         return self.bridge.batching()
 
 
