@@ -15,6 +15,7 @@ for server selection (issue 15).
 from __future__ import annotations
 
 import inspect
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timezone
@@ -125,6 +126,8 @@ class MongoAdapter:
         self._durable = durable_collections
         self._collections: dict[str, Any] = {}
         self.breaker = breaker or CircuitBreaker()
+        #: database commands sent, by collection (issue 13: benches and a test count a respond's)
+        self.round_trips: Counter[str] = Counter()
 
     @classmethod
     def connect(cls, uri: str, database: str, *, driver: str = "motor",
@@ -152,6 +155,7 @@ class MongoAdapter:
         """The breaker around one call, then the driver's errors translated (translate_errors).
         Only an unreachable server opens the breaker: a slow one or a refused write proves the
         server answers."""
+        self.round_trips[coll] += 1
         probe = self.breaker.before(coll)
         try:
             with translate_errors(coll):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
@@ -20,6 +21,7 @@ from db.indexes import INDEXES
 from db.memory_adapter import MemoryAdapter
 from db.mongo_adapter import MongoAdapter
 from db.store_impl import QueryStore
+from db.write_batch import WriteQueue, after_writes, write_all
 from engine.errors import ConcurrentModification, StoreUnavailable
 
 Doc = dict[str, Any]
@@ -76,15 +78,52 @@ class BridgeDeadlock(RuntimeError):
 
 
 class BridgeExecutor:
-    """`CollectionExecutor` whose sync calls run the adapter's coroutines on `loop` (ST-11)."""
+    """`CollectionExecutor` whose sync calls run the adapter's coroutines on `loop` (ST-11).
+
+    Inside `batching()` a thread's event and answer-record inserts and run/answer updates are
+    queued and written before its next other call, in the same hop (db/write_batch.py).
+    """
 
     def __init__(self, adapter: StoreAdapter, loop: asyncio.AbstractEventLoop,
                  call_timeout_s: float) -> None:
         self.adapter = adapter
         self.loop = loop
         self.call_timeout_s = call_timeout_s
+        self.queue = WriteQueue()
+
+    @contextmanager
+    def batching(self) -> Iterator[None]:
+        """Queue this thread's writes until its next other call, `flush()` or the scope's end."""
+        if self.queue.open:
+            yield  # nested: the outer scope flushes
+            return
+        self.queue.start()
+        try:
+            yield
+            self.flush()
+        except BaseException:
+            try:  # written as they would have been without the batch; the error still wins
+                self.flush()
+            except Exception:  # the original exception propagates
+                log.warning("writes of a failed operation could not be made", exc_info=True)
+            raise
+        finally:
+            self.queue.stop()
+
+    def flush(self) -> None:
+        """Write this thread's queued writes now (nothing when there are none)."""
+        items = self.queue.take()
+        if items:
+            self._run(write_all(self.adapter, items))
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run an adapter coroutine (or several, gathered) on the loop and wait for it."""
+        return self._run(coro)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        items = self.queue.take()
+        if items:  # queued writes go first, in the same hop
+            coro = after_writes(self.adapter, items, coro)
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -111,6 +150,10 @@ class BridgeExecutor:
             raise StoreUnavailable("database call was cancelled") from exc
 
     def insert_one(self, coll: str, doc: Doc) -> None:
+        if coll == "events" and self.queue.add_event(doc):
+            return
+        if coll == "interaction_answers" and self.queue.add_record(doc):
+            return
         self._run(self.adapter.insert_one(coll, doc))
 
     def insert_many(self, coll: str, docs: list[Doc]) -> None:
@@ -126,6 +169,8 @@ class BridgeExecutor:
         return self._run(self.adapter.find_one(coll, filter, projection=projection, sort=sort))
 
     def update_one(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False) -> None:
+        if not upsert and self.queue.add_update(coll, filter, update):
+            return
         self._run(self.adapter.update_one(coll, filter, update, upsert=upsert))
 
     def find_one_and_update(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False,
@@ -156,10 +201,24 @@ class ProductionStore(QueryStore):
 
     def __init__(self, adapter: StoreAdapter, loop: asyncio.AbstractEventLoop,
                  call_timeout_s: float = 30.0) -> None:
-        super().__init__(BridgeExecutor(adapter, loop, call_timeout_s))
+        self.bridge = BridgeExecutor(adapter, loop, call_timeout_s)
+        super().__init__(self.bridge)
         self.adapter = adapter
         self.loop = loop
         self.reads = AsyncReads(adapter)
+
+    def run_and_events_from(self, run_id: str, sequence: int) -> tuple[Doc | None, list[Doc]]:
+        """Both reads of a fold check in one hop, at once (they are independent)."""
+        async def both() -> tuple[Doc | None, list[Doc]]:
+            run, events = await asyncio.gather(self.reads.get_run(run_id),
+                                               self.reads.events_from(run_id, sequence))
+            return run, events
+
+        return self.bridge.call(both())
+
+    def batched_events(self) -> AbstractContextManager[None]:
+        """The calling thread's writes sent behind for the scope (`BridgeExecutor.batching`)."""
+        return self.bridge.batching()
 
 
 # ---- start-up migrations (ST-13)
@@ -251,6 +310,9 @@ class AsyncReads:
 
     async def get_branch(self, branch_id: str) -> Doc | None:
         return await self._read(reads.get_branch(branch_id))
+
+    async def events_from(self, run_id: str, sequence: int) -> list[Doc]:
+        return await self._read(reads.events_from(run_id, sequence))
 
     async def lineage_events(self, run_id: str, lineage: Lineage,
                              event_types: list[str] | None = None) -> list[Doc]:

@@ -60,6 +60,12 @@ class QueryStore:
 
     # ---- runs
 
+    def flush(self) -> None:
+        """Make writes the executor holds back (a production batch, db/write_batch.py)."""
+        flush = getattr(self.executor, "flush", None)
+        if flush is not None:
+            flush()
+
     def insert_run(self, doc: Doc) -> None:
         self.executor.insert_one("workflow_runs", doc)
 
@@ -123,6 +129,11 @@ class QueryStore:
 
     def events_from(self, run_id: str, sequence: int) -> list[Doc]:
         return self._read(reads.events_from(run_id, sequence))
+
+    def run_and_events_from(self, run_id: str, sequence: int) -> tuple[Doc | None, list[Doc]]:
+        """The run document and its events from `sequence` on (a fold check, issue 13); the
+        production store sends both reads at once."""
+        return self.get_run(run_id), self.events_from(run_id, sequence)
 
     def lineage_events(self, run_id: str, lineage: Lineage,
                        event_types: list[str] | None = None) -> list[Doc]:

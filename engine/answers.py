@@ -242,9 +242,13 @@ def record_answer(runner: Runner, interaction_id: str, response_event: Doc) -> N
 def response_half(runner: Runner, ref: ModuleRef, module: InteractiveModule,
                   request_event: Doc, response: InteractionResponseData,
                   provenance: str | None) -> Stop | None:
-    """Run `execute_with_response` with the stored inputs and module state (§9.5, ENG-4)."""
+    """Run `execute_with_response` with the stored inputs and module state (§9.5, ENG-4).
+
+    The run's state is handed over without a copy, as for a module's execution (the context's
+    `ReadOnlyState` copies what is read): a deep copy of the whole state per answer made a
+    respond cost grow with the run's history (issue 13)."""
     data = request_event["data"]
-    state = runner.s.state_snapshot()
+    state = runner.s.module_state()
     sequence = _latest_started_sequence(runner, ref)
     context = runner.context(ref, state, sequence)
     try:

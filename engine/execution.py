@@ -183,6 +183,10 @@ class Runner:
             self.module_phase = "request"
             return self.request_interaction(ref, module, inputs, context)
         self.module_phase = "execute"
+        # a module's own work may take long or reach outside the run: what the operation has
+        # written so far is made first (a store that holds writes back, db/write_batch.py), so
+        # readers see the module running and nothing it does precedes the events it follows
+        s.store.flush()
         try:
             outputs = module.execute(inputs, context)
         except RequestError:

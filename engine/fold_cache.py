@@ -15,7 +15,9 @@ up to the anchor cannot have changed. A fold is copied on the way out (the list 
 state dict, the cursor), so nothing an operation appends or sets reaches the cache; event
 documents and state values are shared, as nothing writes to them.
 
-Bounded by entries and by estimated bytes (each event's JSON size), least recently used first.
+Bounded by entries and by estimated bytes (the JSON size of each fold's events and version
+document; folds of one version share its workflow, so the estimate errs high), least recently
+used first.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ class FoldCache:
     max_entries: int = 1024
     stats: CacheStats = field(default_factory=CacheStats)
     _folds: OrderedDict[str, Fold] = field(default_factory=OrderedDict)
+    #: a version document's JSON size by version id (versions are immutable)
+    _version_bytes: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, run_id: str) -> Fold | None:
@@ -130,6 +134,19 @@ class FoldCache:
                 self.stats.nbytes -= evicted.nbytes
             self._count()
 
+    def version_bytes(self, version: Doc) -> int:
+        """The JSON size of a version document, measured once per version id."""
+        key = str(version.get("workflow_version_id"))
+        with self._lock:
+            size = self._version_bytes.get(key)
+        if size is None:
+            size = event_bytes([version])
+            with self._lock:
+                if len(self._version_bytes) >= max(self.max_entries, 1):
+                    self._version_bytes.clear()
+                self._version_bytes[key] = size
+        return size
+
     def drop(self, run_id: str) -> None:
         with self._lock:
             old = self._folds.pop(run_id, None)
@@ -152,15 +169,16 @@ class FoldCache:
 
 def take_fold(run_id: str, user_id: str, branch: Doc, version: Doc, index: WorkflowIndex,
               events: list[Doc], cursor: cur.Cursor, state: Doc, anchor: Doc,
-              base: Fold | None) -> Fold:
-    """A fold holding copies of a session's containers; its byte estimate grows from `base`
-    when the events extend base's (the common case: one operation appended a few)."""
+              base: Fold | None, version_bytes: int) -> Fold:
+    """A fold holding copies of a session's containers; its byte estimate (events and version
+    document) grows from `base` when the events extend base's over the same version (the
+    common case: one operation appended a few)."""
     n = len(base.events) if base is not None else 0
-    if base is not None and base.branch_id == branch.get("branch_id") and n <= len(events) \
+    if base is not None and base.version is version and n <= len(events) \
             and (n == 0 or events[n - 1] is base.events[n - 1]):
         nbytes = base.nbytes + event_bytes(events[n:])
     else:
-        nbytes = event_bytes(events)
+        nbytes = event_bytes(events) + version_bytes
     return Fold(run_id=run_id, user_id=user_id, branch=branch, version=version, index=index,
                 events=tuple(events), cursor=cursor.copy(), state=dict(state), anchor=anchor,
                 nbytes=nbytes)

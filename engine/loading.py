@@ -29,7 +29,10 @@ def _folds(ctx: EngineContext) -> FoldCache:
 
 def require_run(ctx: EngineContext, user_id: str, run_id: str) -> dict[str, Any]:
     """The run document if `user_id` owns it; otherwise the same `NotFound` as a missing run."""
-    run = ctx.store.get_run(run_id)
+    return _owned(ctx.store.get_run(run_id), user_id, run_id)
+
+
+def _owned(run: Doc | None, user_id: str, run_id: str) -> Doc:
     if run is None or run.get("user_id") != user_id:
         raise NotFound("Workflow run not found", details={"workflow_run_id": run_id})
     return run
@@ -38,11 +41,17 @@ def require_run(ctx: EngineContext, user_id: str, run_id: str) -> dict[str, Any]
 def load_session(ctx: EngineContext, user_id: str, run_id: str,
                  mock: bool | None = None) -> RunSession:
     """A session over the run's current branch; `mock` overrides the run's flag (virtual only)."""
-    run = require_run(ctx, user_id, run_id)
+    fold = _folds(ctx).get(run_id)
+    if fold is None:
+        run, newer = require_run(ctx, user_id, run_id), None
+    else:  # the run and the fold's check in one go (the production store reads both at once)
+        found, newer = ctx.store.run_and_events_from(run_id, int(fold.anchor["sequence"]))
+        run = _owned(found, user_id, run_id)
     effective_mock = bool(run.get("mock")) if (mock is None or ctx.mode == "production") else mock
-    if _folds(ctx).enabled:
-        session = _from_fold(ctx, run, effective_mock) or _load_full(ctx, run, effective_mock)
-    else:
+    session = None
+    if fold is not None and newer is not None:
+        session = _from_fold(ctx, fold, run, newer, effective_mock)
+    if session is None:
         session = _load_full(ctx, run, effective_mock)
     repair_interrupted_fork(session, ctx.clock)
     return session
@@ -64,7 +73,9 @@ def _load_full(ctx: EngineContext, run: Doc, mock: bool) -> RunSession:
                           events=events, version=version, index=index,
                           next_sequence=ctx.store.max_sequence(run_id) + 1, mock=mock)
     # the events from the last lineage event on give the run's highest sequence (an index
-    # range, where the highest-sequence query of the path above may scan the run's events)
+    # range, where the highest-sequence query of the path above may scan the run's events);
+    # the fold keeps the indexed workflow, so the folds of one version share one copy
+    version = {**version, "resolved_workflow": index.workflow}
     last = events[-1]
     session = RunSession(store=ctx.store, clock=ctx.clock, ids=ctx.ids, run=run, branch=branch,
                          events=events, version=version, index=index,
@@ -75,17 +86,15 @@ def _load_full(ctx: EngineContext, run: Doc, mock: bool) -> RunSession:
     return session
 
 
-def _from_fold(ctx: EngineContext, run: Doc, mock: bool) -> RunSession | None:
-    """The session from the run's fold when the store still holds its anchor, else None."""
+def _from_fold(ctx: EngineContext, fold: Fold, run: Doc, newer: list[Doc],
+               mock: bool) -> RunSession | None:
+    """The session from the run's fold when the store still holds its anchor as the first of
+    `newer` (the run's events from the anchor's sequence on), else None."""
     folds = _folds(ctx)
-    fold = folds.get(str(run["workflow_run_id"]))
-    if fold is None or not fold.matches(run):
-        return None
-    start = int(fold.anchor["sequence"])
-    newer = ctx.store.events_from(fold.run_id, start)
-    if not newer or not same_event(newer[0], fold.anchor):
+    if not fold.matches(run) or not newer or not same_event(newer[0], fold.anchor):
         folds.drop(fold.run_id)
         return None
+    start = int(fold.anchor["sequence"])
     folds.hit(True)
     session = RunSession(store=ctx.store, clock=ctx.clock, ids=ctx.ids, run=run,
                          branch=fold.branch, events=list(fold.events), version=fold.version,
@@ -115,13 +124,14 @@ def fold_forward(session: RunSession, newer: list[Doc]) -> None:
 
 def keep_fold(ctx: EngineContext, session: RunSession, base: Fold | None) -> None:
     """Keep the session's lineage as the run's fold (a copy; the session goes on changing)."""
-    if session.anchor is None or not _folds(ctx).enabled:
+    folds = _folds(ctx)
+    if session.anchor is None or not folds.enabled:
         return
     fold = take_fold(session.run_id, str(session.run.get("user_id")), session.branch,
                      session.version, session.index, session.events, session.cursor,
-                     session.state, session.anchor, base)
+                     session.state, session.anchor, base, folds.version_bytes(session.version))
     session.fold_base = fold
-    _folds(ctx).put(fold)
+    folds.put(fold)
 
 
 def forget_fold(ctx: EngineContext, run_id: str) -> None:

@@ -65,11 +65,21 @@ def run_operation(ctx: EngineContext, user_id: str, run_id: str, opts: ExecOptio
             runner = new_runner(ctx, session, opts, adopt_ai_config=adopt_ai_config)
             outcome = run_guarded(runner, body)
             response = outcome if isinstance(outcome, WorkflowResponse) else finish(runner, outcome)
+            ctx.store.flush()  # writes a store held back land before the lock is released
         except BaseException:
             forget_fold(ctx, run_id)
+            _flush_quietly(ctx)
             raise
         keep_fold(ctx, session, session.fold_base)
         return response
+
+
+def _flush_quietly(ctx: EngineContext) -> None:
+    """An operation that raised: what it wrote is written as without a batch; its error wins."""
+    try:
+        ctx.store.flush()
+    except Exception:
+        log.warning("writes of a failed operation could not be made", exc_info=True)
 
 
 def finish(runner: Runner, stop: Stop) -> WorkflowResponse:

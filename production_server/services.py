@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
@@ -60,6 +62,30 @@ def redacted_uri(uri: str | None) -> str:
     return f"{scheme}{sep}{userinfo.split(':')[0]}:***@{host}" if at else uri
 
 
+class RunOwners:
+    """Which user owns which run, as this process has read it (issue 13): a run's owner never
+    changes, so a body naming a run its user was already found to own skips the ownership read.
+    Only confirmed ownership is kept; a deleted run is still a 404 (from the engine's load)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._owners: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def owns(self, user_id: str, run_id: str) -> bool:
+        with self._lock:
+            return self._owners.get(run_id) == user_id
+
+    def remember(self, user_id: str, run_id: str) -> None:
+        if self.max_entries <= 0:
+            return
+        with self._lock:
+            self._owners[run_id] = user_id
+            self._owners.move_to_end(run_id)
+            while len(self._owners) > self.max_entries:
+                self._owners.popitem(last=False)
+
+
 @dataclass
 class Services:
     settings: ProductionSettings
@@ -71,6 +97,7 @@ class Services:
     tokens: TokenService = field(init=False)
     limiter: LoginLimiter = field(init=False)
     registry: CancelRegistry = field(default_factory=CancelRegistry)
+    owners: RunOwners = field(init=False)
     streams: StreamCounter = field(init=False)
     adapter: Any = None
     store: ProductionStore | None = None
@@ -90,6 +117,7 @@ class Services:
         self.tokens = TokenService(s.jwt_secret, s.access_token_ttl_s, s.refresh_token_ttl_s)
         self.limiter = LoginLimiter(s.login_max_failures, s.login_window_s)
         self.streams = StreamCounter(s.sse_max_per_user)
+        self.owners = RunOwners(s.cache_max_entries if s.caches else 0)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -191,6 +219,16 @@ class Services:
     def eng(self) -> WorkflowEngine:
         assert self.engine is not None, "services not started"
         return self.engine
+
+    def batched(self, call: Callable[[], T]) -> T:
+        """`call()` (an engine operation, on a pool thread) with its writes sent behind, before
+        its next other database call and at its end (db/write_batch.py, issue 13). Off with
+        `WFE_CACHES=false`, which turns every issue-13 fast path off for comparison."""
+        assert self.store is not None, "services not started"
+        if not self.settings.caches:
+            return call()
+        with self.store.batched_events():
+            return call()
 
     def jobs(self) -> "MediaJobs":
         assert self.media_jobs is not None, "services not started"

@@ -54,6 +54,9 @@ def _caches_marked_on(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     if CACHES_OFF and request.node.get_closest_marker("caches"):
         monkeypatch.setattr(ContentCache, "__init__", _CACHE_INITS[0])
         monkeypatch.setattr(FoldCache, "__init__", _CACHE_INITS[1])
+
+#: the same switch as a value, for harness code that builds settings (production apps)
+CACHES = not CACHES_OFF
 CUDDLE_DIR = ROOT.parent / "shared" / "workflows" / "cuddle_crew"
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -80,7 +83,8 @@ def make_engine(*, mode: str = "production", store: Any = None, providers: Any =
     return WorkflowEngine(store=store if store is not None else VirtualStore.fresh(T0),
                           providers=providers or mock_only_providers(),
                           registry=default_registry(), pipeline=MongomockPipelineEvaluator(),
-                          clock=clock, ids=ids if ids is not None else SequentialIds(), settings=settings or EngineSettings(),
+                          clock=clock, ids=ids if ids is not None else SequentialIds(),
+                          settings=settings or EngineSettings(caches=CACHES),
                           mode=mode)  # type: ignore[arg-type]
 
 

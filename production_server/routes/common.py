@@ -58,8 +58,9 @@ async def read_owned_body(request: Request[Any, Any, Any], user: User, type_: ty
     s = services.settings
     raw = await read_bytes(request, limit or s.max_body_bytes)
     ref = await pool_of(request).off_loop(_run_ref, raw, s.max_json_depth)
-    if ref is not None:
+    if ref is not None and not services.owners.owns(user.user_id, ref.workflow_run_id):
         await owned_run(services, user, ref.workflow_run_id)
+        services.owners.remember(user.user_id, ref.workflow_run_id)
     decoded: T = await pool_of(request).off_loop(decode, raw, type_, s.max_json_depth)
     return decoded
 

@@ -162,9 +162,9 @@ async def respond(request: Request[Any, Any, Any],
     services = services_of(request)
     body = await read_owned_body(request, user, RespondRequest)
     eng = services.eng()
-    response = await execute(services, body.workflow_run_id, lambda token: eng.respond(
-        user.user_id, body.workflow_run_id, body.interaction_id, body.response,
-        _opts(services, body.ai_config, token)), request)
+    response = await execute(services, body.workflow_run_id, lambda token: services.batched(
+        lambda: eng.respond(user.user_id, body.workflow_run_id, body.interaction_id,
+                            body.response, _opts(services, body.ai_config, token))), request)
     return json_response(response)
 
 

@@ -34,7 +34,7 @@ from production_server.app import create_app
 from production_server.settings import ProductionSettings, load_settings
 from tests.acceptance.script_a import ANSWERS, IMAGE_PARAMS, image_answer
 from tests.acceptance.virtual_support import TEST_ENGINE_NICE
-from tests.conftest import CUDDLE_DIR, mock_only_providers
+from tests.conftest import CACHES, CUDDLE_DIR, mock_only_providers
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SECRET = "test-secret-0123456789abcdef-0123456789"
@@ -46,7 +46,7 @@ TERMINAL_SUB = {"complete", "error", "cancelled"}
 def make_settings(uri: str | None, database: str, **env: str) -> ProductionSettings:
     base = {"WFE_JWT_SECRET": SECRET, "WFE_MONGODB_DATABASE": database,
             "WFE_ALLOW_MOCK_RUNS": "true", "WFE_COOKIE_SECURE": "false",
-            "WFE_ENGINE_NICE": TEST_ENGINE_NICE}
+            "WFE_ENGINE_NICE": TEST_ENGINE_NICE, "WFE_CACHES": "true" if CACHES else "false"}
     if uri:
         base["WFE_MONGODB_URI"] = uri
     base.update(env)

@@ -190,8 +190,9 @@ def test_14_3_any_rejected_auto_answer_leaves_the_interaction_pending() -> None:
 class WriteLog:
     """Records the names of store write calls (ENG-6)."""
 
-    READS = ("get_", "find_", "list_", "lineage_events", "events_from", "max_sequence",
-             "top_level_runs", "aggregate_keywords", "export", "run_table_query")
+    READS = ("get_", "find_", "list_", "lineage_events", "events_from", "run_and_events_from",
+             "max_sequence", "top_level_runs", "aggregate_keywords", "export", "run_table_query",
+             "flush")  # flush only makes writes a store held back (none here)
 
     def __init__(self, inner: Any) -> None:
         self.inner, self.calls = inner, []

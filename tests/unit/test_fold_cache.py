@@ -26,6 +26,7 @@ pytestmark = pytest.mark.caches  # kept on in the WFE_CACHES=off run (tests/conf
 
 Step = Callable[[WorkflowEngine, str], Any]
 OFF = EngineSettings(caches=False)
+ON = EngineSettings(caches=True)  # explicit: the suite may run with WFE_CACHES=false
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +83,7 @@ def _encoded(value: Any) -> bytes:
 
 
 def test_cached_fold_equals_a_full_fold_after_every_kind_of_move() -> None:
-    eng = probe_engine()
+    eng = probe_engine(settings=ON)
     run_id = _start(eng)
     assert eng.folds.get(run_id) is not None
     misses = eng.folds.stats.misses  # the start's first load
@@ -96,7 +97,7 @@ def test_cached_fold_equals_a_full_fold_after_every_kind_of_move() -> None:
 
 def test_caches_off_gives_identical_responses_and_store() -> None:
     runs: list[tuple[list[bytes], Any]] = []
-    for settings in (EngineSettings(), OFF):
+    for settings in (ON, OFF):
         eng = probe_engine(settings=settings)
         run_id = _start(eng)
         answers = [_encoded(step(eng, run_id)) for step in SCRIPT]
@@ -108,7 +109,7 @@ def test_caches_off_gives_identical_responses_and_store() -> None:
 def test_another_writer_is_folded_forward() -> None:
     """Two engines (two workers) over one store: each folds forward what the other wrote."""
     store, ids = VirtualStore.fresh(T0), SequentialIds()
-    one, two = probe_engine(store=store, ids=ids), probe_engine(store=store, ids=ids)
+    one, two = probe_engine(store=store, ids=ids, settings=ON), probe_engine(store=store, ids=ids, settings=ON)
     run_id = _start(one)
     for turn, step in enumerate(SCRIPT):
         eng = (one, two)[turn % 2]
@@ -121,7 +122,7 @@ def test_another_writer_is_folded_forward() -> None:
 def test_an_older_checkpoint_never_gets_the_newer_fold() -> None:
     """The virtual editor sends back an earlier blob: its run has the same id but not the
     fold's anchor, so the load is a miss and the answer is the checkpoint's own."""
-    eng = probe_engine()
+    eng = probe_engine(settings=ON)
     run_id = _start(eng)
     checkpoint = eng.store.export()  # type: ignore[attr-defined]
     eng.respond("u", run_id, _pending(eng, run_id), resp({"selected_indices": [1]}))
@@ -145,7 +146,7 @@ def test_an_older_checkpoint_never_gets_the_newer_fold() -> None:
 
 
 def test_a_discarded_branch_is_never_served() -> None:
-    eng = probe_engine()
+    eng = probe_engine(settings=ON)
     run_id = _start(eng)
     eng.respond("u", run_id, _pending(eng, run_id), resp({"selected_indices": [1]}))
     old = eng.folds.get(run_id)
@@ -161,7 +162,7 @@ def test_a_discarded_branch_is_never_served() -> None:
 
 
 def test_runs_never_share_folds() -> None:
-    eng = probe_engine()
+    eng = probe_engine(settings=ON)
     first, second = _start(eng, "one"), _start(eng, "two")
     eng.respond("u", first, _pending(eng, first), resp({"selected_indices": [1]}))
     assert _shape(eng.load("u", second)) == _full(eng.store, second)
@@ -172,7 +173,7 @@ def test_runs_never_share_folds() -> None:
 
 
 def test_an_operation_never_writes_into_the_fold() -> None:
-    eng = probe_engine()
+    eng = probe_engine(settings=ON)
     run_id = _start(eng)
     fold = eng.folds.get(run_id)
     assert fold is not None
@@ -200,12 +201,15 @@ class Interloper:
                                      "event_type": "sub_action_started"})
         return docs
 
+    def run_and_events_from(self, run_id: str, sequence: int) -> tuple[Any, list[Any]]:
+        return self.inner.get_run(run_id), self.events_from(run_id, sequence)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
 
 def test_a_lost_race_after_the_check_writes_nothing_and_drops_the_fold() -> None:
-    eng = probe_engine()
+    eng = probe_engine(settings=ON)
     run_id = _start(eng)
     pick = _pending(eng, run_id)
     eng.store = Interloper(eng.store)
@@ -243,10 +247,10 @@ def test_a_shared_cache_serves_every_engine_built_over_it() -> None:
     """What the virtual server does: one cache for the engines it builds per request."""
     cache, ids = FoldCache(), SequentialIds()
     store = VirtualStore.fresh(T0)
-    first = probe_engine(store=store, ids=ids)
+    first = probe_engine(store=store, ids=ids, settings=ON)
     first.folds = cache
     run_id = _start(first)
-    second = probe_engine(store=store, ids=ids)
+    second = probe_engine(store=store, ids=ids, settings=ON)
     second.folds = cache
     hits = cache.stats.hits
     second.respond("u", run_id, _pending(second, run_id), resp({"selected_indices": [0]}))
