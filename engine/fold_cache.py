@@ -30,6 +30,7 @@ from typing import Any
 import msgspec
 
 import engine.cursor as cur
+from engine.content_cache import CacheStats
 from engine.workflow_index import WorkflowIndex
 
 Doc = dict[str, Any]
@@ -76,16 +77,6 @@ class Fold:
         return (run.get("user_id") == self.user_id
                 and run.get("current_branch_id") == self.branch_id
                 and run.get("current_workflow_version_id") == self.version_id)
-
-
-@dataclass
-class CacheStats:
-    hits: int = 0
-    misses: int = 0
-    entries: int = 0
-    nbytes: int = 0
-    peak_bytes: int = 0
-    peak_entries: int = 0
 
 
 @dataclass
