@@ -22,15 +22,13 @@ used first.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 import engine.cursor as cur
-from engine.content_cache import CacheStats
+from engine.content_cache import BoundedLru
 from engine.workflow_index import WorkflowIndex
 
 Doc = dict[str, Any]
@@ -79,27 +77,19 @@ class Fold:
                 and run.get("current_workflow_version_id") == self.version_id)
 
 
-@dataclass
-class FoldCache:
-    """Process-local folds by run id, bounded by `max_entries` and `max_bytes` (LRU)."""
+class FoldCache(BoundedLru[str, Fold]):
+    """Process-local folds by run id, bounded by `max_entries` and `max_bytes` (LRU). A lookup
+    counts nothing: only the load knows, after its check read, whether the fold served
+    (`hit`)."""
 
-    enabled: bool = True
-    max_bytes: int = 268435456
-    max_entries: int = 1024
-    stats: CacheStats = field(default_factory=CacheStats)
-    _folds: OrderedDict[str, Fold] = field(default_factory=OrderedDict)
-    #: a version document's JSON size by version id (versions are immutable)
-    _version_bytes: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, enabled: bool = True, max_bytes: int = 268435456,
+                 max_entries: int = 1024) -> None:
+        super().__init__(enabled, max_bytes, max_entries)
+        #: a version document's JSON size by version id (versions are immutable)
+        self._version_bytes: dict[str, int] = {}
 
     def get(self, run_id: str) -> Fold | None:
-        if not self.enabled:
-            return None
-        with self._lock:
-            fold = self._folds.get(run_id)
-            if fold is not None:
-                self._folds.move_to_end(run_id)
-            return fold
+        return self._lookup(run_id, count=False)
 
     def hit(self, hit: bool) -> None:
         with self._lock:
@@ -109,21 +99,7 @@ class FoldCache:
                 self.stats.misses += 1
 
     def put(self, fold: Fold) -> None:
-        if not self.enabled:
-            return
-        with self._lock:
-            old = self._folds.pop(fold.run_id, None)
-            if old is not None:
-                self.stats.nbytes -= old.nbytes
-            if fold.nbytes > self.max_bytes:
-                self._count()
-                return
-            self._folds[fold.run_id] = fold
-            self.stats.nbytes += fold.nbytes
-            while len(self._folds) > self.max_entries or self.stats.nbytes > self.max_bytes:
-                _, evicted = self._folds.popitem(last=False)
-                self.stats.nbytes -= evicted.nbytes
-            self._count()
+        self._keep(fold.run_id, fold, fold.nbytes)
 
     def version_bytes(self, version: Doc) -> int:
         """The JSON size of a version document, measured once per version id."""
@@ -137,25 +113,6 @@ class FoldCache:
                     self._version_bytes.clear()
                 self._version_bytes[key] = size
         return size
-
-    def drop(self, run_id: str) -> None:
-        with self._lock:
-            old = self._folds.pop(run_id, None)
-            if old is not None:
-                self.stats.nbytes -= old.nbytes
-            self._count()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._folds.clear()
-            self.stats.nbytes = 0
-            self._count()
-
-    def _count(self) -> None:
-        s = self.stats
-        s.entries = len(self._folds)
-        s.peak_bytes = max(s.peak_bytes, s.nbytes)
-        s.peak_entries = max(s.peak_entries, s.entries)
 
 
 def take_fold(run_id: str, user_id: str, branch: Doc, version: Doc, index: WorkflowIndex,
