@@ -16,7 +16,10 @@ members concatenate, so a response's blob is the request's blob plus one member:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
+import zlib
 from typing import Any
 
 import msgspec
@@ -208,3 +211,18 @@ def blob_json(text: str | bytes, max_decompressed_bytes: int = 67_108_864) -> by
     """The v1 `J` of any accepted blob, v1 or v2, undecoded (tests, tools, bounded as BLOB-5)."""
     members = inflate(b64_chunks(text), max_decompressed_bytes, MAX_MEMBERS)
     return members[0] if len(members) == 1 else merged_json(members)
+
+
+def gzip_member(data: bytes, level: int) -> bytes:
+    """One gzip member (mtime 0, so the same bytes make the same member)."""
+    z = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return z.compress(data) + z.flush()
+
+
+def append_member(text: str, member: bytes) -> str:
+    """The blob text `text` with one more gzip member: base64 of the concatenation, computed by
+    re-encoding only the last (padded) group of `text`."""
+    if text.endswith("="):
+        tail = binascii.a2b_base64(text[-4:])
+        return text[:-4] + base64.b64encode(tail + member).decode("ascii")
+    return text + base64.b64encode(member).decode("ascii")

@@ -14,14 +14,12 @@ Timings of each phase are recorded into an optional dict (bench/virtual_bench.py
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
-import zlib
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
 from db.blob import BlobLimits, compress
+from db.blob_members import append_member, gzip_member
 from db.fast_store import FastVirtualStore, StoreCache
 from db.virtual_store import VirtualStore
 from engine import InvalidVirtualDb, VirtualDbTooLarge
@@ -54,21 +52,6 @@ def _tick(timings: Timings | None, key: str, started: float) -> float:
 
 #: a delta export compacts instead once the blob holds this many gzip members
 COMPACT_MEMBERS = 16
-
-
-def gzip_member(data: bytes, level: int) -> bytes:
-    """One gzip member (mtime 0, so the same bytes make the same member)."""
-    z = zlib.compressobj(level, zlib.DEFLATED, 31)
-    return z.compress(data) + z.flush()
-
-
-def append_member(text: str, member: bytes) -> str:
-    """The blob text `text` with one more gzip member: base64 of the concatenation, computed by
-    re-encoding only the last (padded) group of `text`."""
-    if text.endswith("="):
-        tail = binascii.a2b_base64(text[-4:])
-        return text[:-4] + base64.b64encode(tail + member).decode("ascii")
-    return text + base64.b64encode(member).decode("ascii")
 
 
 class BlobIO:

@@ -74,9 +74,7 @@ class VirtualService:
         #: one fold cache for every engine this service builds (they share `ids`)
         self.folds = FoldCache(s.caches, s.cache_max_bytes, s.cache_max_entries)
         self.blobs = BlobIO(settings.blob_limits(), settings.db_gzip_level, store_kind,
-                            ContentCache(self.engine_settings.caches,
-                                         self.engine_settings.cache_max_bytes,
-                                         self.engine_settings.cache_max_entries))
+                            ContentCache(s.caches, s.cache_max_bytes, s.cache_max_entries))
 
     # ------------------------------------------------------------------ building blocks
 

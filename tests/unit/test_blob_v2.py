@@ -18,11 +18,10 @@ import msgspec
 import pytest
 
 from db.blob import MAX_MEMBERS, BlobLimits, blob_json, decode_with_raw, encode_json
-from db.blob_members import delta_json
+from db.blob_members import append_member, delta_json, gzip_member
 from db.fast_store import FastVirtualStore
 from engine.errors import InvalidVirtualDb, VirtualDbTooLarge
 from tests.unit.test_blob import BIG, NOW, decode, valid_collections
-from virtual_server.blobs import append_member, gzip_member
 
 LIMITS = BlobLimits(max_encoded_bytes=BIG, max_decompressed_bytes=BIG)
 RUN = "virtual_" + "a" * 32
