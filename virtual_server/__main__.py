@@ -20,6 +20,8 @@ def app_factory() -> object:
     from virtual_server.app import create_app
 
     settings = load_settings(os.environ)
+    if settings.engine_processes is None:  # a server of its own: one engine process per core
+        settings = settings.replace(engine_processes=os.cpu_count() or 1)
     configure_logging(settings.log_format)  # worker processes do not inherit the parent's
     app = create_app(settings)
     freeze_startup_heap()

@@ -24,6 +24,7 @@ from virtual_server.runtime import Runtime
 from virtual_server.service import VirtualService
 from virtual_server.settings import VirtualSettings
 from virtual_server.shapes import BLOB_HEADER
+from virtual_server.worker import WorkerSpec
 
 
 def _default_providers(settings: VirtualSettings) -> Any:
@@ -44,12 +45,15 @@ def _is_post(scope: Any) -> bool:
 
 def create_app(settings: VirtualSettings, *, clock: Any = None, ids: Any = None,
                providers: Any = None, store_kind: str = "fast",
-               adapter_factory: Callable[[], Any] | None = None) -> Litestar:
-    """`adapter_factory` lets tests give the user database adapter (else `WFE_MONGODB_URI`)."""
+               adapter_factory: Callable[[], Any] | None = None,
+               worker_objects: Callable[[], dict[str, Any]] | None = None) -> Litestar:
+    """`adapter_factory` lets tests give the user database adapter (else `WFE_MONGODB_URI`);
+    `worker_objects` the engine processes' clock, ids and providers (worker.py)."""
     service = VirtualService(settings, clock=clock or SystemClock(), ids=ids or MonotonicIds(),
                              providers=providers if providers is not None else _default_providers(settings),
                              store_kind=store_kind)
-    runtime = Runtime(settings, service, adapter_factory)
+    runtime = Runtime(settings, service, adapter_factory,
+                      WorkerSpec(settings, worker_objects, store_kind))
     cors = None
     if settings.cors_origins:
         cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True,

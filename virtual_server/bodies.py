@@ -12,12 +12,26 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from engine import decode_body
 from virtual_server.errors import bad_request
+from virtual_server.jobs import JOB_PATHS
+from virtual_server.runtime import runtime
 
 T = TypeVar("T")
+
+#: the `payload` of a route an engine process may answer: its struct (decoded strictly here) or
+#: a `RawBody`; `Any` so that Litestar does not validate a `RawBody` against the struct
+Payload = NamedDependency[Any]
+
+
+class RawBody:
+    """The undecoded body of a request that an engine process answers (jobs.py): decoding it
+    here would cost the event loop's process the very CPU the processes are there to take."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
 
 
 def request_body(type_: type[Any]) -> dict[str, Provide]:
@@ -37,6 +51,8 @@ def body_of(type_: type[T]) -> dict[str, Provide]:
 
     async def payload(request: Request[Any, Any, Any]) -> Any:
         raw = await request.body()
+        if request.url.path in JOB_PATHS and runtime(request).procs is not None:
+            return RawBody(raw)
         try:
             return decode_body(raw, type_)
         except msgspec.ValidationError as exc:

@@ -81,10 +81,20 @@ def raw_json_response(content: bytes, status: int = 200) -> Response[Any]:
     return Response(content=content, status_code=status, media_type=JSON)
 
 
-def api_error_response(exc: ApiError, rev3: bool = False) -> Response[Any]:
+def api_error_parts(exc: ApiError, rev3: bool = False) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and encoded body of an error (a worker process answers with these)."""
     body = error_body(exc.error_type, exc.message, exc.details, run_id=exc.run_id,
                       virtual_db=exc.virtual_db)
-    return json_response(shaped(body, rev3), exc.status, exc.headers)
+    return exc.status, dict(exc.headers), msgspec.json.encode(shaped(body, rev3))
+
+
+def answer_response(status: int, headers: dict[str, str], content: bytes) -> Response[Any]:
+    """An answer computed elsewhere (an engine process, jobs.py) as the response it stands for."""
+    return Response(content=content, status_code=status, media_type=JSON, headers=headers)
+
+
+def api_error_response(exc: ApiError, rev3: bool = False) -> Response[Any]:
+    return answer_response(*api_error_parts(exc, rev3))
 
 
 def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:

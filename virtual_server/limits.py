@@ -20,6 +20,7 @@ from litestar.utils.scope.state import ScopeState
 from engine import depth_within
 from virtual_server.auth import authenticate
 from virtual_server.errors import bad_request
+from virtual_server.jobs import JOB_PATHS
 from virtual_server.runtime import runtime
 from virtual_server.settings import VirtualSettings
 
@@ -55,12 +56,15 @@ def request_guard(settings: VirtualSettings) -> Callable[[Request[Any, Any, Any]
         # OPTIONS (a CORS preflight never carries credentials) and the open paths pass freely
         if request.method == "OPTIONS" or is_open_path(request.url.path):
             return None
-        await authenticate(request, settings.jwt_secret, settings.auth_required,
-                           runtime(request).users)
+        rt = runtime(request)
+        request.state.user_id = await authenticate(request, settings.jwt_secret,
+                                                   settings.auth_required, rt.users)
         if request.method == "POST":
             body = await request.body()  # enforces request_max_body_size on the streamed bytes
+            if rt.procs is not None and request.url.path in JOB_PATHS:
+                return None  # an engine process scans and decodes it (jobs.py)
             if body:
-                parsed = await runtime(request).pool.off_loop(parse_body, body,
+                parsed = await rt.pool.off_loop(parse_body, body,
                                                               settings.max_json_depth)
                 if parsed is not _UNPARSED:
                     ScopeState.from_scope(request.scope).json = parsed

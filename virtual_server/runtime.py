@@ -6,6 +6,7 @@ database, opened on the serving loop at startup: authentication reads users thro
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Callable, TypeVar
 
@@ -13,6 +14,7 @@ from litestar import Request
 
 from db.users import UserDirectory
 from engine import (
+    BUSY_MESSAGE,
     CancelToken,
     EnginePool,
     Overloaded,
@@ -22,9 +24,12 @@ from engine import (
 )
 from virtual_server.errors import ApiError
 from virtual_server.gcpause import without_gc
+from virtual_server.jobs import Answer
+from virtual_server.procs import ProcessPool, affinity_key
 from virtual_server.service import VirtualService
 from virtual_server.settings import VirtualSettings
 from virtual_server.sse import StreamStats
+from virtual_server.worker import WorkerSpec
 
 T = TypeVar("T")
 log = logging.getLogger("virtual_server")
@@ -32,8 +37,12 @@ log = logging.getLogger("virtual_server")
 
 class Runtime:
     def __init__(self, settings: VirtualSettings, service: VirtualService,
-                 adapter_factory: Callable[[], Any] | None = None) -> None:
+                 adapter_factory: Callable[[], Any] | None = None,
+                 spec: WorkerSpec | None = None) -> None:
         self.settings = settings
+        self.spec = spec or WorkerSpec(settings)
+        #: the JSON routes' engine processes, while serving with WFE_ENGINE_PROCESSES > 0
+        self.procs: ProcessPool | None = None
         self.service = service
         self.pool = self._new_pool()
         self._pool_closed = False
@@ -54,6 +63,10 @@ class Runtime:
             self._pool_closed = False
         s = self.settings
         set_switch_interval(s.switch_interval_ms)
+        if s.engine_processes:
+            procs = ProcessPool(self.spec, s.engine_processes)
+            await asyncio.to_thread(procs.start)
+            self.procs = procs
         if s.auth_required and (s.mongodb_uri or self.adapter_factory is not None):
             if self.adapter_factory is not None:
                 self.adapter = self.adapter_factory()
@@ -89,6 +102,9 @@ class Runtime:
     async def shutdown(self) -> None:
         self._pool_closed = True
         self.pool.shutdown(wait=False)
+        procs, self.procs = self.procs, None
+        if procs is not None:
+            await asyncio.to_thread(procs.shutdown)
         adapter, self.adapter, self.users = self.adapter, None, None
         if adapter is not None:
             try:
@@ -113,6 +129,23 @@ class Runtime:
                                               request.receive, token)
         except Overloaded as exc:
             raise ApiError.from_engine(exc, virtual_db=blob) from None
+
+    async def in_process(self, route: str, raw: bytes, rev3: bool,
+                         request: Request[Any, Any, Any]) -> Answer:
+        """A JSON route's whole work in an engine process (jobs.py): the request's admission
+        slot is held until the answer is back, and a client disconnect cancels the job."""
+        assert self.procs is not None
+        if not self.pool.try_admit():  # the request's ticket, taken before its body was read
+            raise ApiError.from_engine(Overloaded(BUSY_MESSAGE))
+        token = CancelToken()
+        try:
+            key = affinity_key(raw, getattr(request.state, "user_id", None))
+            job = asyncio.ensure_future(self.procs.run(route, raw, rev3, key, token))
+        except BaseException:
+            self.pool.release()
+            raise
+        job.add_done_callback(lambda _done: self.pool.release())  # when the worker answered
+        return await cancel_on_disconnect(job, request.receive, token)
 
 
 def runtime(request: Request[Any, Any, Any]) -> Runtime:

@@ -57,6 +57,9 @@ class VirtualSettings(SharedSettings, frozen=True, kw_only=True):
     mongodb_database: str = "workflow_engine"
     mongo_driver: Literal["motor", "pymongo_async"] = "motor"
     auth_cache_s: float = 5.0
+    #: engine worker processes for the JSON routes (0: the engine pool's threads; None: the
+    #: entry point uses the core count, an app built in-process uses threads)
+    engine_processes: int | None = None
 
     def __post_init__(self) -> None:
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
@@ -117,6 +120,7 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
     "WFE_MONGODB_DATABASE": ("mongodb_database", parse_text("WFE_MONGODB_DATABASE")),
     "WFE_MONGO_DRIVER": ("mongo_driver", parse_choice("WFE_MONGO_DRIVER", "motor", "pymongo_async")),
     "WFE_AUTH_CACHE_S": ("auth_cache_s", parse_float("WFE_AUTH_CACHE_S", allow_zero=True)),
+    "WFE_ENGINE_PROCESSES": ("engine_processes", parse_int("WFE_ENGINE_PROCESSES", 0, 256)),
 }
 
 

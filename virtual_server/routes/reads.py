@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, post
-from litestar.di import NamedDependency
 
 from engine import (
     EventsView,
@@ -21,18 +20,27 @@ from engine import (
     VirtualGenerationsRequest,
     VirtualReadRequest,
 )
-from virtual_server.bodies import body_of
-from virtual_server.errors import raw_json_response
+from virtual_server.bodies import Payload, RawBody, body_of
+from virtual_server.errors import answer_response, raw_json_response
 from virtual_server.openapi import answers
-from virtual_server.runtime import runtime
-from virtual_server.shapes import encoded
+from virtual_server.runtime import Runtime, runtime
+from virtual_server.shapes import encoded, wants_rev3
+
+
+async def offloaded(rt: Runtime, route: str, payload: RawBody,
+                    request: Request[Any, Any, Any]) -> Response[Any]:
+    """The read answered by an engine process (errors in the shape the client asked for)."""
+    return answer_response(*await rt.in_process(route, payload.raw, wants_rev3(request),
+                                                request))
 
 
 @post("/workflow/state", status_code=200, summary="State view of the run in a blob",
       dependencies=body_of(VirtualReadRequest), **answers(404, 413))
 async def state(request: Request[Any, Any, Any],
-                payload: NamedDependency[VirtualReadRequest]) -> Response[StateView]:
+                payload: Payload) -> Response[StateView]:
     rt = runtime(request)
+    if isinstance(payload, RawBody):
+        return await offloaded(rt, "state", payload, request)
     return raw_json_response(await rt.run(encoded(rt.service.read), payload, "state"))
 
 
@@ -40,9 +48,11 @@ async def state(request: Request[Any, Any, Any],
       summary="Interaction history of the run in a blob",
       dependencies=body_of(VirtualReadRequest), **answers(404, 413))
 async def interaction_history(request: Request[Any, Any, Any],
-                              payload: NamedDependency[VirtualReadRequest],
+                              payload: Payload,
                               ) -> Response[InteractionHistoryView]:
     rt = runtime(request)
+    if isinstance(payload, RawBody):
+        return await offloaded(rt, "interaction-history", payload, request)
     return raw_json_response(await rt.run(encoded(rt.service.read), payload, "history"))
 
 
@@ -50,15 +60,19 @@ async def interaction_history(request: Request[Any, Any, Any],
       summary="Completed generations of an interaction in a blob",
       dependencies=body_of(VirtualGenerationsRequest), **answers(404, 413))
 async def generations(request: Request[Any, Any, Any],
-                      payload: NamedDependency[VirtualGenerationsRequest],
+                      payload: Payload,
                       ) -> Response[GenerationsView]:
     rt = runtime(request)
+    if isinstance(payload, RawBody):
+        return await offloaded(rt, "generations", payload, request)
     return raw_json_response(await rt.run(encoded(rt.service.read), payload, "generations"))
 
 
 @post("/workflow/events", status_code=200, summary="Events of the run in a blob",
       dependencies=body_of(VirtualEventsRequest), **answers(404, 413))
 async def events(request: Request[Any, Any, Any],
-                 payload: NamedDependency[VirtualEventsRequest]) -> Response[EventsView]:
+                 payload: Payload) -> Response[EventsView]:
     rt = runtime(request)
+    if isinstance(payload, RawBody):
+        return await offloaded(rt, "events", payload, request)
     return raw_json_response(await rt.run(encoded(rt.service.read), payload, "events"))
