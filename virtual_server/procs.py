@@ -105,7 +105,8 @@ class Worker:
     conn: Connection | None = None
     cancel: Any = None
     jobs: queue.SimpleQueue[Job | None] = field(default_factory=queue.SimpleQueue)
-    pending: int = 0
+    pending: int = 0  # jobs queued or running
+    served: int = 0  # jobs answered by this slot's processes
     restarts: int = 0
 
 
@@ -206,13 +207,14 @@ class ProcessPool:
                 self._stop(w)
                 return
             try:
-                job.answer(self._exchange(w, job))
+                result = self._exchange(w, job)
             except BaseException:  # never leave a request waiting
                 log.exception("engine worker %d: job %d failed", w.index, job.job_id)
-                job.answer(worker_lost(w.index))
-            finally:
-                with self._lock:
-                    w.pending -= 1
+                result = worker_lost(w.index)
+            with self._lock:
+                w.pending -= 1
+                w.served += 1
+            job.answer(result)
 
     def _exchange(self, w: Worker, job: Job) -> Answer:
         if job.token.is_cancelled():

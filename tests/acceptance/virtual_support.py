@@ -57,6 +57,12 @@ def make_app(settings: VirtualSettings | None = None, providers: Any = None, **k
                       **kwargs)
 
 
+def worker_objects() -> dict[str, Any]:
+    """`make_app`'s clock, ids and providers, built afresh in each engine worker process."""
+    return {"clock": FixedClock(T0, tick=timedelta(milliseconds=1)), "ids": SequentialIds(),
+            "providers": mock_only_providers()}
+
+
 def decode_blob(blob: str) -> dict[str, Any]:
     return json.loads(blob_json(blob))  # v1 or v2 (appended members)
 
