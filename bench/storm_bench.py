@@ -11,11 +11,15 @@ keep-alive connection every 20 ms:
      `cuddle_crew` workflow (runs to its first interaction, writing to the database);
   C. sustained: K keep-alive connections sending big-blob previews back to back for S seconds.
 
+Storms A and C run once per virtual engine mode (`--modes`, default both in one run: engine
+threads, then engine processes), B once (production's engine cannot leave its process).
+
 For each storm it prints the `/health` latencies, the answers by status, the latency of the
 200s and of the 503s, and the resets (a connection closed or reset before a complete answer).
 
     .venv/bin/python bench/storm_bench.py                       # 200 + 200, 40 connections for 10 s
     .venv/bin/python bench/storm_bench.py --previews 300 --starts 300 --sustain-s 20
+    .venv/bin/python bench/storm_bench.py --modes processes --starts 0
 
 The last three lines are for machines (worst storm each): `health p99 ms: <n>`,
 `503 p99 ms: <n>`, `resets: <n>`. Goal: both p99 < 50 ms and no resets.
@@ -42,6 +46,8 @@ from storm_client import Connection, Outcome, build_request, one_shot  # noqa: E
 from storm_servers import production_server, secantus, virtual_server  # noqa: E402
 
 HOST = "127.0.0.1"
+#: the virtual server's engine modes (`--modes`), as server settings
+MODES: dict[str, dict[str, str]] = {"threads": {"WFE_ENGINE_PROCESSES": "0"}, "processes": {}}
 CUDDLE_DIR = ROOT.parent / "shared" / "workflows" / "cuddle_crew"
 
 
@@ -216,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sustain-connections", type=int, default=40)
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra server setting, e.g. WFE_ENGINE_THREADS=2 (repeatable)")
+    parser.add_argument("--modes", default="threads,processes",
+                        help="virtual server engine modes to storm, in order (threads: "
+                             "WFE_ENGINE_PROCESSES=0; processes: the entry point's default, one "
+                             "engine process per core)")
     parser.add_argument("--poll", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.poll:
@@ -226,20 +236,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"preview body {len(preview) / 1024:.0f} KiB (blob about {args.blob_kib} KiB); "
           f"{os.cpu_count()} CPUs")
     results = []
-    with virtual_server(env) as vport:
-        request = build_request("POST", "/workflow/start", preview)
-        results.append(storm(f"A. {args.previews} concurrent big-blob previews", vport,
-                             burst(vport, [request] * args.previews)))
-        results.append(storm(f"C. {args.sustain_connections} keep-alive connections of "
-                             f"previews for {args.sustain_s:.0f} s", vport,
-                             sustained(vport, request, args.sustain_connections,
-                                       args.sustain_s)))
-    with secantus() as uri, production_server(uri, env) as (pport, token):
-        auth = {"Authorization": "Bearer " + token}
-        starts = [build_request("POST", "/workflow/start", start_body(i), headers=auth)
-                  for i in range(args.starts)]
-        results.append(storm(f"B. {args.starts} concurrent production starts", pport,
-                             burst(pport, starts)))
+    request = build_request("POST", "/workflow/start", preview)
+    for mode in filter(None, args.modes.split(",")):
+        mode_env = {**MODES[mode], **env}
+        print(f"virtual server: {mode} ({' '.join(f'{k}={v}' for k, v in mode_env.items())})")
+        with virtual_server(mode_env) as vport:
+            results.append(storm(f"A. {args.previews} concurrent big-blob previews [{mode}]",
+                                 vport, burst(vport, [request] * args.previews)))
+            results.append(storm(f"C. {args.sustain_connections} keep-alive connections of "
+                                 f"previews for {args.sustain_s:.0f} s [{mode}]", vport,
+                                 sustained(vport, request, args.sustain_connections,
+                                           args.sustain_s)))
+    if args.starts:
+        with secantus() as uri, production_server(uri, env) as (pport, token):
+            auth = {"Authorization": "Bearer " + token}
+            starts = [build_request("POST", "/workflow/start", start_body(i), headers=auth)
+                      for i in range(args.starts)]
+            results.append(storm(f"B. {args.starts} concurrent production starts", pport,
+                                 burst(pport, starts)))
+    for r in results:
+        print(f"  {r['name']}: /health p99 {r['health_p99']:.1f} ms, 503 p99 "
+              f"{r['p503_p99']:.1f} ms, resets {r['resets']}, answers {r['counts']}")
     print(f"health p99 ms: {max(r['health_p99'] for r in results):.1f}")
     print(f"503 p99 ms: {max(r['p503_p99'] for r in results):.1f}")
     print(f"resets: {sum(r['resets'] for r in results)}")

@@ -8,7 +8,8 @@ answer and resolves the request's future on the loop. The pipe I/O releases the 
 feeder costs the loop nothing while a worker computes.
 
 - Affinity: a job goes to the worker chosen by `affinity_key` (the run's blob prefix, else the
-  user), so an editor's next request reaches the process whose caches hold its run.
+  user), so an editor's next request reaches the process whose caches hold its run; only when
+  that worker is busy and another idle does the idle one take it.
 - Admission stays global and is decided before the body is read (the engine pool's ticket,
   engine/admission.py); this pool only runs admitted jobs.
 - Cancellation: a job whose token is cancelled before it is sent is answered `cancelled` without
@@ -53,10 +54,11 @@ def affinity_key(raw: bytes, user: str | None) -> int:
     """A stable key from the body's bytes without parsing them: the start of its `virtual_db`
     string (the run's blob), else the user, else 0. A miss only costs a cache miss."""
     at = raw.find(_FIELD)
-    while at >= 0:
-        rest = raw[at + len(_FIELD):at + len(_FIELD) + 8].lstrip()
-        if rest.startswith(b":"):
-            value = raw[at + len(_FIELD):].lstrip()[1:].lstrip()
+    while at >= 0:  # the field's name, not a string value "virtual_db"; slices stay small
+        after = raw[at + len(_FIELD):at + len(_FIELD) + 64 + KEY_SKIP + KEY_TAKE]
+        colon = after.lstrip()
+        if colon.startswith(b":"):
+            value = colon[1:].lstrip()
             if value.startswith(b'"'):
                 return zlib.crc32(value[1 + KEY_SKIP:1 + KEY_SKIP + KEY_TAKE]) + 1
             break
@@ -182,10 +184,15 @@ class ProcessPool:
 
     # ------------------------------------------------------------ jobs
     def pick(self, key: int) -> Worker:
-        """The key's worker; without a key the least busy one."""
-        if key:
-            return self.workers[key % len(self.workers)]
-        return min(self.workers, key=lambda w: w.pending)
+        """The key's worker, unless it is busy while another is idle (one hot run, e.g. a
+        storm of the same preview, must not leave the other workers idle); without a key the
+        least busy one. An editor's requests come one after another, so its worker is
+        normally free when its next one arrives."""
+        idle = min(self.workers, key=lambda w: w.pending)
+        if not key:
+            return idle
+        home = self.workers[key % len(self.workers)]
+        return idle if home.pending and not idle.pending else home
 
     async def run(self, route: str, raw: bytes, rev3: bool, key: int,
                   token: CancelToken) -> Answer:
