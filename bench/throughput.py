@@ -11,8 +11,9 @@ decodes them with msgspec and sends them back: the floor of any Litestar+msgspec
 body on this machine. Both run as `uvicorn` subprocesses with the same options (httptools, the
 same worker count) and are loaded in turn by one load generator in a separate process (a raw
 HTTP/1.1 client over asyncio, bench/storm_client.py) with the same keep-alive connections for
-the same time, after a warm-up. Ends with `P3 1 worker: <ratio>` and `P3 2 workers: <ratio>`:
-our requests per second over the echo's.
+the same time, after a warm-up. Ends with `P3 1 worker (<mode>): <ratio>` and
+`P3 2 workers (<mode>): <ratio>`: our requests per second over the echo's, for each virtual
+engine mode (`--modes`: engine threads and engine processes, both by default).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from storm_servers import SECRET, free_port, process  # noqa: E402
 
 HOST = "127.0.0.1"
 CUDDLE_DIR = ROOT.parent / "shared" / "workflows" / "cuddle_crew"
+#: the virtual server's engine modes (`--modes`), as server settings
+MODES: dict[str, dict[str, str]] = {"threads": {"WFE_ENGINE_PROCESSES": "0"}, "processes": {}}
 SERVER_ENV = {"WFE_VIRTUAL_AUTH_REQUIRED": "false", "WFE_JWT_SECRET": SECRET,
               "WFE_ACCESS_LOG": "false"}
 
@@ -111,10 +114,11 @@ def load_in_subprocess(port: int, path: str, body_file: str, concurrency: int, w
 # ---------------------------------------------------------------------------- servers
 
 @contextmanager
-def virtual(workers: int) -> Iterator[int]:
+def virtual(workers: int, env: dict[str, str]) -> Iterator[int]:
     port = free_port()
     with process([sys.executable, "-m", "virtual_server", "--host", HOST, "--port", str(port),
-                  "--workers", str(workers)], SERVER_ENV, f"http://{HOST}:{port}/health"):
+                  "--workers", str(workers)], {**SERVER_ENV, **env},
+                 f"http://{HOST}:{port}/health"):
         yield port
 
 
@@ -133,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--modes", default="threads,processes",
+                        help="virtual engine modes to load, in order (threads: "
+                             "WFE_ENGINE_PROCESSES=0; processes: one engine process per core)")
     parser.add_argument("--load", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.load:
@@ -147,21 +154,27 @@ def main(argv: list[str] | None = None) -> int:
         tmp.write(body)
     print(f"body {len(body) / 1024:.0f} KiB (blob {blob_len / 1024:.0f} KiB), concurrency "
           f"{args.concurrency}, {args.seconds:.0f} s per server after {args.warmup:.0f} s warm-up")
-    ratios = {}
+    ratios: dict[tuple[int, str], float] = {}
+    modes = [m for m in args.modes.split(",") if m]
     for workers in (1, 2):
-        with virtual(workers) as port:
-            ours = load_in_subprocess(port, "/workflow/respond", tmp.name, args.concurrency,
-                                      args.warmup, args.seconds)
+        runs = {}
+        for mode in modes:
+            with virtual(workers, MODES[mode]) as port:
+                runs[mode] = load_in_subprocess(port, "/workflow/respond", tmp.name,
+                                                args.concurrency, args.warmup, args.seconds)
         with echo(workers) as port:
             floor = load_in_subprocess(port, "/echo", tmp.name, args.concurrency,
                                        args.warmup, args.seconds)
-        ratios[workers] = ours["rps"] / floor["rps"]
-        print(f"{workers} worker{'s' if workers > 1 else ''}: virtual /workflow/respond "
-              f"{ours['rps']:.0f} req/s ({ours['other']:.0f} not 200), echo {floor['rps']:.0f} "
-              f"req/s ({floor['other']:.0f} not 200): {ratios[workers] * 100:.1f}%")
+        for mode, ours in runs.items():
+            ratios[workers, mode] = ours["rps"] / floor["rps"]
+            print(f"{workers} worker{'s' if workers > 1 else ''}, engine {mode}: virtual "
+                  f"/workflow/respond {ours['rps']:.0f} req/s ({ours['other']:.0f} not 200), "
+                  f"echo {floor['rps']:.0f} req/s ({floor['other']:.0f} not 200): "
+                  f"{ratios[workers, mode] * 100:.1f}%")
     Path(tmp.name).unlink()
-    print(f"P3 1 worker: {ratios[1]:.3f}")
-    print(f"P3 2 workers: {ratios[2]:.3f}")
+    for (workers, mode), ratio in ratios.items():
+        print(f"P3 {workers} worker{'s' if workers > 1 else ''}"
+              f"{'' if len(modes) == 1 else f' ({mode})'}: {ratio:.3f}")
     return 0
 
 
