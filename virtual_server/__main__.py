@@ -6,22 +6,30 @@ import argparse
 import logging
 import os
 import sys
+from typing import Mapping
 
 import uvicorn
 
 from engine import configure_logging, freeze_startup_heap
-from virtual_server.settings import SettingsError, describe, load_settings
+from virtual_server.settings import SettingsError, VirtualSettings, describe, load_settings
 
 log = logging.getLogger("virtual_server")
+
+
+def serving_settings(env: Mapping[str, str]) -> VirtualSettings:
+    """The settings of a server started from this entry point: unless `WFE_ENGINE_PROCESSES`
+    says otherwise, the JSON routes run in one engine process per core (issue 15)."""
+    settings = load_settings(env)
+    if settings.engine_processes is None:
+        settings = settings.replace(engine_processes=os.cpu_count() or 1)
+    return settings
 
 
 def app_factory() -> object:
     """Used by uvicorn in each worker process: settings come from the environment."""
     from virtual_server.app import create_app
 
-    settings = load_settings(os.environ)
-    if settings.engine_processes is None:  # a server of its own: one engine process per core
-        settings = settings.replace(engine_processes=os.cpu_count() or 1)
+    settings = serving_settings(os.environ)
     configure_logging(settings.log_format)  # worker processes do not inherit the parent's
     app = create_app(settings)
     freeze_startup_heap()

@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "default_ai_config": {"provider": "openai", "model": "gpt-4o-mini"},
     "max_auto_responses": 50, "media_max_bytes": 268435456, "media_poll_interval_s": 2.0,
     "provider_urls": {}, "mongodb_uri": None, "mongodb_database": "workflow_engine",
-    "mongo_driver": "motor", "auth_cache_s": 5.0,
+    "mongo_driver": "motor", "auth_cache_s": 5.0, "engine_processes": None,
 }
 
 PARSED: list[tuple[str, str, str, Any]] = [
@@ -72,6 +72,8 @@ PARSED: list[tuple[str, str, str, Any]] = [
     ("WFE_CACHES", "off", "caches", False),
     ("WFE_CACHE_MAX_BYTES", "1048576", "cache_max_bytes", 1048576),
     ("WFE_CACHE_MAX_ENTRIES", "8", "cache_max_entries", 8),
+    ("WFE_ENGINE_PROCESSES", "0", "engine_processes", 0),
+    ("WFE_ENGINE_PROCESSES", "3", "engine_processes", 3),
 ]
 
 INVALID: list[tuple[str, str]] = [
@@ -87,6 +89,7 @@ INVALID: list[tuple[str, str]] = [
     ("OPENAI_BASE_URL", "ftp://x"), ("ANTHROPIC_BASE_URL", "not a url"),
     ("WFE_MONGO_DRIVER", "mysql"), ("WFE_AUTH_CACHE_S", "-0.5"), ("WFE_MONGODB_URI", "  "),
     ("WFE_CACHES", "sometimes"), ("WFE_CACHE_MAX_BYTES", "-1"), ("WFE_CACHE_MAX_ENTRIES", "x"),
+    ("WFE_ENGINE_PROCESSES", "-1"), ("WFE_ENGINE_PROCESSES", "all"),
 ]
 
 
@@ -174,3 +177,14 @@ def test_service_caches_follow_the_setting() -> None:
         assert svc.blobs.cache is not None
         assert (svc.blobs.cache.enabled, svc.workflow_checks.enabled, svc.folds.enabled) == \
             (on, on, on)
+
+
+def test_the_entry_point_runs_one_engine_process_per_core() -> None:
+    """An app built in-process keeps threads unless told; the server's entry point does not."""
+    import os
+
+    from virtual_server.__main__ import serving_settings
+
+    assert serving_settings(BASE).engine_processes == os.cpu_count()
+    assert serving_settings({**BASE, "WFE_ENGINE_PROCESSES": "0"}).engine_processes == 0
+    assert serving_settings({**BASE, "WFE_ENGINE_PROCESSES": "5"}).engine_processes == 5
