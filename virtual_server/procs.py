@@ -97,7 +97,10 @@ class Job:
         def resolve() -> None:
             if not self.future.done():
                 self.future.set_result(result)
-        self.loop.call_soon_threadsafe(resolve)
+        try:
+            self.loop.call_soon_threadsafe(resolve)
+        except RuntimeError:  # the loop is closed: nobody waits for the answer any more
+            pass
 
 
 @dataclass
@@ -107,6 +110,7 @@ class Worker:
     conn: Connection | None = None
     cancel: Any = None
     jobs: queue.SimpleQueue[Job | None] = field(default_factory=queue.SimpleQueue)
+    current: int = 0  # the running job's id (0: none)
     pending: int = 0  # jobs queued or running
     served: int = 0  # jobs answered by this slot's processes
     restarts: int = 0
@@ -179,6 +183,8 @@ class ProcessPool:
         self._closed = True
         for w in self.workers:
             w.jobs.put(None)
+            if w.current and w.cancel is not None:
+                w.cancel.value = w.current  # the running job stops at its next module boundary
         for thread in self._threads:
             thread.join(STOP_TIMEOUT_S * 2)
 
@@ -228,6 +234,7 @@ class ProcessPool:
             return abandoned()
         if self._closed or w.conn is None:
             return shut_down()
+        w.current = job.job_id
         try:
             w.conn.send_bytes(pickle.dumps((job.job_id, job.route, job.raw, job.rev3),
                                            protocol=5))
@@ -236,8 +243,10 @@ class ProcessPool:
                     w.cancel.value = job.job_id
             job_id, status, headers, body = pickle.loads(w.conn.recv_bytes())
         except (EOFError, OSError):
+            w.current = 0
             self._replace(w)
             return worker_lost(w.index)
+        w.current = 0
         assert job_id == job.job_id
         return status, headers, body
 

@@ -134,13 +134,13 @@ class Runtime:
                          request: Request[Any, Any, Any]) -> Answer:
         """A JSON route's whole work in an engine process (jobs.py): the request's admission
         slot is held until the answer is back, and a client disconnect cancels the job."""
-        assert self.procs is not None
-        if not self.pool.try_admit():  # the request's ticket, taken before its body was read
+        procs = self.procs
+        if procs is None or not self.pool.try_admit():  # the ticket taken before the body
             raise ApiError.from_engine(Overloaded(BUSY_MESSAGE))
         token = CancelToken()
         try:
             key = affinity_key(raw, getattr(request.state, "user_id", None))
-            job = asyncio.ensure_future(self.procs.run(route, raw, rev3, key, token))
+            job = asyncio.ensure_future(procs.run(route, raw, rev3, key, token))
         except BaseException:
             self.pool.release()
             raise

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -93,6 +94,9 @@ def lower_priority(nice: int) -> None:
 
 def serve(conn: Connection, cancel: Any, spec: WorkerSpec) -> None:
     """The worker's main: build, warm, then answer jobs until told to stop or the pipe closes."""
+    # a terminal's Ctrl-C reaches the whole process group: the server stops its workers itself
+    # (a `None` job, or the pipe closing when the server is gone)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(spec.settings.log_format)
     lower_priority(spec.settings.engine_nice)
     service = build_service(spec)

@@ -29,7 +29,11 @@ from virtual_server.worker import WorkerSpec
 
 AUTH = {"Authorization": "Bearer " + access_token()}
 PET = {"target_step_id": "user_input", "target_module_name": "select_pet_type"}
-BIG = {"workflow_max_steps": 20_000, "workflow_max_modules": 20_000}
+BIG = {"workflow_max_steps": 20_000, "workflow_max_modules": 20_000,
+       "operation_deadline_s": 300.0}
+#: a cancelled job ends at its next module boundary: well before the deadline (loading 10,000
+#: steps alone took seconds on a loaded machine, tests/e2e/test_runaway_live.py)
+STOPPED_WITHIN_S = 30.0
 
 
 async def _conversation(processes: int, workflow: dict[str, Any]) -> list[tuple[int, bytes]]:
@@ -122,21 +126,26 @@ async def test_one_runs_requests_reach_one_worker(pool: ProcessPool,
     assert pool.workers[gained.index(6)] is pool.pick(key)
 
 
-async def test_cancel_reaches_a_running_job_and_a_queued_one(pool: ProcessPool) -> None:
-    running, queued = CancelToken(), CancelToken()
-    first = asyncio.ensure_future(pool.run("start", _preview(10_000), False, 7, running))
-    second = asyncio.ensure_future(pool.run("start", _preview(10_000), False, 7, queued))
-    await asyncio.sleep(1.5)  # the first is loading or executing, the second waits behind it
-    queued.cancel("client_disconnected")
-    running.cancel("client_disconnected")
+async def test_cancel_reaches_running_jobs_and_a_queued_one(pool: ProcessPool) -> None:
+    """Two long previews occupy both workers (the second is stolen by the idle one), a third
+    waits in the first one's queue; the client of each goes away."""
+    tokens = [CancelToken() for _ in range(3)]
+    jobs = []
+    for token in tokens:
+        jobs.append(asyncio.ensure_future(pool.run("start", _preview(10_000), False, 7, token)))
+        await asyncio.sleep(0.05)
+    assert sorted(w.pending for w in pool.workers) == [1, 2]
+    await asyncio.sleep(1.5)  # both are loading or executing
+    for token in reversed(tokens):
+        token.cancel("client_disconnected")
     began = time.monotonic()
-    status, _, body = await first
-    assert time.monotonic() - began < 5.0  # the next module boundary, not the deadline
-    answer = json.loads(body)
-    assert status == 200 and answer["result"]["error_type"] == "cancelled"
-    status, _, body = await second
+    for job in jobs[:2]:
+        status, _, body = await job
+        assert status == 200 and json.loads(body)["result"]["error_type"] == "cancelled"
+    assert time.monotonic() - began < STOPPED_WITHIN_S  # the next module boundary
+    status, _, body = await jobs[2]
     assert status == 400 and json.loads(body)["result"]["error_type"] == "cancelled"
-    assert time.monotonic() - began < 5.0  # it never started
+    assert time.monotonic() - began < STOPPED_WITHIN_S  # it never started
 
 
 async def test_a_killed_worker_gives_a_typed_503_and_is_replaced(pool: ProcessPool) -> None:
@@ -152,3 +161,24 @@ async def test_a_killed_worker_gives_a_typed_503_and_is_replaced(pool: ProcessPo
     assert victim.restarts == 1 and victim.process.pid != old_pid
     status, _, _ = await pool.run("start", _preview(3), False, 3, CancelToken())
     assert status == 200  # the replacement answers
+
+
+def test_a_client_that_leaves_stops_its_job_in_the_worker() -> None:
+    """A live server in process mode: the client closes its connection unanswered while the
+    worker runs its 10,000-step preview; the slot comes back at the job's next module boundary
+    and the worker answers the next request."""
+    from tests.e2e.test_runaway_live import HEADERS, _give_up_when
+    from tests.e2e.test_runaway_live import _preview as preview
+    from tests.e2e.virtual_live import LiveServer, wait_for
+
+    app = make_app(make_settings(engine_processes=1, **BIG), worker_objects=worker_objects)
+    rt = app.state["runtime"]
+    with LiveServer(app) as live:
+        _give_up_when(live.url + "/workflow/start", preview(10_000), HEADERS,
+                      lambda: rt.procs is not None and rt.procs.workers[0].current != 0)
+        assert wait_for(lambda: rt.pool.in_flight == 0, timeout=STOPPED_WITHIN_S)
+        worker = rt.procs.workers[0]
+        assert worker.served == 1 and worker.restarts == 0
+        small = httpx.post(live.url + "/workflow/start", json=preview(3), headers=HEADERS,
+                           timeout=60)
+        assert small.status_code == 200 and small.json()["status"] == "completed"
