@@ -28,6 +28,7 @@ from db import memory_query as mq
 from db.blob import encode_document
 from db.blob_splice import decode_trusted
 from db.indexes import VIRTUAL_COLLECTIONS
+from db.memory_ranges import SequenceIndex, from_shape
 from db.memory_updates import apply_update, upsert_base
 from db.mongomock_executor import MongomockExecutor
 from db.pipeline_eval import MongomockPipelineEvaluator
@@ -161,6 +162,11 @@ class _Unique:
         twin._keys = None if self._keys is None else set(self._keys)
         return twin
 
+    def built(self, recs: list[_Rec]) -> "_Unique":
+        """Itself, with its key set built over `recs`."""
+        self.keys(recs)
+        return self
+
     def keys(self, recs: list[_Rec]) -> set[Any]:
         if self._keys is None:
             built: set[Any] = set()
@@ -180,6 +186,8 @@ class _Coll:
         self.name = name
         self.recs: list[_Rec] = []
         self.uniques: list[_Unique] = []
+        #: events by run and sequence (db/memory_ranges.py), built on the first read that uses it
+        self.ranges: SequenceIndex | None = None
 
     def check(self, rec: _Rec, ignore: _Rec | None = None) -> list[Any]:
         keys = [u.key(rec) for u in self.uniques]
@@ -234,7 +242,9 @@ class MemoryExecutor:
             if shared is not None:
                 own = self._colls[name] = _Coll(name)
                 own.recs = list(shared.recs)
-                own.uniques = [unique.copy() for unique in shared.uniques]
+                # built on the shared collection first, so the next fork copies them too
+                own.uniques = [unique.built(shared.recs).copy() for unique in shared.uniques]
+                own.ranges = None if shared.ranges is None else shared.ranges.copy()
                 return own
         return self._coll(name)
 
@@ -248,6 +258,13 @@ class MemoryExecutor:
     def _match(self, coll: _Coll, flt: Doc) -> list[_Rec]:
         if not flt:
             return list(coll.recs)
+        shape = from_shape(coll.name, flt)
+        if shape is not None:
+            if coll.ranges is None:
+                coll.ranges = SequenceIndex.build(coll.recs)
+            if coll.ranges.usable:
+                recs = coll.recs
+                return [recs[pos] for pos in coll.ranges.positions_from(*shape)]
         test = mq.compile_filter(flt)
         fast = mq.plain_test(flt, test)
         return [rec for rec in coll.recs if (fast or test)(rec)]
@@ -268,6 +285,7 @@ class MemoryExecutor:
         """Adopt documents decoded from a blob with their exact JSON (before indexes exist)."""
         coll = self._coll(name)
         coll.recs.extend(_Rec(name, doc, raw, doc, False) for doc, raw in zip(docs, raws))
+        coll.ranges = None
 
     def record_count(self) -> int:
         return sum(len(coll.recs) for coll in self._colls.values())
@@ -291,6 +309,7 @@ class MemoryExecutor:
             copied = twin._colls[name] = _Coll(name)
             copied.recs = [rec.shared_copy() for rec in coll.recs]
             copied.uniques = [unique.copy() for unique in coll.uniques]
+            copied.ranges = None if coll.ranges is None else coll.ranges.copy()
         return twin
 
     def fork(self) -> "MemoryExecutor":
@@ -321,6 +340,8 @@ class MemoryExecutor:
         keys = target.check(rec)
         target.recs.append(rec)
         target.add_keys(keys)
+        if target.ranges is not None:
+            target.ranges.add(rec, len(target.recs) - 1)
         self.writes += 1
 
     def insert_many(self, coll: str, docs: list[Doc]) -> None:
@@ -333,6 +354,7 @@ class MemoryExecutor:
         coll.drop_keys(rec)
         coll.recs[coll.recs.index(rec)] = fresh
         coll.add_keys(keys)
+        coll.ranges = None
         if not rec.fresh:
             self.removed.append((coll.name, rec, True))
         return fresh
@@ -356,6 +378,8 @@ class MemoryExecutor:
         keys = coll.check(rec)
         coll.recs.append(rec)
         coll.add_keys(keys)
+        if coll.ranges is not None:
+            coll.ranges.add(rec, len(coll.recs) - 1)
         self.writes += 1
         return rec, None
 
@@ -395,6 +419,7 @@ class MemoryExecutor:
                 if not rec.fresh:
                     self.removed.append((coll, rec, False))
             target.recs = [r for r in target.recs if id(r) not in ids]
+            target.ranges = None
             self.writes += 1
         return len(gone)
 

@@ -1,0 +1,74 @@
+"""The memory executor's sequence index (db/memory_ranges.py): "a run's events from a sequence
+on" answered by bisection gives exactly what scanning every record gives, through inserts,
+forks, freezes, deletes and records the index does not model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db.memory_executor import MemoryExecutor
+from db.memory_ranges import SequenceIndex, from_shape
+
+Doc = dict[str, Any]
+
+
+def _event(run: str, seq: Any, n: int) -> Doc:
+    return {"event_id": f"e{n}", "workflow_run_id": run, "sequence": seq, "event_type": "x"}
+
+
+def _from(ex: MemoryExecutor, run: str, seq: int) -> list[str]:
+    return [d["event_id"] for d in ex.find("events", {"workflow_run_id": run,
+                                                      "sequence": {"$gte": seq}})]
+
+
+def _scan(ex: MemoryExecutor, run: str, seq: int) -> list[str]:
+    """The same query by plain Python over the documents in store order."""
+    return [d["event_id"] for d in ex.find("events", {})
+            if d.get("workflow_run_id") == run and type(d.get("sequence")) is int
+            and d["sequence"] >= seq]
+
+
+def _check(ex: MemoryExecutor) -> None:
+    for run in ("a", "b", "c"):
+        for seq in range(0, 9):
+            assert _from(ex, run, seq) == _scan(ex, run, seq), (run, seq)
+
+
+def test_answers_like_a_scan_through_inserts_forks_and_deletes() -> None:
+    ex = MemoryExecutor()
+    docs = [_event("a", 1, 1), _event("b", 1, 2), _event("a", 3, 3), _event("a", 2, 4),
+            _event("b", 2, 5), {"event_id": "e6", "sequence": 4}]  # no run id: never matches
+    for doc in docs:
+        ex.insert_one("events", doc)
+    _check(ex)  # builds the index (out-of-order sequences included)
+    ex.insert_one("events", _event("a", 4, 7))  # kept up to date, not rebuilt
+    ex.insert_one("events", _event("c", 0, 8))
+    _check(ex)
+    frozen = ex.frozen()
+    fork = frozen.fork()
+    _check(fork)
+    fork.insert_one("events", _event("a", 5, 9))
+    assert _from(fork, "a", 5) == ["e9"] and _from(frozen, "a", 5) == []
+    _check(fork)
+    _check(frozen)
+    fork.delete_many("events", {"event_id": "e3"})
+    _check(fork)
+    assert "e3" not in _from(fork, "a", 0) and "e3" in _from(frozen, "a", 0)
+
+
+def test_records_it_does_not_model_fall_back_to_the_scan() -> None:
+    ex = MemoryExecutor()
+    ex.insert_one("events", _event("a", 1, 1))
+    ex.insert_one("events", _event("a", 2.5, 2))  # a float sequence still matches `$gte`
+    ex.insert_one("events", _event("a", 3, 3))
+    assert _from(ex, "a", 2) == ["e2", "e3"]
+    assert SequenceIndex.build(list(ex.record_list("events"))).usable is False
+
+
+def test_only_the_exact_shape_uses_it() -> None:
+    assert from_shape("events", {"workflow_run_id": "r", "sequence": {"$gte": 3}}) == ("r", 3)
+    assert from_shape("answers", {"workflow_run_id": "r", "sequence": {"$gte": 3}}) is None
+    assert from_shape("events", {"workflow_run_id": "r", "sequence": {"$gt": 3}}) is None
+    assert from_shape("events", {"workflow_run_id": "r", "sequence": {"$gte": True}}) is None
+    assert from_shape("events", {"workflow_run_id": "r", "sequence": {"$gte": 3},
+                                 "branch_id": "b"}) is None
