@@ -206,7 +206,7 @@ def run_status_view(ctx: EngineContext, user_id: str, run_id: str) -> RunStatusV
         workflow_template_id=str(run.get("workflow_template_id")),
         workflow_version_id=str(run.get("current_workflow_version_id")),
         status=run_status(s.cursor),  # type: ignore[arg-type]
-        mock=bool(run.get("mock")), progress=build_progress(s.index, s.cursor, s.events),
+        mock=bool(run.get("mock")), progress=build_progress(s.index, s.cursor),
         interaction_request=_pending_request(s), created_at=iso_z(run.get("created_at")),
         updated_at=iso_z(run.get("updated_at")), completed_at=iso_z(run.get("completed_at")))
 
