@@ -28,7 +28,7 @@ from db import memory_query as mq
 from db.blob import encode_document
 from db.blob_splice import decode_trusted
 from db.indexes import VIRTUAL_COLLECTIONS
-from db.memory_ranges import SequenceIndex, from_shape
+from db.memory_lookups import Lookups
 from db.memory_updates import apply_update, upsert_base
 from db.mongomock_executor import MongomockExecutor
 from db.pipeline_eval import MongomockPipelineEvaluator
@@ -186,8 +186,13 @@ class _Coll:
         self.name = name
         self.recs: list[_Rec] = []
         self.uniques: list[_Unique] = []
-        #: events by run and sequence (db/memory_ranges.py), built on the first read that uses it
-        self.ranges: SequenceIndex | None = None
+        #: what spares the hot reads a scan (db/memory_lookups.py), each built on first use
+        self.lookups = Lookups(name)
+
+    def appended(self, rec: _Rec, keys: list[Any]) -> None:
+        """`rec` (with its unique keys) was just appended to `recs`."""
+        self.add_keys(keys)
+        self.lookups.appended(rec, len(self.recs) - 1)
 
     def check(self, rec: _Rec, ignore: _Rec | None = None) -> list[Any]:
         keys = [u.key(rec) for u in self.uniques]
@@ -244,7 +249,7 @@ class MemoryExecutor:
                 own.recs = list(shared.recs)
                 # built on the shared collection first, so the next fork copies them too
                 own.uniques = [unique.built(shared.recs).copy() for unique in shared.uniques]
-                own.ranges = None if shared.ranges is None else shared.ranges.copy()
+                own.lookups = shared.lookups.copy()
                 return own
         return self._coll(name)
 
@@ -258,13 +263,10 @@ class MemoryExecutor:
     def _match(self, coll: _Coll, flt: Doc) -> list[_Rec]:
         if not flt:
             return list(coll.recs)
-        shape = from_shape(coll.name, flt)
-        if shape is not None:
-            if coll.ranges is None:
-                coll.ranges = SequenceIndex.build(coll.recs)
-            if coll.ranges.usable:
-                recs = coll.recs
-                return [recs[pos] for pos in coll.ranges.positions_from(*shape)]
+        recs = coll.recs
+        found = coll.lookups.positions(recs, flt, [u.fields for u in coll.uniques])
+        if found is not None:
+            return [recs[pos] for pos in found]
         test = mq.compile_filter(flt)
         fast = mq.plain_test(flt, test)
         return [rec for rec in coll.recs if (fast or test)(rec)]
@@ -285,7 +287,7 @@ class MemoryExecutor:
         """Adopt documents decoded from a blob with their exact JSON (before indexes exist)."""
         coll = self._coll(name)
         coll.recs.extend(_Rec(name, doc, raw, doc, False) for doc, raw in zip(docs, raws))
-        coll.ranges = None
+        coll.lookups = Lookups(name)
 
     def record_count(self) -> int:
         return sum(len(coll.recs) for coll in self._colls.values())
@@ -309,7 +311,7 @@ class MemoryExecutor:
             copied = twin._colls[name] = _Coll(name)
             copied.recs = [rec.shared_copy() for rec in coll.recs]
             copied.uniques = [unique.copy() for unique in coll.uniques]
-            copied.ranges = None if coll.ranges is None else coll.ranges.copy()
+            copied.lookups = coll.lookups.copy()
         return twin
 
     def fork(self) -> "MemoryExecutor":
@@ -339,9 +341,7 @@ class MemoryExecutor:
         rec = self._new_rec(target, doc)
         keys = target.check(rec)
         target.recs.append(rec)
-        target.add_keys(keys)
-        if target.ranges is not None:
-            target.ranges.add(rec, len(target.recs) - 1)
+        target.appended(rec, keys)
         self.writes += 1
 
     def insert_many(self, coll: str, docs: list[Doc]) -> None:
@@ -352,9 +352,10 @@ class MemoryExecutor:
         fresh = _Rec(coll.name, new, encode_raw(new), None)
         keys = coll.check(fresh, ignore=rec)
         coll.drop_keys(rec)
-        coll.recs[coll.recs.index(rec)] = fresh
+        pos = coll.recs.index(rec)
+        coll.recs[pos] = fresh
         coll.add_keys(keys)
-        coll.ranges = None
+        coll.lookups.replaced(rec, fresh, pos)
         if not rec.fresh:
             self.removed.append((coll.name, rec, True))
         return fresh
@@ -377,9 +378,7 @@ class MemoryExecutor:
         rec = self._new_rec(coll, new)
         keys = coll.check(rec)
         coll.recs.append(rec)
-        coll.add_keys(keys)
-        if coll.ranges is not None:
-            coll.ranges.add(rec, len(coll.recs) - 1)
+        coll.appended(rec, keys)
         self.writes += 1
         return rec, None
 
@@ -419,7 +418,7 @@ class MemoryExecutor:
                 if not rec.fresh:
                     self.removed.append((coll, rec, False))
             target.recs = [r for r in target.recs if id(r) not in ids]
-            target.ranges = None
+            target.lookups = Lookups(coll)
             self.writes += 1
         return len(gone)
 

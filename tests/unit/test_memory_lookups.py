@@ -1,13 +1,14 @@
-"""The memory executor's sequence index (db/memory_ranges.py): "a run's events from a sequence
-on" answered by bisection gives exactly what scanning every record gives, through inserts,
-forks, freezes, deletes and records the index does not model."""
+"""The memory executor's lookups (db/memory_lookups.py): "a run's events from a sequence on"
+by bisection and "the record with this unique key" by a dict give exactly what scanning every
+record gives, through inserts, replacements, forks, freezes, deletes and records the lookups do
+not model."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from db.memory_executor import MemoryExecutor
-from db.memory_ranges import SequenceIndex, from_shape
+from db.memory_lookups import KeyIndex, SequenceIndex, from_shape
 
 Doc = dict[str, Any]
 
@@ -72,3 +73,47 @@ def test_only_the_exact_shape_uses_it() -> None:
     assert from_shape("events", {"workflow_run_id": "r", "sequence": {"$gte": True}}) is None
     assert from_shape("events", {"workflow_run_id": "r", "sequence": {"$gte": 3},
                                  "branch_id": "b"}) is None
+
+
+KEY = ("workflow_run_id", "interaction_id", "branch_id")
+
+
+def _answer(n: int, run: Any = "r", iid: Any = "i", branch: Any = "b") -> Doc:
+    return {"answer_id": f"a{n}", "workflow_run_id": run, "interaction_id": iid,
+            "branch_id": branch, "n": n}
+
+
+def _by_key(ex: MemoryExecutor, run: str, iid: str, branch: str) -> list[int]:
+    flt = {"workflow_run_id": run, "interaction_id": iid, "branch_id": branch}
+    return [d["n"] for d in ex.find("interaction_answers", flt)]
+
+
+def _answers() -> MemoryExecutor:
+    ex = MemoryExecutor()
+    ex.create_index("interaction_answers", [(f, 1) for f in KEY], unique=True)
+    for n, iid in enumerate(("i", "j", "k")):
+        ex.insert_one("interaction_answers", _answer(n, iid=iid))
+    return ex
+
+
+def test_a_unique_key_finds_its_record_through_writes() -> None:
+    ex = _answers()
+    assert _by_key(ex, "r", "j", "b") == [1] and _by_key(ex, "r", "x", "b") == []
+    ex.insert_one("interaction_answers", _answer(3, iid="x"))
+    assert _by_key(ex, "r", "x", "b") == [3]
+    ex.update_one("interaction_answers", {"workflow_run_id": "r", "interaction_id": "x",
+                                          "branch_id": "b"}, {"$set": {"interaction_id": "y"}})
+    assert _by_key(ex, "r", "x", "b") == [] and _by_key(ex, "r", "y", "b") == [3]
+    fork = ex.frozen().fork()
+    fork.delete_many("interaction_answers", {"interaction_id": "j"})
+    assert _by_key(fork, "r", "j", "b") == [] and _by_key(fork, "r", "k", "b") == [2]
+    assert _by_key(ex, "r", "j", "b") == [1]
+
+
+def test_values_it_does_not_model_fall_back_to_the_scan() -> None:
+    ex = _answers()
+    ex.insert_one("interaction_answers", _answer(3, iid=["z", "q"]))  # an array matches "z"
+    assert _by_key(ex, "r", "z", "b") == [3]
+    recs = list(ex.record_list("interaction_answers"))
+    assert KeyIndex.build(KEY, recs).usable is False
+    assert KeyIndex.build(KEY, recs[:3]).usable is True
