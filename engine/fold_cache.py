@@ -70,6 +70,8 @@ class Fold:
     events: tuple[Doc, ...]
     cursor: cur.Cursor
     state: Doc
+    #: the session's `nodes` (engine/session.py: the editor's state view)
+    nodes: Doc
     anchor: Doc
     nbytes: int
     #: the anchor event id of the fold this one extends (it shares that fold's events), if any
@@ -176,7 +178,7 @@ class FoldCache(BoundedLru[str, tuple[Fold, ...]]):
 
 
 def take_fold(run_id: str, user_id: str, branch: Doc, version: Doc, index: WorkflowIndex,
-              events: list[Doc], cursor: cur.Cursor, state: Doc, anchor: Doc,
+              events: list[Doc], cursor: cur.Cursor, state: Doc, nodes: Doc, anchor: Doc,
               base: Fold | None, version_bytes: int) -> Fold:
     """A fold holding copies of a session's containers; its byte estimate (events and version
     document) grows from `base` when the events extend base's over the same version (the
@@ -190,5 +192,5 @@ def take_fold(run_id: str, user_id: str, branch: Doc, version: Doc, index: Workf
     else:
         nbytes = own = event_bytes(events) + version_bytes
     return Fold(run_id=run_id, user_id=user_id, branch=branch, version=version, index=index,
-                events=tuple(events), cursor=cursor.copy(), state=dict(state), anchor=anchor,
-                nbytes=nbytes, base_id=base_id, own_bytes=own)
+                events=tuple(events), cursor=cursor.copy(), state=dict(state),
+                nodes=dict(nodes), anchor=anchor, nbytes=nbytes, base_id=base_id, own_bytes=own)

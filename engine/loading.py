@@ -127,7 +127,7 @@ def _from_fold(ctx: EngineContext, fold: Fold, run: Doc, newer: list[Doc],
                          branch=fold.branch, events=list(fold.events), version=fold.version,
                          index=fold.index, next_sequence=start + 1, mock=mock,
                          cursor=fold.cursor.copy(), state=dict(fold.state), anchor=fold.anchor,
-                         prefolded=True, fold_base=fold)
+                         prefolded=True, fold_base=fold, nodes=dict(fold.nodes))
     if len(newer) > 1:
         fold_forward(session, newer[1:])
         keep_fold(ctx, session, fold)
@@ -144,7 +144,7 @@ def fold_forward(session: RunSession, newer: list[Doc]) -> None:
         if event.get("branch_id") == session.branch_id:
             session.events.append(event)
             cur.apply(session.cursor, event)
-            apply_state(session.state, event)
+            apply_state(session.state, event, session.nodes)
         session.next_sequence = sequence + 1
         session.anchor = event
 
@@ -156,7 +156,8 @@ def keep_fold(ctx: EngineContext, session: RunSession, base: Fold | None) -> Non
         return
     fold = take_fold(session.run_id, str(session.run.get("user_id")), session.branch,
                      session.version, session.index, session.events, session.cursor,
-                     session.state, session.anchor, base, folds.version_bytes(session.version))
+                     session.state, session.nodes, session.anchor, base,
+                     folds.version_bytes(session.version))
     session.fold_base = fold
     folds.put(fold, keep_others=ctx.mode == "virtual")
 
