@@ -188,11 +188,27 @@ class _Coll:
         self.uniques: list[_Unique] = []
         #: what spares the hot reads a scan (db/memory_lookups.py), each built on first use
         self.lookups = Lookups(name)
+        #: in a fork's copy, the positions written since (every other record is shared, so a
+        #: final freeze only looks at these); None: unknown, look at every record
+        self.written: list[int] | None = None
 
     def appended(self, rec: _Rec, keys: list[Any]) -> None:
         """`rec` (with its unique keys) was just appended to `recs`."""
         self.add_keys(keys)
         self.lookups.appended(rec, len(self.recs) - 1)
+        if self.written is not None:
+            self.written.append(len(self.recs) - 1)
+
+    def share_all(self) -> None:
+        """Make every record a shared one (a final freeze): only the written ones when known."""
+        recs = self.recs
+        if self.written is None:
+            self.recs = [rec if rec.shared else rec.shared_copy() for rec in recs]
+            return
+        for pos in self.written:
+            if not recs[pos].shared:
+                recs[pos] = recs[pos].shared_copy()
+        self.written = None
 
     def check(self, rec: _Rec, ignore: _Rec | None = None) -> list[Any]:
         keys = [u.key(rec) for u in self.uniques]
@@ -250,6 +266,7 @@ class MemoryExecutor:
                 # built on the shared collection first, so the next fork copies them too
                 own.uniques = [unique.built(shared.recs).copy() for unique in shared.uniques]
                 own.lookups = shared.lookups.copy()
+                own.written = []
                 return own
         return self._coll(name)
 
@@ -305,7 +322,7 @@ class MemoryExecutor:
                 twin._colls[name] = coll
                 continue
             if final:
-                coll.recs = [rec if rec.shared else rec.shared_copy() for rec in coll.recs]
+                coll.share_all()
                 twin._colls[name] = coll
                 continue
             copied = twin._colls[name] = _Coll(name)
@@ -356,6 +373,8 @@ class MemoryExecutor:
         coll.recs[pos] = fresh
         coll.add_keys(keys)
         coll.lookups.replaced(rec, fresh, pos)
+        if coll.written is not None:
+            coll.written.append(pos)
         if not rec.fresh:
             self.removed.append((coll.name, rec, True))
         return fresh
@@ -419,6 +438,7 @@ class MemoryExecutor:
                     self.removed.append((coll, rec, False))
             target.recs = [r for r in target.recs if id(r) not in ids]
             target.lookups = Lookups(coll)
+            target.written = None
             self.writes += 1
         return len(gone)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from db.memory_executor import MemoryExecutor
 from db.memory_lookups import KeyIndex, SequenceIndex, from_shape
 
@@ -117,3 +119,20 @@ def test_values_it_does_not_model_fall_back_to_the_scan() -> None:
     recs = list(ex.record_list("interaction_answers"))
     assert KeyIndex.build(KEY, recs).usable is False
     assert KeyIndex.build(KEY, recs[:3]).usable is True
+
+
+def test_a_final_freeze_of_a_fork_shares_what_it_wrote_and_keeps_the_rest() -> None:
+    """Copy-on-write: a fork's written positions are known, so the freeze that keeps it in the
+    store cache converts only those records (the rest already are the cached store's)."""
+    ex = MemoryExecutor()
+    for n in range(3):
+        ex.insert_one("events", _event("a", n, n))
+    fork = ex.frozen().fork()
+    fork.insert_one("events", _event("a", 3, 3))
+    fork.update_one("events", {"event_id": "e0"}, {"$set": {"event_type": "y"}})
+    before = list(fork.record_list("events"))
+    assert not before[0].shared and not before[3].shared and before[1].shared
+    kept = fork.frozen(final=True).record_list("events")
+    assert all(rec.shared for rec in kept)
+    assert kept[1] is before[1] and kept[2] is before[2] and kept[0] is not before[0]
+    assert msgspec.json.decode(kept[0].raw)["event_type"] == "y"
