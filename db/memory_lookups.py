@@ -20,11 +20,13 @@ builds them again. `Lookups` holds one collection's, each built on its first use
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from typing import Any
 
 RUN, SEQUENCE = "workflow_run_id", "sequence"
 Fields = tuple[str, ...]
+_MIN, _MAX = -(2**63), 2**63 - 1  # what an array of machine integers holds
 
 
 def _entry(rec: Any) -> tuple[str | None, int] | None:
@@ -35,18 +37,19 @@ def _entry(rec: Any) -> tuple[str | None, int] | None:
     run_id, sequence = rec.skel.get(RUN), rec.skel.get(SEQUENCE)
     if run_id is None or sequence is None:
         return (None, 0)  # missing or null: a string equality or a `$gte` never matches it
-    if type(run_id) is not str or type(sequence) is not int:
+    if type(run_id) is not str or type(sequence) is not int or not _MIN <= sequence <= _MAX:
         return None
     return run_id, sequence
 
 
 class SequenceIndex:
-    """run id → (sequences ascending, record positions in the same order)."""
+    """run id → (sequences ascending, record positions in the same order), as arrays of machine
+    integers: a fork's copy is a memory copy, and the collector has nothing to traverse."""
 
     __slots__ = ("_runs", "usable")
 
     def __init__(self) -> None:
-        self._runs: dict[str, tuple[list[int], list[int]]] = {}
+        self._runs: dict[str, tuple[array[int], array[int]]] = {}
         self.usable = True
 
     @classmethod
@@ -69,7 +72,7 @@ class SequenceIndex:
             return
         found = self._runs.get(run_id)
         if found is None:
-            found = self._runs[run_id] = ([], [])
+            found = self._runs[run_id] = (array("q"), array("q"))
         seqs, positions = found
         if not seqs or seqs[-1] <= sequence:
             seqs.append(sequence)
@@ -89,7 +92,7 @@ class SequenceIndex:
 
     def copy(self) -> SequenceIndex:
         twin = SequenceIndex()
-        twin._runs = {run_id: (list(seqs), list(positions))
+        twin._runs = {run_id: (array("q", seqs), array("q", positions))
                       for run_id, (seqs, positions) in self._runs.items()}
         twin.usable = self.usable
         return twin

@@ -66,6 +66,9 @@ def test_records_it_does_not_model_fall_back_to_the_scan() -> None:
     ex.insert_one("events", _event("a", 3, 3))
     assert _from(ex, "a", 2) == ["e2", "e3"]
     assert SequenceIndex.build(list(ex.record_list("events"))).usable is False
+    huge = MemoryExecutor()
+    huge.insert_one("events", _event("a", 2**70, 1))
+    assert _from(huge, "a", 5) == ["e1"]
 
 
 def test_only_the_exact_shape_uses_it() -> None:
