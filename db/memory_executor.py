@@ -137,17 +137,30 @@ def _key_part(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
+#: layers a fork's unique index may stack on its source's before it is flattened
+MAX_LAYERS = 8
+
+
 class _Unique:
     """A unique index as a set of normalised key tuples (mongomock's sparse semantics).
 
     The set is built on the first write to the collection: a loaded blob already passed the
-    unique-key checks of BLOB-6, and most collections are never written by a request.
+    unique-key checks of BLOB-6, and most collections are never written by a request. A fork
+    writing a collection of a cached store stacks a *layer* on the cached index instead of
+    copying it (the keys it added, the base keys it removed): a warm request's copy is O(1),
+    and every `MAX_LAYERS` layers the index is flattened again.
     """
 
     def __init__(self, fields: tuple[str, ...], sparse: bool) -> None:
         self.fields = fields
         self.sparse = sparse
+        #: this layer's keys (all of them when there is no base); None: not built yet
         self._keys: set[Any] | None = None
+        #: the index this one is stacked on (it never changes again), if any
+        self._base: _Unique | None = None
+        #: keys of the base this layer removed
+        self._gone: set[Any] = set()
+        self._depth = 0
 
     def key(self, rec: _Rec) -> Any:
         skel = rec.skel
@@ -158,16 +171,28 @@ class _Unique:
         return key
 
     def copy(self) -> "_Unique":
+        """An independent, flat copy."""
         twin = _Unique(self.fields, self.sparse)
-        twin._keys = None if self._keys is None else set(self._keys)
+        twin._keys = None if self._keys is None else self._all()
         return twin
 
-    def built(self, recs: list[_Rec]) -> "_Unique":
-        """Itself, with its key set built over `recs`."""
-        self.keys(recs)
-        return self
+    def layer(self, recs: list[_Rec]) -> "_Unique":
+        """A copy for a fork of a collection that never changes again (`recs`): a new layer
+        on top of this one (built over `recs` first), or a flat copy every `MAX_LAYERS`."""
+        self._built(recs)
+        if self._depth >= MAX_LAYERS:
+            return self.copy()
+        twin = _Unique(self.fields, self.sparse)
+        twin._keys, twin._base, twin._depth = set(), self, self._depth + 1
+        return twin
 
-    def keys(self, recs: list[_Rec]) -> set[Any]:
+    def _all(self) -> set[Any]:
+        own = self._keys if self._keys is not None else set()
+        if self._base is None:
+            return set(own)
+        return (self._base._all() - self._gone) | own
+
+    def _built(self, recs: list[_Rec]) -> set[Any]:
         if self._keys is None:
             built: set[Any] = set()
             for rec in recs:
@@ -179,6 +204,33 @@ class _Unique:
                     built.add(key)
             self._keys = built
         return self._keys
+
+    def validate(self, recs: list[_Rec]) -> None:
+        """Build the index over `recs`; a duplicate key raises `ConcurrentModification`."""
+        self._built(recs)
+
+    def contains(self, recs: list[_Rec], key: Any) -> bool:
+        self._built(recs)
+        layer: _Unique | None = self
+        while layer is not None:
+            assert layer._keys is not None  # layers stack on built indexes only
+            if key in layer._keys:
+                return True
+            if key in layer._gone:
+                return False
+            layer = layer._base
+        return False
+
+    def add(self, recs: list[_Rec], key: Any) -> None:
+        """Add a key `contains` just said is absent (or this layer just removed)."""
+        self._built(recs).add(key)
+
+    def discard(self, recs: list[_Rec], key: Any) -> None:
+        own = self._built(recs)
+        if key in own:
+            own.discard(key)
+        elif self._base is not None:
+            self._gone.add(key)
 
 
 class _Coll:
@@ -213,7 +265,7 @@ class _Coll:
     def check(self, rec: _Rec, ignore: _Rec | None = None) -> list[Any]:
         keys = [u.key(rec) for u in self.uniques]
         for unique, key in zip(self.uniques, keys):
-            if key is not None and key in unique.keys(self.recs) and (
+            if key is not None and unique.contains(self.recs, key) and (
                     ignore is None or unique.key(ignore) != key):
                 raise ConcurrentModification(f"duplicate key in {self.name}",
                                              details={"collection": self.name})
@@ -222,13 +274,13 @@ class _Coll:
     def add_keys(self, keys: list[Any]) -> None:
         for unique, key in zip(self.uniques, keys):
             if key is not None:
-                unique.keys(self.recs).add(key)
+                unique.add(self.recs, key)
 
     def drop_keys(self, rec: _Rec) -> None:
         for unique in self.uniques:
             key = unique.key(rec)
             if key is not None:
-                unique.keys(self.recs).discard(key)
+                unique.discard(self.recs, key)
 
 
 class MemoryExecutor:
@@ -263,8 +315,8 @@ class MemoryExecutor:
             if shared is not None:
                 own = self._colls[name] = _Coll(name)
                 own.recs = list(shared.recs)
-                # built on the shared collection first, so the next fork copies them too
-                own.uniques = [unique.built(shared.recs).copy() for unique in shared.uniques]
+                # layered on the shared collection's (built there first, for every fork)
+                own.uniques = [unique.layer(shared.recs) for unique in shared.uniques]
                 own.lookups = shared.lookups.copy()
                 own.written = []
                 return own
@@ -458,7 +510,7 @@ class MemoryExecutor:
         index = _Unique(fields, sparse)
         if target.recs and not self._loading:
             try:
-                index.keys(target.recs)
+                index.validate(target.recs)
             except ConcurrentModification:
                 raise ConcurrentModification(f"duplicate key in {coll}",
                                              details={"collection": coll}) from None

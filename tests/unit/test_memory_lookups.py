@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import pytest
 
-from db.memory_executor import MemoryExecutor
+from db.memory_executor import MAX_LAYERS, MemoryExecutor
 from db.memory_lookups import KeyIndex, SequenceIndex, from_shape
+from engine.errors import ConcurrentModification
 
 Doc = dict[str, Any]
 
@@ -139,3 +141,29 @@ def test_a_final_freeze_of_a_fork_shares_what_it_wrote_and_keeps_the_rest() -> N
     assert all(rec.shared for rec in kept)
     assert kept[1] is before[1] and kept[2] is before[2] and kept[0] is not before[0]
     assert msgspec.json.decode(kept[0].raw)["event_type"] == "y"
+
+
+def test_unique_keys_layered_over_a_chain_of_forks_still_refuse_duplicates() -> None:
+    """Each fork stacks its unique keys on its cached source's (flattened every MAX_LAYERS):
+    a key from any layer below is still a duplicate, a key removed above is free again, and a
+    fork never changes what its source holds."""
+    ex = MemoryExecutor()
+    ex.create_index("events", [("event_id", 1)], unique=True)
+    ex.insert_one("events", _event("a", 0, 0))
+    stores = [ex.frozen(final=True)]
+    for n in range(1, 2 * MAX_LAYERS + 3):
+        fork = stores[-1].fork()
+        fork.insert_one("events", _event("a", n, n))
+        if n == 3:
+            fork.delete_many("events", {"event_id": "e1"})
+        for old in {0, min(2, n), n}:
+            with pytest.raises(ConcurrentModification):
+                fork.insert_one("events", {**_event("a", 99, old), "sequence": 100 + n})
+        stores.append(fork.frozen(final=True))
+    last = stores[-1].fork()
+    last.insert_one("events", _event("a", 1000, 1))  # e1 was deleted two dozen layers down
+    with pytest.raises(ConcurrentModification):
+        last.insert_one("events", _event("a", 1001, 1))
+    assert [d["event_id"] for d in stores[2].find("events", {})] == ["e0", "e1", "e2"]
+    twin = stores[-1].fork()
+    twin.insert_one("events", _event("a", 2000, 1))  # the sibling's e1 is not this one's
