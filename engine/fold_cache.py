@@ -9,8 +9,8 @@ when that first event *is* the anchor; newer events of the run's branch are fold
 
 Correctness never depends on a hit: a fold is used only when the store still holds the anchor
 at its sequence, the run still points at the fold's branch and version and belongs to the same
-user; anything else (an older checkpoint's blob, another worker's jump, a deleted run) is a miss
-and the run is loaded in full. Events are immutable and sequences unique per run, so the events
+user; anything else (a blob of another checkpoint, another worker's jump, a deleted run) is a
+miss of that fold and, when no other fold serves, the run is loaded in full. Events are immutable and sequences unique per run, so the events
 up to the anchor cannot have changed. A fold is copied on the way out (the list of events, the
 state dict, the cursor), so nothing an operation appends or sets reaches the cache; event
 documents and state values are shared, as nothing writes to them.
@@ -18,8 +18,8 @@ documents and state values are shared, as nothing writes to them.
 *Several anchors per run* (virtual server): the editor sends back the blob it just got, or an
 older checkpoint, and a load-test client sends one blob again and again. Each of those blobs
 holds the run at a different anchor, so the cache keeps up to `FOLDS_PER_RUN` folds of a run,
-most recently used first, and a virtual load checks them newest first until one's anchor is in
-the store. A production store only moves forward, so there a run keeps its newest fold only.
+most recently used first, and a virtual load checks them in that order until one's anchor is
+in the store. A production store only moves forward, so there a run keeps its newest fold only.
 
 Bounded by entries (runs) and by estimated bytes, least recently used run first: the JSON size
 of each fold's events and version document, where a fold taken from another one of the same run
