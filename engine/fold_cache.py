@@ -10,10 +10,11 @@ when that first event *is* the anchor; newer events of the run's branch are fold
 Correctness never depends on a hit: a fold is used only when the store still holds the anchor
 at its sequence, the run still points at the fold's branch and version and belongs to the same
 user; anything else (a blob of another checkpoint, another worker's jump, a deleted run) is a
-miss of that fold and, when no other fold serves, the run is loaded in full. Events are immutable and sequences unique per run, so the events
-up to the anchor cannot have changed. A fold is copied on the way out (the list of events, the
-state dict, the cursor), so nothing an operation appends or sets reaches the cache; event
-documents and state values are shared, as nothing writes to them.
+miss of that fold and, when no other fold serves, the run is loaded in full. Events are
+immutable and sequences unique per run, so the events up to the anchor cannot have changed. A
+fold is copied on the way out (the list of events, the state dict, the cursor), so nothing an
+operation appends or sets reaches the cache; event documents and state values are shared, as
+nothing writes to them.
 
 *Several anchors per run* (virtual server): the editor sends back the blob it just got, or an
 older checkpoint, and a load-test client sends one blob again and again. Each of those blobs
