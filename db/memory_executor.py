@@ -28,6 +28,7 @@ from db import memory_query as mq
 from db.blob import encode_document
 from db.blob_splice import decode_trusted
 from db.indexes import VIRTUAL_COLLECTIONS
+from db.memory_lookups import Lookups
 from db.memory_updates import apply_update, upsert_base
 from db.mongomock_executor import MongomockExecutor
 from db.pipeline_eval import MongomockPipelineEvaluator
@@ -136,17 +137,30 @@ def _key_part(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
+#: layers a fork's unique index may stack on its source's before it is flattened
+MAX_LAYERS = 8
+
+
 class _Unique:
     """A unique index as a set of normalised key tuples (mongomock's sparse semantics).
 
     The set is built on the first write to the collection: a loaded blob already passed the
-    unique-key checks of BLOB-6, and most collections are never written by a request.
+    unique-key checks of BLOB-6, and most collections are never written by a request. A fork
+    writing a collection of a cached store stacks a *layer* on the cached index instead of
+    copying it (the keys it added, the base keys it removed): a warm request's copy is O(1),
+    and every `MAX_LAYERS` layers the index is flattened again.
     """
 
     def __init__(self, fields: tuple[str, ...], sparse: bool) -> None:
         self.fields = fields
         self.sparse = sparse
+        #: this layer's keys (all of them when there is no base); None: not built yet
         self._keys: set[Any] | None = None
+        #: the index this one is stacked on (it never changes again), if any
+        self._base: _Unique | None = None
+        #: keys of the base this layer removed
+        self._gone: set[Any] = set()
+        self._depth = 0
 
     def key(self, rec: _Rec) -> Any:
         skel = rec.skel
@@ -157,11 +171,28 @@ class _Unique:
         return key
 
     def copy(self) -> "_Unique":
+        """An independent, flat copy."""
         twin = _Unique(self.fields, self.sparse)
-        twin._keys = None if self._keys is None else set(self._keys)
+        twin._keys = None if self._keys is None else self._all()
         return twin
 
-    def keys(self, recs: list[_Rec]) -> set[Any]:
+    def layer(self, recs: list[_Rec]) -> "_Unique":
+        """A copy for a fork of a collection that never changes again (`recs`): a new layer
+        on top of this one (built over `recs` first), or a flat copy every `MAX_LAYERS`."""
+        self._built(recs)
+        if self._depth >= MAX_LAYERS:
+            return self.copy()
+        twin = _Unique(self.fields, self.sparse)
+        twin._keys, twin._base, twin._depth = set(), self, self._depth + 1
+        return twin
+
+    def _all(self) -> set[Any]:
+        own = self._keys if self._keys is not None else set()
+        if self._base is None:
+            return set(own)
+        return (self._base._all() - self._gone) | own
+
+    def _built(self, recs: list[_Rec]) -> set[Any]:
         if self._keys is None:
             built: set[Any] = set()
             for rec in recs:
@@ -174,17 +205,67 @@ class _Unique:
             self._keys = built
         return self._keys
 
+    def validate(self, recs: list[_Rec]) -> None:
+        """Build the index over `recs`; a duplicate key raises `ConcurrentModification`."""
+        self._built(recs)
+
+    def contains(self, recs: list[_Rec], key: Any) -> bool:
+        self._built(recs)
+        layer: _Unique | None = self
+        while layer is not None:
+            assert layer._keys is not None  # layers stack on built indexes only
+            if key in layer._keys:
+                return True
+            if key in layer._gone:
+                return False
+            layer = layer._base
+        return False
+
+    def add(self, recs: list[_Rec], key: Any) -> None:
+        """Add a key `contains` just said is absent (or this layer just removed)."""
+        self._built(recs).add(key)
+
+    def discard(self, recs: list[_Rec], key: Any) -> None:
+        own = self._built(recs)
+        if key in own:
+            own.discard(key)
+        elif self._base is not None:
+            self._gone.add(key)
+
 
 class _Coll:
     def __init__(self, name: str) -> None:
         self.name = name
         self.recs: list[_Rec] = []
         self.uniques: list[_Unique] = []
+        #: what spares the hot reads a scan (db/memory_lookups.py), each built on first use
+        self.lookups = Lookups(name)
+        #: in a fork's copy, the positions written since (every other record is shared, so a
+        #: final freeze only looks at these); None: unknown, look at every record
+        self.written: list[int] | None = None
+
+    def appended(self, rec: _Rec, keys: list[Any]) -> None:
+        """`rec` (with its unique keys) was just appended to `recs`."""
+        self.add_keys(keys)
+        self.lookups.appended(rec, len(self.recs) - 1)
+        if self.written is not None:
+            self.written.append(len(self.recs) - 1)
+
+    def share_all(self) -> None:
+        """Make every record a shared one (a final freeze): only the written ones when known."""
+        recs = self.recs
+        if self.written is None:
+            self.recs = [rec if rec.shared else rec.shared_copy() for rec in recs]
+            return
+        for pos in self.written:
+            if not recs[pos].shared:
+                recs[pos] = recs[pos].shared_copy()
+        self.written = None
 
     def check(self, rec: _Rec, ignore: _Rec | None = None) -> list[Any]:
         keys = [u.key(rec) for u in self.uniques]
         for unique, key in zip(self.uniques, keys):
-            if key is not None and key in unique.keys(self.recs) and (
+            if key is not None and unique.contains(self.recs, key) and (
                     ignore is None or unique.key(ignore) != key):
                 raise ConcurrentModification(f"duplicate key in {self.name}",
                                              details={"collection": self.name})
@@ -193,13 +274,13 @@ class _Coll:
     def add_keys(self, keys: list[Any]) -> None:
         for unique, key in zip(self.uniques, keys):
             if key is not None:
-                unique.keys(self.recs).add(key)
+                unique.add(self.recs, key)
 
     def drop_keys(self, rec: _Rec) -> None:
         for unique in self.uniques:
             key = unique.key(rec)
             if key is not None:
-                unique.keys(self.recs).discard(key)
+                unique.discard(self.recs, key)
 
 
 class MemoryExecutor:
@@ -234,7 +315,10 @@ class MemoryExecutor:
             if shared is not None:
                 own = self._colls[name] = _Coll(name)
                 own.recs = list(shared.recs)
-                own.uniques = [unique.copy() for unique in shared.uniques]
+                # layered on the shared collection's (built there first, for every fork)
+                own.uniques = [unique.layer(shared.recs) for unique in shared.uniques]
+                own.lookups = shared.lookups.copy()
+                own.written = []
                 return own
         return self._coll(name)
 
@@ -248,6 +332,10 @@ class MemoryExecutor:
     def _match(self, coll: _Coll, flt: Doc) -> list[_Rec]:
         if not flt:
             return list(coll.recs)
+        recs = coll.recs
+        found = coll.lookups.positions(recs, flt, [u.fields for u in coll.uniques])
+        if found is not None:
+            return [recs[pos] for pos in found]
         test = mq.compile_filter(flt)
         fast = mq.plain_test(flt, test)
         return [rec for rec in coll.recs if (fast or test)(rec)]
@@ -268,6 +356,7 @@ class MemoryExecutor:
         """Adopt documents decoded from a blob with their exact JSON (before indexes exist)."""
         coll = self._coll(name)
         coll.recs.extend(_Rec(name, doc, raw, doc, False) for doc, raw in zip(docs, raws))
+        coll.lookups = Lookups(name)
 
     def record_count(self) -> int:
         return sum(len(coll.recs) for coll in self._colls.values())
@@ -285,12 +374,13 @@ class MemoryExecutor:
                 twin._colls[name] = coll
                 continue
             if final:
-                coll.recs = [rec if rec.shared else rec.shared_copy() for rec in coll.recs]
+                coll.share_all()
                 twin._colls[name] = coll
                 continue
             copied = twin._colls[name] = _Coll(name)
             copied.recs = [rec.shared_copy() for rec in coll.recs]
             copied.uniques = [unique.copy() for unique in coll.uniques]
+            copied.lookups = coll.lookups.copy()
         return twin
 
     def fork(self) -> "MemoryExecutor":
@@ -320,7 +410,7 @@ class MemoryExecutor:
         rec = self._new_rec(target, doc)
         keys = target.check(rec)
         target.recs.append(rec)
-        target.add_keys(keys)
+        target.appended(rec, keys)
         self.writes += 1
 
     def insert_many(self, coll: str, docs: list[Doc]) -> None:
@@ -331,8 +421,12 @@ class MemoryExecutor:
         fresh = _Rec(coll.name, new, encode_raw(new), None)
         keys = coll.check(fresh, ignore=rec)
         coll.drop_keys(rec)
-        coll.recs[coll.recs.index(rec)] = fresh
+        pos = coll.recs.index(rec)
+        coll.recs[pos] = fresh
         coll.add_keys(keys)
+        coll.lookups.replaced(rec, fresh, pos)
+        if coll.written is not None:
+            coll.written.append(pos)
         if not rec.fresh:
             self.removed.append((coll.name, rec, True))
         return fresh
@@ -355,7 +449,7 @@ class MemoryExecutor:
         rec = self._new_rec(coll, new)
         keys = coll.check(rec)
         coll.recs.append(rec)
-        coll.add_keys(keys)
+        coll.appended(rec, keys)
         self.writes += 1
         return rec, None
 
@@ -395,6 +489,8 @@ class MemoryExecutor:
                 if not rec.fresh:
                     self.removed.append((coll, rec, False))
             target.recs = [r for r in target.recs if id(r) not in ids]
+            target.lookups = Lookups(coll)
+            target.written = None
             self.writes += 1
         return len(gone)
 
@@ -414,7 +510,7 @@ class MemoryExecutor:
         index = _Unique(fields, sparse)
         if target.recs and not self._loading:
             try:
-                index.keys(target.recs)
+                index.validate(target.recs)
             except ConcurrentModification:
                 raise ConcurrentModification(f"duplicate key in {coll}",
                                              details={"collection": coll}) from None

@@ -158,6 +158,13 @@ def get_version(version_id: str) -> Plan[Doc | None]:
     return _doc(FindOne("workflow_versions", {"workflow_version_id": version_id}))
 
 
+def get_version_kind(version_id: str) -> Plan[Doc | None]:
+    """Only the id and type: whether a run already on this version stays there (every virtual
+    request asks; the resolved workflow, the bulk of the document, is not read)."""
+    return _doc(FindOne("workflow_versions", {"workflow_version_id": version_id},
+                        projection={"workflow_version_id": 1, "version_type": 1, "_id": 0}))
+
+
 def find_source_version(template_id: str, content_hash: str) -> Plan[Doc | None]:
     """Only the id: the caller asks whether the content is stored (its resolved workflow, the
     bulk of the document, is not read on every virtual request)."""

@@ -206,6 +206,9 @@ class QueryStore:
     def get_version(self, version_id: str) -> Doc | None:
         return self._read(reads.get_version(version_id))
 
+    def get_version_kind(self, version_id: str) -> Doc | None:
+        return self._read(reads.get_version_kind(version_id))
+
     def find_source_version(self, template_id: str, content_hash: str) -> Doc | None:
         return self._read(reads.find_source_version(template_id, content_hash))
 

@@ -2,7 +2,9 @@
 
 The fold never counts events, so duplicates or repeated executions cannot shift the position.
 It also tracks a pending retry so that the retried module gets its transient retry keys even
-when the operation is resumed after a crash (engine.md §10 step 5).
+when the operation is resumed after a crash (engine.md §10 step 5), and each step's latest
+start and completion, so the completed steps of every response come from the fold instead of
+a scan of the whole lineage (issue 13: a warm request is O(change)).
 """
 
 from __future__ import annotations
@@ -39,10 +41,21 @@ class Cursor:
     retry: tuple[str, str, str] | None = None
     #: `{error_type, error}` of the `module_error` that left the run `failed`
     error: dict[str, Any] | None = None
+    #: each step's latest `step_started` sequence
+    step_starts: dict[str, int] = field(default_factory=dict)
+    #: each step's latest `step_completed` sequence, in order of first completion
+    step_ends: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> Cursor:
         return Cursor(self.phase, self.step_id, self.module_name, self.interaction_id,
-                      self.intent, set(self.started_steps), self.retry, self.error)
+                      self.intent, set(self.started_steps), self.retry, self.error,
+                      dict(self.step_starts), dict(self.step_ends))
+
+    def completed_steps(self) -> list[str]:
+        """Distinct step ids with a `step_completed` after their latest `step_started`, in
+        order of first completion (ENG-23)."""
+        starts = self.step_starts
+        return [s for s, seq in self.step_ends.items() if seq > starts.get(s, 0)]
 
 
 def apply(cursor: Cursor, event: dict[str, Any]) -> None:
@@ -58,6 +71,7 @@ def apply(cursor: Cursor, event: dict[str, Any]) -> None:
         cursor.retry = cursor.error = None
     elif kind == "step_started":
         cursor.started_steps.add(step_id)
+        cursor.step_starts[step_id] = event.get("sequence", 0)
     elif kind == "module_started":
         _set(cursor, RUNNING, step_id, module_name)
         if cursor.retry is not None and cursor.retry[:2] != (step_id, module_name):
@@ -76,6 +90,7 @@ def apply(cursor: Cursor, event: dict[str, Any]) -> None:
     elif kind == "step_completed":
         _set(cursor, AFTER_STEP, step_id, None)
         cursor.started_steps.discard(step_id)
+        cursor.step_ends[step_id] = event.get("sequence", 0)
     elif kind == "workflow_completed":
         _set(cursor, COMPLETED, None, None)
     elif kind == "retry_requested":

@@ -41,20 +41,28 @@ def _owned(run: Doc | None, user_id: str, run_id: str) -> Doc:
 def load_session(ctx: EngineContext, user_id: str, run_id: str,
                  mock: bool | None = None) -> RunSession:
     """A session over the run's current branch; `mock` overrides the run's flag (virtual only)."""
-    fold = _folds(ctx).get(run_id)
-    if fold is None:
+    folds = _candidates(ctx, run_id)
+    if not folds:
         run, newer = require_run(ctx, user_id, run_id), None
     else:  # the run and the fold's check in one go (the production store reads both at once)
-        found, newer = ctx.store.run_and_events_from(run_id, int(fold.anchor["sequence"]))
+        found, newer = ctx.store.run_and_events_from(run_id, folds[0].sequence)
         run = _owned(found, user_id, run_id)
     effective_mock = bool(run.get("mock")) if (mock is None or ctx.mode == "production") else mock
     session = None
-    if fold is not None and newer is not None:
-        session = _from_fold(ctx, fold, run, newer, effective_mock)
+    if folds and newer is not None:
+        session = _from_folds(ctx, folds, run, newer, effective_mock)
     if session is None:
         session = _load_full(ctx, run, effective_mock)
     repair_interrupted_fork(session, ctx.clock)
     return session
+
+
+def _candidates(ctx: EngineContext, run_id: str) -> tuple[Fold, ...]:
+    """The folds a load checks: on the virtual server all the run's (each blob the editor
+    sends holds the run at some checkpoint), in production the newest only (its store only
+    moves forward, so an older anchor never serves)."""
+    folds = _folds(ctx).candidates(run_id)
+    return folds if ctx.mode == "virtual" else folds[:1]
 
 
 def _load_full(ctx: EngineContext, run: Doc, mock: bool) -> RunSession:
@@ -86,21 +94,40 @@ def _load_full(ctx: EngineContext, run: Doc, mock: bool) -> RunSession:
     return session
 
 
+def _from_folds(ctx: EngineContext, folds: tuple[Fold, ...], run: Doc, newer: list[Doc],
+                mock: bool) -> RunSession | None:
+    """The session from the first of `folds` whose anchor the store holds, else None. `newer`
+    holds the run's events from the first fold's anchor on; a later candidate is read again
+    only when its anchor comes before what was read."""
+    read_from = folds[0].sequence  # `newer` holds the run's events from this sequence on
+    for n, fold in enumerate(folds):
+        if not fold.matches(run):
+            continue
+        if n > 0 and fold.sequence < read_from:
+            newer = ctx.store.events_from(fold.run_id, fold.sequence)
+            read_from = fold.sequence
+        at = fold.sequence - read_from  # sequences are contiguous: else a miss, never a wrong hit
+        if at < len(newer) and int(newer[at]["sequence"]) == fold.sequence \
+                and same_event(newer[at], fold.anchor):
+            return _from_fold(ctx, fold, run, newer[at:], mock)
+    if ctx.mode != "virtual":
+        _folds(ctx).drop(str(run["workflow_run_id"]))
+    return None
+
+
 def _from_fold(ctx: EngineContext, fold: Fold, run: Doc, newer: list[Doc],
-               mock: bool) -> RunSession | None:
-    """The session from the run's fold when the store still holds its anchor as the first of
-    `newer` (the run's events from the anchor's sequence on), else None."""
+               mock: bool) -> RunSession:
+    """The session from `fold`, whose anchor the store holds as the first of `newer` (the
+    run's events from the anchor's sequence on)."""
     folds = _folds(ctx)
-    if not fold.matches(run) or not newer or not same_event(newer[0], fold.anchor):
-        folds.drop(fold.run_id)
-        return None
-    start = int(fold.anchor["sequence"])
+    start = fold.sequence
     folds.hit(True)
+    folds.used(fold)
     session = RunSession(store=ctx.store, clock=ctx.clock, ids=ctx.ids, run=run,
                          branch=fold.branch, events=list(fold.events), version=fold.version,
                          index=fold.index, next_sequence=start + 1, mock=mock,
                          cursor=fold.cursor.copy(), state=dict(fold.state), anchor=fold.anchor,
-                         prefolded=True, fold_base=fold)
+                         prefolded=True, fold_base=fold, nodes=dict(fold.nodes))
     if len(newer) > 1:
         fold_forward(session, newer[1:])
         keep_fold(ctx, session, fold)
@@ -117,7 +144,7 @@ def fold_forward(session: RunSession, newer: list[Doc]) -> None:
         if event.get("branch_id") == session.branch_id:
             session.events.append(event)
             cur.apply(session.cursor, event)
-            apply_state(session.state, event)
+            apply_state(session.state, event, session.nodes)
         session.next_sequence = sequence + 1
         session.anchor = event
 
@@ -129,9 +156,10 @@ def keep_fold(ctx: EngineContext, session: RunSession, base: Fold | None) -> Non
         return
     fold = take_fold(session.run_id, str(session.run.get("user_id")), session.branch,
                      session.version, session.index, session.events, session.cursor,
-                     session.state, session.anchor, base, folds.version_bytes(session.version))
+                     session.state, session.nodes, session.anchor, base,
+                     folds.version_bytes(session.version))
     session.fold_base = fold
-    folds.put(fold)
+    folds.put(fold, keep_others=ctx.mode == "virtual")
 
 
 def forget_fold(ctx: EngineContext, run_id: str) -> None:

@@ -18,16 +18,9 @@ from engine.workflow_index import ModuleRef, WorkflowIndex
 
 
 def completed_steps(events: list[dict[str, Any]]) -> list[str]:
-    """Distinct step ids with a `step_completed` after their latest `step_started` (ENG-23)."""
-    last_started: dict[str, int] = {}
-    last_completed: dict[str, int] = {}  # insertion order = order of first completion
-    for event in events:
-        kind = event["event_type"]
-        if kind == "step_started":
-            last_started[event["step_id"]] = event["sequence"]
-        elif kind == "step_completed":
-            last_completed[event["step_id"]] = event["sequence"]
-    return [s for s, seq in last_completed.items() if seq > last_started.get(s, 0)]
+    """Distinct step ids with a `step_completed` after their latest `step_started` (ENG-23);
+    a session has them in its cursor already (`Cursor.completed_steps`)."""
+    return cur.fold(events).completed_steps()
 
 
 def next_module(index: WorkflowIndex, cursor: Cursor) -> ModuleRef | None:
@@ -75,10 +68,10 @@ def flat_position(index: WorkflowIndex, cursor: Cursor) -> int:
     return index.require_position(cursor.step_id, cursor.module_name).flat_index
 
 
-def build_progress(index: WorkflowIndex, cursor: Cursor,
-                   events: list[dict[str, Any]]) -> WorkflowProgress:
+def build_progress(index: WorkflowIndex, cursor: Cursor) -> WorkflowProgress:
+    """The progress of a run whose lineage `cursor` is folded over."""
     ref = next_module(index, cursor)
-    done = completed_steps(events)
+    done = cursor.completed_steps()
     if ref is None:
         if cursor.phase == cur.COMPLETED:
             return WorkflowProgress(completed_steps=done, total_steps=index.total_steps,
@@ -116,7 +109,7 @@ def run_status(cursor: Cursor) -> str:
 def run_projection(index: WorkflowIndex, cursor: Cursor, events: list[dict[str, Any]],
                    now: datetime) -> dict[str, Any]:
     """Fields of the run document recomputed after every operation (ENG-9)."""
-    progress = build_progress(index, cursor, events)
+    progress = build_progress(index, cursor)
     status = run_status(cursor)
     completed_at = None
     if status == "completed":

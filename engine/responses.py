@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def response_for_stop(runner: "Runner", stop: "Stop") -> WorkflowResponse:
     s = runner.s
-    progress = build_progress(s.index, s.cursor, s.events)
+    progress = build_progress(s.index, s.cursor)
     extra: dict[str, Any] = {}
     if runner.opts.auto_respond is not None:
         extra["auto_responses"] = list(runner.auto_responses)

@@ -146,6 +146,10 @@ def point_run_at_version(ctx: EngineContext, user_id: str, run_id: str, source_v
                          capabilities: list[str]) -> bool:
     """Select the variant for the run and switch to it when it differs (§15.3, ENG-42)."""
     run = require_run(ctx, user_id, run_id)
+    if run.get("current_workflow_version_id") == source_version_id:
+        kind = ctx.store.get_version_kind(source_version_id)
+        if kind is not None and kind.get("version_type") != "unresolved":
+            return False  # the source is its own variant: what select_version would say
     version = select_version(ctx, source_version_id, capabilities)
     if version["workflow_version_id"] == run.get("current_workflow_version_id"):
         return False

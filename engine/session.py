@@ -15,6 +15,7 @@ import engine.cursor as cur
 from engine.errors import ConcurrentModification
 from engine.jsonutil import canonical_json
 from engine.ports import Clock, IdGenerator, Store
+from engine.state_tree import completed_node
 from engine.workflow_index import WorkflowIndex
 
 if TYPE_CHECKING:
@@ -51,15 +52,18 @@ class RunSession:
     prefolded: bool = False
     #: the fold this session was loaded from or last kept as (its byte count is reused)
     fold_base: Fold | None = None
+    #: the event data of each state key a module's completion wrote last (`editor_state`)
+    nodes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.prefolded:
             return
         self.cursor = cur.Cursor()
         self.state = {}
+        self.nodes = {}
         for event in self.events:
             cur.apply(self.cursor, event)
-            apply_state(self.state, event)
+            apply_state(self.state, event, self.nodes)
 
     # ------------------------------------------------------------------ identity
 
@@ -109,7 +113,7 @@ class RunSession:
         if doc["branch_id"] == self.branch_id:
             self.events.append(doc)
             cur.apply(self.cursor, doc)
-            apply_state(self.state, doc)
+            apply_state(self.state, doc, self.nodes)
         return doc
 
     def switch_branch(self, branch: dict[str, Any], kept_events: list[dict[str, Any]]) -> None:
@@ -118,8 +122,9 @@ class RunSession:
         self.events = list(kept_events)
         self.cursor = cur.fold(self.events)
         self.state = {}
+        self.nodes = {}
         for event in self.events:
-            apply_state(self.state, event)
+            apply_state(self.state, event, self.nodes)
 
     # ------------------------------------------------------------------ reading helpers
 
@@ -150,6 +155,13 @@ class RunSession:
 
     def pending_interaction_id(self) -> str | None:
         return self.cursor.interaction_id if self.cursor.phase == cur.AWAITING else None
+
+    def editor_state(self) -> dict[str, Any]:
+        """`editor_flat_state` of the lineage (engine/state_tree.py) from the fold: the flat
+        state with each module's entry as its node (outputs plus `_state_mapped`)."""
+        nodes = self.nodes
+        return {key: completed_node(nodes[key]) if key in nodes else value
+                for key, value in self.state.items()}
 
     def state_snapshot(self) -> dict[str, Any]:
         return copy.deepcopy(self.state)
@@ -194,17 +206,25 @@ class ReadOnlyState(Mapping[str, Any]):
         return key in self._data
 
 
-def apply_state(state: dict[str, Any], event: dict[str, Any]) -> None:
-    """Fold one event into the flat state (ENG-18)."""
+def apply_state(state: dict[str, Any], event: dict[str, Any],
+                nodes: dict[str, Any] | None = None) -> None:
+    """Fold one event into the flat state (ENG-18); `nodes` keeps, for each key a module's
+    completion wrote last, that event's data (the editor's state shows it as the module node)."""
     kind = event["event_type"]
     if kind == "module_completed":
         data = event["data"]
         state[event["module_name"]] = data.get("outputs")
+        if nodes is not None:
+            nodes[event["module_name"]] = data
         for key, value in (data.get("state_mapped") or {}).items():
             state[key] = value
+            if nodes is not None:
+                nodes.pop(key, None)
     elif kind == "sub_action_completed":
         for key, value in (event["data"].get("state_mapped") or {}).items():
             state[key] = value
+            if nodes is not None:
+                nodes.pop(key, None)
 
 
 def flat_state(events: list[dict[str, Any]]) -> dict[str, Any]:

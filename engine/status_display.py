@@ -75,7 +75,7 @@ def run_summary(ctx: EngineContext, user_id: str, run_id: str,
     """A run's listing row: projection fields, rendered `status_display`, token totals."""
     s = load_session(ctx, user_id, run_id)
     run = s.run
-    progress = build_progress(s.index, s.cursor, s.events)
+    progress = build_progress(s.index, s.cursor)
     fields, layout = display_fields(ctx.templates, s.index.workflow, dict(s.state),
                                     progress.current_step_name)
     if run.get("mock"):

@@ -148,8 +148,11 @@ def _generations(ctx: EngineContext, s: RunSession) -> list[Generation]:
 
 
 def editor_state(ctx: EngineContext, user_id: str, run_id: str) -> dict[str, Any]:
-    """The `state` a virtual response carries: `editor_flat_state` of the lineage, read with
-    only the two event types it folds (cheaper than loading the whole session)."""
+    """The `state` a virtual response carries: `editor_flat_state` of the lineage. With the
+    caches on it comes from the run's fold (the operation just kept it: no lineage read), else
+    from a read of only the two event types it folds (cheaper than loading the whole session)."""
+    if ctx.folds is not None and ctx.folds.enabled:
+        return load_session(ctx, user_id, run_id).editor_state()
     run = require_run(ctx, user_id, run_id)
     branch = ctx.store.get_branch(str(run["current_branch_id"]))
     if branch is None:
@@ -206,7 +209,7 @@ def run_status_view(ctx: EngineContext, user_id: str, run_id: str) -> RunStatusV
         workflow_template_id=str(run.get("workflow_template_id")),
         workflow_version_id=str(run.get("current_workflow_version_id")),
         status=run_status(s.cursor),  # type: ignore[arg-type]
-        mock=bool(run.get("mock")), progress=build_progress(s.index, s.cursor, s.events),
+        mock=bool(run.get("mock")), progress=build_progress(s.index, s.cursor),
         interaction_request=_pending_request(s), created_at=iso_z(run.get("created_at")),
         updated_at=iso_z(run.get("updated_at")), completed_at=iso_z(run.get("completed_at")))
 

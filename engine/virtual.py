@@ -91,5 +91,5 @@ def virtual_respond(ctx: EngineContext, *, workflow: Doc, run_id: str, interacti
 
 def _error_for_run(ctx: EngineContext, run_id: str, exc: EngineError) -> WorkflowResponse:
     session = load_session(ctx, VIRTUAL_USER, run_id)
-    progress = build_progress(session.index, session.cursor, session.events)
+    progress = build_progress(session.index, session.cursor)
     return error_response(run_id, exc.error_type, exc.message, dict(exc.details), progress)

@@ -2,7 +2,7 @@
 
 The editor sends the same workflow with every request; validating it (engine/validation.py) and
 computing its content hash (WF-22, a canonical-JSON SHA-256) cost most of a short request. Both
-depend only on the workflow's JSON and the engine's limits, so the cache keys on a BLAKE2b digest
+depend only on the workflow's JSON and the engine's limits, so the cache keys on a SHA-256 digest
 of both and keeps the content hash of a workflow that passed. A failing workflow is never kept,
 so its error is raised again exactly. Workflows reach the engine decoded from JSON (wire bodies,
 uploaded files), where the encoded bytes determine the value.

@@ -163,6 +163,9 @@ def test_version_dedup_and_child_order_wf20(store: Any, roundtrip: Any) -> None:
     assert store.get_version("ver_dup") is None
     assert store.find_source_version(TPL, "sha256:x")["workflow_version_id"] == "ver_src"
     assert store.find_source_version(TPL, "sha256:ver_c1") is None
+    assert store.get_version_kind("ver_c1") == {"workflow_version_id": "ver_c1",
+                                                "version_type": "resolved"}
+    assert store.get_version_kind("ver_dup") is None
     store.insert_version(version("ver_raw", "raw", None, None, "sha256:y", created=5))
     listed = store.list_versions(TPL, ["raw", "unresolved"], 10)
     assert [v["workflow_version_id"] for v in listed] == ["ver_raw", "ver_src"]

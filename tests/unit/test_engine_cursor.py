@@ -111,3 +111,11 @@ def _f() -> type:
     from engine.wire import EventFilters
 
     return EventFilters
+
+
+def test_completed_steps_come_from_the_fold_and_survive_a_copy() -> None:
+    """Responses read the completed steps off the session's cursor, not a lineage scan."""
+    c = cur.fold([ev("step_started", "a"), ev("step_completed", "a"), ev("step_started", "b")])
+    twin = c.copy()
+    cur.apply(c, ev("step_completed", "b"))
+    assert c.completed_steps() == ["a", "b"] and twin.completed_steps() == ["a"]

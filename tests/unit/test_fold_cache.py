@@ -256,3 +256,17 @@ def test_a_shared_cache_serves_every_engine_built_over_it() -> None:
     second.respond("u", run_id, _pending(second, run_id), resp({"selected_indices": [0]}))
     assert cache.stats.hits > hits
     assert _shape(second.load("u", run_id)) == _full(store, run_id)
+
+
+def test_the_editor_state_from_the_fold_equals_the_lineage_fold() -> None:
+    """The virtual response's `state` comes off the session (`nodes`) with the caches on and
+    from the lineage's state events with them off: the same document after every move."""
+    on, off = probe_engine(settings=ON), probe_engine(settings=OFF)
+    runs = [_start(eng) for eng in (on, off)]
+    for step in SCRIPT:
+        for eng, run_id in zip((on, off), runs, strict=True):
+            step(eng, run_id)
+        hits = on.folds.stats.hits
+        assert _encoded(on.get_editor_state("u", runs[0])) == \
+            _encoded(off.get_editor_state("u", runs[1]))
+        assert on.folds.stats.hits == hits + 1
