@@ -20,6 +20,7 @@ from db.blob_decode import (
     DOC_DECODER,
     FORMAT,
     GZIP_MAGIC,
+    MAX_DOCUMENTS,
     MAX_MEMBERS,
     VERSION,
     ZSTD_MAGIC,
@@ -32,7 +33,7 @@ from db.blob_decode import (
 )
 from db.blob_members import merge, parse_documents
 from db.indexes import VIRTUAL_COLLECTIONS
-from engine.errors import VirtualDbTooLarge
+from engine.errors import InvalidVirtualDb, VirtualDbTooLarge
 from engine.json_depth import depth_within
 
 Doc = dict[str, Any]
@@ -45,6 +46,19 @@ class _Top(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _TOP = msgspec.json.Decoder(_Top)
+
+
+class _TopDocs(msgspec.Struct, forbid_unknown_fields=True):
+    format: str
+    version: int
+    collections: dict[str, list[msgspec.Raw]]
+
+
+_TOP_DOCS = msgspec.json.Decoder(_TopDocs)
+
+
+class _Slow(Exception):
+    """The quick pass met something it does not decide: the step-by-step path runs instead."""
 
 
 def _split(data: bytes) -> dict[str, Any]:
@@ -134,6 +148,71 @@ def decode_trusted(raw: bytes) -> Doc:
     return _dates(doc, _TRUSTED)
 
 
+def _quick_collection(exact: list[bytes], decoder: TagDecoder) -> list[Doc]:
+    """One collection of a well-formed one-member blob in as few passes as the checks allow:
+    each document parsed once, its top-level keys looked at once (tags counted, `$date` fields
+    noted), the nested-tag and escape checks made over the collection, the bracket count (and
+    an exact depth only when that count is over the budget) per document. Raises `_Slow` for
+    anything else, so what it returns is exactly what the step-by-step path returns."""
+    try:
+        parsed: list[Doc] = [DOC_DECODER.decode(item) for item in exact]
+    except (msgspec.DecodeError, RecursionError):
+        raise _Slow from None
+    dates: list[tuple[Doc, str]] = []
+    tags = 0
+    for doc in parsed:
+        for key, value in doc.items():
+            if key[:1] == "$":
+                raise _Slow
+            if type(value) is dict and len(value) == 1:
+                if "$date" in value:
+                    tags += 1
+                    dates.append((doc, key))
+                elif "$esc" in value:
+                    tags += 1
+    dollars = escapes = 0
+    for item in exact:
+        dollars += item.count(b'"$')
+        escapes += b"\\u" in item
+    if escapes or (dollars != tags and sum(_tag_keys(item) for item in exact) != tags):
+        raise _Slow
+    budget = decoder.max_depth - 3
+    for item in exact:
+        if item.count(b"{") + item.count(b"[") > budget \
+                and not depth_within(item, budget, parsed=True):
+            raise _Slow
+    try:
+        for doc, key in dates:
+            doc[key] = _date(doc[key]["$date"], decoder)
+    except InvalidVirtualDb:
+        raise _Slow from None
+    return parsed
+
+
+def _quick(data: bytes, decoder: TagDecoder) -> tuple[dict[str, list[Doc]],
+                                                      dict[str, list[bytes]]] | None:
+    """A one-member blob decoded by `_quick_collection`; None: take the step-by-step path
+    (malformed, over a limit, nested tags or escapes, too deep: it finds the precise error)."""
+    try:
+        top = _TOP_DOCS.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if top.format != FORMAT or top.version != VERSION:
+        return None
+    docs: dict[str, list[Doc]] = {}
+    raws: dict[str, list[bytes]] = {}
+    for name, items in top.collections.items():
+        if name not in VIRTUAL_COLLECTIONS or len(items) > MAX_DOCUMENTS:
+            return None
+        exact = [bytes(item) for item in items]
+        try:
+            docs[name] = _quick_collection(exact, decoder)
+        except _Slow:
+            return None
+        raws[name] = exact
+    return docs, raws
+
+
 class BlobShape(msgspec.Struct, frozen=True):
     """What blob v2's export needs to know of a decoded blob (db/blob_members.py)."""
 
@@ -168,6 +247,10 @@ def decode_with_raw(text: str | bytes, limits: BlobLimits) -> tuple[
     if limits.max_depth < 4:
         raise invalid("too_deep", "virtual_db JSON is nested too deeply")
     decoder = TagDecoder(limits.max_depth, True)
+    quick = _quick(members[0], decoder) if len(members) == 1 else None
+    if quick is not None:
+        validate_collections(quick[0])
+        return quick[0], quick[1], BlobShape(members=1, inflated_bytes=len(members[0]))
     arrays = _split(members[0])
     dead = 0
     merged: dict[str, tuple[list[bytes], list[Doc]]] = {}

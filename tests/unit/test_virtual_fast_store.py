@@ -204,3 +204,24 @@ def test_reads_are_private_copies() -> None:
     second = loaded.get_config("t", "n")
     assert second["value"] == {"list": [1]} and second["at"] == T0 + timedelta(milliseconds=1)
     assert second["at"].tzinfo is not None
+
+
+def test_quick_pass_decides_only_plain_blobs() -> None:
+    """[BLOB-6] The one-pass decode of a plain one-member blob returns what the step-by-step
+    path returns; nested tags, escapes and deep documents are left to that path."""
+    from db.blob_decode import TagDecoder
+    from db.blob_members import blob_json
+    from db.blob_splice import _quick
+
+    decoder = TagDecoder(LIMITS.max_depth, True)
+    plain = encode_blob({"config": [{"type": "t", "name": "n", "at": T0, "v": _deep(40)}]})
+    quick = _quick(blob_json(plain), decoder)
+    assert quick is not None and quick[0] == decode_blob(
+        plain, max_encoded_bytes=LIMITS.max_encoded_bytes,
+        max_decompressed_bytes=LIMITS.max_decompressed_bytes)
+    for doc in ({"type": "t", "name": "n", "v": {"k": {"$date": "2026-01-01T00:00:00.000Z"}}},
+                {"type": "t", "name": "n", "v": "\u00e9"},
+                {"type": "t", "name": "n", "v": _deep(49)}):
+        text = _j({"config": [doc]})
+        assert _quick(blob_json(text), decoder) is None
+        assert _fast_outcome(text) == _outcome(text)
