@@ -148,69 +148,83 @@ def decode_trusted(raw: bytes) -> Doc:
     return _dates(doc, _TRUSTED)
 
 
-def _quick_collection(exact: list[bytes], decoder: TagDecoder) -> list[Doc]:
-    """One collection of a well-formed one-member blob in as few passes as the checks allow:
-    each document parsed once, its top-level keys looked at once (tags counted, `$date` fields
-    noted), the nested-tag and escape checks made over the collection, the bracket count (and
-    an exact depth only when that count is over the budget) per document. Raises `_Slow` for
-    anything else, so what it returns is exactly what the step-by-step path returns."""
-    try:
-        parsed: list[Doc] = [DOC_DECODER.decode(item) for item in exact]
-    except (msgspec.DecodeError, RecursionError):
-        raise _Slow from None
-    dates: list[tuple[Doc, str]] = []
-    tags = 0
-    for doc in parsed:
-        for key, value in doc.items():
-            if key[:1] == "$":
+class _Scanned:
+    """One collection after the quick pass's first loop: documents, `$date` fields, tag count."""
+
+    def __init__(self, exact: list[bytes]) -> None:
+        self.exact = exact
+        try:
+            self.parsed: list[Doc] = [DOC_DECODER.decode(item) for item in exact]
+        except (msgspec.DecodeError, RecursionError):
+            raise _Slow from None
+        self.dates: list[tuple[Doc, str]] = []
+        self.tags = 0
+        for doc in self.parsed:
+            for key, value in doc.items():
+                if key[:1] == "$":
+                    raise _Slow
+                if type(value) is dict and len(value) == 1:
+                    if "$date" in value:
+                        self.tags += 1
+                        self.dates.append((doc, key))
+                    elif "$esc" in value:
+                        self.tags += 1
+
+    def plain(self) -> bool:
+        """No nested tag and no escape in the collection (the step-by-step path's test)."""
+        dollars = escapes = 0
+        for item in self.exact:
+            dollars += item.count(b'"$')
+            escapes += b"\\u" in item
+        return not escapes and (dollars == self.tags
+                                or sum(_tag_keys(item) for item in self.exact) == self.tags)
+
+    def finish(self, decoder: TagDecoder) -> list[Doc]:
+        """Depth (the bracket count, exactly only when that is over the budget), then the
+        top-level `$date`s."""
+        budget = decoder.max_depth - 3
+        for item in self.exact:
+            if item.count(b"{") + item.count(b"[") > budget \
+                    and not depth_within(item, budget, parsed=True):
                 raise _Slow
-            if type(value) is dict and len(value) == 1:
-                if "$date" in value:
-                    tags += 1
-                    dates.append((doc, key))
-                elif "$esc" in value:
-                    tags += 1
-    dollars = escapes = 0
-    for item in exact:
-        dollars += item.count(b'"$')
-        escapes += b"\\u" in item
-    if escapes or (dollars != tags and sum(_tag_keys(item) for item in exact) != tags):
-        raise _Slow
-    budget = decoder.max_depth - 3
-    for item in exact:
-        if item.count(b"{") + item.count(b"[") > budget \
-                and not depth_within(item, budget, parsed=True):
-            raise _Slow
-    try:
-        for doc, key in dates:
-            doc[key] = _date(doc[key]["$date"], decoder)
-    except InvalidVirtualDb:
-        raise _Slow from None
-    return parsed
+        try:
+            for doc, key in self.dates:
+                doc[key] = _date(doc[key]["$date"], decoder)
+        except InvalidVirtualDb:
+            raise _Slow from None
+        return self.parsed
 
 
 def _quick(data: bytes, decoder: TagDecoder) -> tuple[dict[str, list[Doc]],
                                                       dict[str, list[bytes]]] | None:
-    """A one-member blob decoded by `_quick_collection`; None: take the step-by-step path
-    (malformed, over a limit, nested tags or escapes, too deep: it finds the precise error)."""
+    """A well-formed one-member blob in as few passes as the checks allow: each document parsed
+    once and its top-level keys looked at once; the nested-tag and escape tests made once over
+    the whole text when they pass there, else per collection (every top-level tag spells its
+    tag key once, and a collection passes exactly when its tag keys are its top-level tags,
+    so equal counts over the text mean every collection passes). None: anything
+    else (malformed, over a limit, nested tags, escapes, too deep, a bad date) takes the
+    step-by-step path, which finds the precise error; so what this returns is exactly what
+    that path returns."""
     try:
         top = _TOP_DOCS.decode(data)
     except (msgspec.DecodeError, RecursionError):
         return None
     if top.format != FORMAT or top.version != VERSION:
         return None
-    docs: dict[str, list[Doc]] = {}
-    raws: dict[str, list[bytes]] = {}
-    for name, items in top.collections.items():
-        if name not in VIRTUAL_COLLECTIONS or len(items) > MAX_DOCUMENTS:
+    scanned: dict[str, _Scanned] = {}
+    try:
+        for name, items in top.collections.items():
+            if name not in VIRTUAL_COLLECTIONS or len(items) > MAX_DOCUMENTS:
+                return None
+            scanned[name] = _Scanned([bytes(item) for item in items])
+        whole = b"\\u" not in data \
+            and _tag_keys(data) == sum(coll.tags for coll in scanned.values())
+        if not whole and not all(coll.plain() for coll in scanned.values()):
             return None
-        exact = [bytes(item) for item in items]
-        try:
-            docs[name] = _quick_collection(exact, decoder)
-        except _Slow:
-            return None
-        raws[name] = exact
-    return docs, raws
+        docs = {name: coll.finish(decoder) for name, coll in scanned.items()}
+    except _Slow:
+        return None
+    return docs, {name: coll.exact for name, coll in scanned.items()}
 
 
 class BlobShape(msgspec.Struct, frozen=True):

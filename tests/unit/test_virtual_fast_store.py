@@ -214,11 +214,14 @@ def test_quick_pass_decides_only_plain_blobs() -> None:
     from db.blob_splice import _quick
 
     decoder = TagDecoder(LIMITS.max_depth, True)
-    plain = encode_blob({"config": [{"type": "t", "name": "n", "at": T0, "v": _deep(40)}]})
+    plain = encode_blob({"config": [{"type": "t", "name": "n", "at": T0, "v": _deep(40)},
+                                    {"type": "t", "name": "p", "v": [{"$match": {"a": 1}}]}],
+                         "users": [{"user_id": "u", "created_at": T0}]})
     quick = _quick(blob_json(plain), decoder)
     assert quick is not None and quick[0] == decode_blob(
         plain, max_encoded_bytes=LIMITS.max_encoded_bytes,
         max_decompressed_bytes=LIMITS.max_decompressed_bytes)
+    assert quick[0]["users"][0]["created_at"] == T0
     for doc in ({"type": "t", "name": "n", "v": {"k": {"$date": "2026-01-01T00:00:00.000Z"}}},
                 {"type": "t", "name": "n", "v": "\u00e9"},
                 {"type": "t", "name": "n", "v": _deep(49)}):
