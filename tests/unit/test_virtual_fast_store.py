@@ -228,3 +228,25 @@ def test_quick_pass_decides_only_plain_blobs() -> None:
         text = _j({"config": [doc]})
         assert _quick(blob_json(text), decoder) is None
         assert _fast_outcome(text) == _outcome(text)
+
+
+@pytest.mark.parametrize(("first", "second", "clash"), [
+    (1, 1.0, True), (1, True, False), ("1", 1, False), ("a", "a", True), (None, None, True),
+    ({"a": 1, "b": 2}, {"b": 2, "a": 1}, True), ([1], "[1]", False), (T0, T0, True)])
+def test_unique_keys_compare_like_mongodb(first: Any, second: Any, clash: bool) -> None:
+    """[ST-7] Bare key parts (strings, numbers) keep the unique-key semantics: 1 and 1.0 are
+    one key, a boolean, a string or an array is never a number, a missing field is one key."""
+    from db.memory_executor import MemoryExecutor
+    from engine.errors import ConcurrentModification
+
+    for fields in (("k",), ("k", "j")):
+        mem = MemoryExecutor()
+        mem.create_index("config", [(f, 1) for f in fields], unique=True)
+        mem.insert_one("config", {"j": 0} if first is None else {"k": first, "j": 0})
+        second_doc = {"j": 0} if second is None else {"k": second, "j": 0}
+        if clash:
+            with pytest.raises(ConcurrentModification):
+                mem.insert_one("config", second_doc)
+        else:
+            mem.insert_one("config", second_doc)
+            assert mem.count_documents("config", {}) == 2
