@@ -171,13 +171,13 @@ class _Scanned:
                         self.tags += 1
 
     def plain(self) -> bool:
-        """No nested tag and no escape in the collection (the step-by-step path's test)."""
-        dollars = escapes = 0
+        """No nested tag in the collection, for text without `\\u` escapes (the step-by-step
+        path's test: its tag keys are its top-level tags). Every top-level tag spells its key
+        and so one `$`, so as many `$` as tags settles it with a one-byte count."""
+        dollars = 0
         for item in self.exact:
-            dollars += item.count(b'"$')
-            escapes += b"\\u" in item
-        return not escapes and (dollars == self.tags
-                                or sum(_tag_keys(item) for item in self.exact) == self.tags)
+            dollars += item.count(b"$")
+        return dollars == self.tags or sum(_tag_keys(item) for item in self.exact) == self.tags
 
     def finish(self, decoder: TagDecoder) -> list[Doc]:
         """Depth (the bracket count, exactly only when that is over the budget), then the
@@ -198,10 +198,10 @@ class _Scanned:
 def _quick(data: bytes, decoder: TagDecoder) -> tuple[dict[str, list[Doc]],
                                                       dict[str, list[bytes]]] | None:
     """A well-formed one-member blob in as few passes as the checks allow: each document parsed
-    once and its top-level keys looked at once; the nested-tag and escape tests made once over
-    the whole text when they pass there, else per collection (every top-level tag spells its
-    tag key once, and a collection passes exactly when its tag keys are its top-level tags,
-    so equal counts over the text mean every collection passes). None: anything
+    once and its top-level keys looked at once; the escape test made once over the whole text
+    and the nested-tag test too when it passes there, else per collection (a collection passes
+    exactly when its tag keys are its top-level tags; each of those holds a `$`, so as many `$`
+    in the text as tags means every collection passes). None: anything
     else (malformed, over a limit, nested tags, escapes, too deep, a bad date) takes the
     step-by-step path, which finds the precise error; so what this returns is exactly what
     that path returns."""
@@ -217,9 +217,10 @@ def _quick(data: bytes, decoder: TagDecoder) -> tuple[dict[str, list[Doc]],
             if name not in VIRTUAL_COLLECTIONS or len(items) > MAX_DOCUMENTS:
                 return None
             scanned[name] = _Scanned([bytes(item) for item in items])
-        whole = b"\\u" not in data \
-            and _tag_keys(data) == sum(coll.tags for coll in scanned.values())
-        if not whole and not all(coll.plain() for coll in scanned.values()):
+        if b"\\u" in data:
+            return None
+        if data.count(b"$") != sum(coll.tags for coll in scanned.values()) \
+                and not all(coll.plain() for coll in scanned.values()):
             return None
         docs = {name: coll.finish(decoder) for name, coll in scanned.items()}
     except _Slow:
