@@ -236,6 +236,19 @@ class _Coll:
                 unique.keys(self.recs).discard(key)
 
 
+def _one_clause_or(flt: Doc) -> Doc:
+    """`{a: x, "$or": [{b: y}]}` as `{a: x, b: y}` (the lineage of a run that never forked), so
+    the plain-filter test can take it; any other filter unchanged."""
+    clauses = flt.get("$or")
+    if type(clauses) is not list or len(clauses) != 1 or type(clauses[0]) is not dict:
+        return flt
+    merged = {k: v for k, v in flt.items() if k != "$or"}
+    if any(k in merged for k in clauses[0]):
+        return flt
+    merged.update(clauses[0])
+    return merged
+
+
 class MemoryExecutor:
     """Executes db/queries.py shapes in memory; see the module docstring."""
 
@@ -282,6 +295,7 @@ class MemoryExecutor:
     def _match(self, coll: _Coll, flt: Doc) -> list[_Rec]:
         if not flt:
             return list(coll.recs)
+        flt = _one_clause_or(flt)
         test = mq.compile_filter(flt)
         fast = mq.plain_test(flt, test)
         return [rec for rec in coll.recs if (fast or test)(rec)]

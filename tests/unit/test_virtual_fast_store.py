@@ -250,3 +250,17 @@ def test_unique_keys_compare_like_mongodb(first: Any, second: Any, clash: bool) 
         else:
             mem.insert_one("config", second_doc)
             assert mem.count_documents("config", {}) == 2
+
+
+def test_one_clause_or_matches_like_the_clause() -> None:
+    """[ST-9] A lineage filter of a run that never forked (`$or` of one clause) finds what the
+    clause joined to the rest finds; an `$or` naming a key of the rest is left as it is."""
+    from db.memory_executor import MemoryExecutor
+
+    mem = MemoryExecutor()
+    for i in range(6):
+        mem.insert_one("config", {"type": "t" if i % 2 else "u", "name": f"n{i}", "b": i % 3})
+    names = lambda flt: sorted(d["name"] for d in mem.find("config", flt))  # noqa: E731
+    assert names({"type": "t", "$or": [{"b": 1}]}) == names({"type": "t", "b": 1}) == ["n1"]
+    assert names({"type": "t", "$or": [{"type": "u"}]}) == []
+    assert names({"$or": [{"b": {"$lte": 1}}], "type": "u"}) == ["n0", "n4"]
