@@ -20,6 +20,7 @@ from db.blob_decode import (
     DOC_DECODER,
     FORMAT,
     GZIP_MAGIC,
+    MAX_DOCUMENTS,
     MAX_MEMBERS,
     VERSION,
     ZSTD_MAGIC,
@@ -32,7 +33,7 @@ from db.blob_decode import (
 )
 from db.blob_members import merge, parse_documents
 from db.indexes import VIRTUAL_COLLECTIONS
-from engine.errors import VirtualDbTooLarge
+from engine.errors import InvalidVirtualDb, VirtualDbTooLarge
 from engine.json_depth import depth_within
 
 Doc = dict[str, Any]
@@ -45,6 +46,19 @@ class _Top(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _TOP = msgspec.json.Decoder(_Top)
+
+
+class _TopDocs(msgspec.Struct, forbid_unknown_fields=True):
+    format: str
+    version: int
+    collections: dict[str, list[msgspec.Raw]]
+
+
+_TOP_DOCS = msgspec.json.Decoder(_TopDocs)
+
+
+class _Slow(Exception):
+    """The quick pass met something it does not decide: the step-by-step path runs instead."""
 
 
 def _split(data: bytes) -> dict[str, Any]:
@@ -134,6 +148,86 @@ def decode_trusted(raw: bytes) -> Doc:
     return _dates(doc, _TRUSTED)
 
 
+class _Scanned:
+    """One collection after the quick pass's first loop: documents, `$date` fields, tag count."""
+
+    def __init__(self, exact: list[bytes]) -> None:
+        self.exact = exact
+        try:
+            self.parsed: list[Doc] = [DOC_DECODER.decode(item) for item in exact]
+        except (msgspec.DecodeError, RecursionError):
+            raise _Slow from None
+        self.dates: list[tuple[Doc, str]] = []
+        self.tags = 0
+        for doc in self.parsed:
+            for key, value in doc.items():
+                if key[:1] == "$":
+                    raise _Slow
+                if type(value) is dict and len(value) == 1:
+                    if "$date" in value:
+                        self.tags += 1
+                        self.dates.append((doc, key))
+                    elif "$esc" in value:
+                        self.tags += 1
+
+    def plain(self) -> bool:
+        """No nested tag in the collection, for text without `\\u` escapes (the step-by-step
+        path's test: its tag keys are its top-level tags). Every top-level tag spells its key
+        and so one `$`, so as many `$` as tags settles it with a one-byte count."""
+        dollars = 0
+        for item in self.exact:
+            dollars += item.count(b"$")
+        return dollars == self.tags or sum(_tag_keys(item) for item in self.exact) == self.tags
+
+    def finish(self, decoder: TagDecoder) -> list[Doc]:
+        """Depth (the bracket count, exactly only when that is over the budget), then the
+        top-level `$date`s."""
+        budget = decoder.max_depth - 3
+        for item in self.exact:
+            if item.count(b"{") + item.count(b"[") > budget \
+                    and not depth_within(item, budget, parsed=True):
+                raise _Slow
+        try:
+            for doc, key in self.dates:
+                doc[key] = _date(doc[key]["$date"], decoder)
+        except InvalidVirtualDb:
+            raise _Slow from None
+        return self.parsed
+
+
+def _quick(data: bytes, decoder: TagDecoder) -> tuple[dict[str, list[Doc]],
+                                                      dict[str, list[bytes]]] | None:
+    """A well-formed one-member blob in as few passes as the checks allow: each document parsed
+    once and its top-level keys looked at once; the escape test made once over the whole text
+    and the nested-tag test too when it passes there, else per collection (a collection passes
+    exactly when its tag keys are its top-level tags; each of those holds a `$`, so as many `$`
+    in the text as tags means every collection passes). None: anything
+    else (malformed, over a limit, nested tags, escapes, too deep, a bad date) takes the
+    step-by-step path, which finds the precise error; so what this returns is exactly what
+    that path returns."""
+    try:
+        top = _TOP_DOCS.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if top.format != FORMAT or top.version != VERSION:
+        return None
+    scanned: dict[str, _Scanned] = {}
+    try:
+        for name, items in top.collections.items():
+            if name not in VIRTUAL_COLLECTIONS or len(items) > MAX_DOCUMENTS:
+                return None
+            scanned[name] = _Scanned([bytes(item) for item in items])
+        if b"\\u" in data:
+            return None
+        if data.count(b"$") != sum(coll.tags for coll in scanned.values()) \
+                and not all(coll.plain() for coll in scanned.values()):
+            return None
+        docs = {name: coll.finish(decoder) for name, coll in scanned.items()}
+    except _Slow:
+        return None
+    return docs, {name: coll.exact for name, coll in scanned.items()}
+
+
 class BlobShape(msgspec.Struct, frozen=True):
     """What blob v2's export needs to know of a decoded blob (db/blob_members.py)."""
 
@@ -168,6 +262,10 @@ def decode_with_raw(text: str | bytes, limits: BlobLimits) -> tuple[
     if limits.max_depth < 4:
         raise invalid("too_deep", "virtual_db JSON is nested too deeply")
     decoder = TagDecoder(limits.max_depth, True)
+    quick = _quick(members[0], decoder) if len(members) == 1 else None
+    if quick is not None:
+        validate_collections(quick[0])
+        return quick[0], quick[1], BlobShape(members=1, inflated_bytes=len(members[0]))
     arrays = _split(members[0])
     dead = 0
     merged: dict[str, tuple[list[bytes], list[Doc]]] = {}

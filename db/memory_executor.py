@@ -99,6 +99,25 @@ class _Rec:
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
+_EXTRACTED_PARTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    coll: tuple((path, tuple(path.split("."))) for path in paths)
+    for coll, paths in EXTRACTED.items()}
+#: one frozenset per distinct set of nested field names (records of one collection mostly share
+#: theirs), so a loaded blob does not hold thousands of equal sets; bounded against odd blobs
+_NESTED: dict[tuple[str, ...], frozenset[str]] = {}
+_NESTED_MAX = 4096
+
+
+def _nested_set(names: list[str]) -> frozenset[str]:
+    key = tuple(names)
+    found = _NESTED.get(key)
+    if found is None:
+        found = frozenset(names)
+        if len(_NESTED) < _NESTED_MAX:
+            _NESTED[key] = found
+    return found
+
+
 def _skeleton(coll: str, doc: Doc) -> tuple[Doc, frozenset[str]]:
     skel: Doc = {}
     nested: list[str] = []
@@ -115,23 +134,29 @@ def _skeleton(coll: str, doc: Doc) -> tuple[Doc, frozenset[str]]:
                 skel[key] = mq.utc(value) if isinstance(value, datetime) else value
             else:
                 nested.append(key)
-    for path in EXTRACTED.get(coll, ()):
+    for path, parts in _EXTRACTED_PARTS.get(coll, ()):
         found: Any = doc
-        for part in path.split("."):
+        for part in parts:
             found = found.get(part, mq.MISSING) if isinstance(found, dict) else mq.MISSING
         if found is mq.MISSING or mq.is_scalar(found):
             skel[path] = found
     skel.pop("_id", None)
-    return skel, frozenset(nested)
+    return skel, _nested_set(nested)
 
 
 def _key_part(value: Any) -> Any:
+    """One key field's value, normalised: strings and numbers bare (no other part equals one;
+    1 and 1.0 are one key, as in MongoDB), booleans apart from numbers, objects and arrays by
+    their sorted JSON, anything else tagged with its type. Bare parts keep the key sets of a
+    loaded blob small (they are walked by the cyclic collector when a request ends)."""
+    if type(value) is str:
+        return value
     if value is mq.MISSING or value is None:
         return None
     if isinstance(value, bool):
         return ("b", value)
     if isinstance(value, (int, float)):
-        return ("n", value)
+        return value
     if isinstance(value, (dict, list)):
         return ("j", msgspec.json.encode(value, order="sorted"))
     return (type(value).__name__, value)
@@ -163,9 +188,18 @@ class _Unique:
         self._depth = 0
 
     def key(self, rec: _Rec) -> Any:
+        """The record's key (None: not indexed, a sparse index without the fields); a one-field
+        key is its part itself unless missing, so the common key is no tuple at all."""
         skel = rec.skel
-        key = tuple(_key_part(skel[f] if f in skel else mq.field_value(rec, f))
-                    for f in self.fields)
+        fields = self.fields
+        if len(fields) == 1:
+            field = fields[0]
+            part = _key_part(skel[field] if field in skel else mq.field_value(rec, field))
+            if part is None:
+                return None if self.sparse else (None,)
+            return part
+        key = tuple([_key_part(skel[f] if f in skel else mq.field_value(rec, f))
+                     for f in fields])
         if self.sparse and all(k is None for k in key):
             return None
         return key
@@ -283,6 +317,19 @@ class _Coll:
                 unique.discard(self.recs, key)
 
 
+def _one_clause_or(flt: Doc) -> Doc:
+    """`{a: x, "$or": [{b: y}]}` as `{a: x, b: y}` (the lineage of a run that never forked), so
+    the plain-filter test can take it; any other filter unchanged."""
+    clauses = flt.get("$or")
+    if type(clauses) is not list or len(clauses) != 1 or type(clauses[0]) is not dict:
+        return flt
+    merged = {k: v for k, v in flt.items() if k != "$or"}
+    if any(k in merged for k in clauses[0]):
+        return flt
+    merged.update(clauses[0])
+    return merged
+
+
 class MemoryExecutor:
     """Executes db/queries.py shapes in memory; see the module docstring."""
 
@@ -332,6 +379,7 @@ class MemoryExecutor:
     def _match(self, coll: _Coll, flt: Doc) -> list[_Rec]:
         if not flt:
             return list(coll.recs)
+        flt = _one_clause_or(flt)
         recs = coll.recs
         found = coll.lookups.positions(recs, flt, [u.fields for u in coll.uniques])
         if found is not None:

@@ -22,10 +22,18 @@ def _brackets(raw: bytes) -> bytes:
 
 def _brackets_of_valid(raw: bytes) -> bytes:
     """`_brackets` for text known to be valid JSON, without a regex: escaped backslashes and
-    quotes go first, then every other run between quotes is string content."""
+    quotes go first, then every other run between quotes is string content.
+
+    Two adjacent quotes are dropped before splitting (most strings hold no bracket, so this
+    leaves few quotes to split on): they are either one string with no bracket inside or the
+    end of one string and the start of the next with no bracket between, so the quotes that
+    remain still alternate between opening and closing a run of string content."""
     if b"\\" in raw:
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    return b"".join(raw.translate(None, _QUOTE_OR_BRACKET).split(b'"')[0::2])
+    marks = raw.translate(None, _QUOTE_OR_BRACKET).replace(b'""', b"")
+    if b'"' not in marks:
+        return marks
+    return b"".join(marks.split(b'"')[0::2])
 
 
 def _deepest(brackets: bytes) -> int:

@@ -204,3 +204,63 @@ def test_reads_are_private_copies() -> None:
     second = loaded.get_config("t", "n")
     assert second["value"] == {"list": [1]} and second["at"] == T0 + timedelta(milliseconds=1)
     assert second["at"].tzinfo is not None
+
+
+def test_quick_pass_decides_only_plain_blobs() -> None:
+    """[BLOB-6] The one-pass decode of a plain one-member blob returns what the step-by-step
+    path returns; nested tags, escapes and deep documents are left to that path."""
+    from db.blob_decode import TagDecoder
+    from db.blob_members import blob_json
+    from db.blob_splice import _quick
+
+    decoder = TagDecoder(LIMITS.max_depth, True)
+    plain = encode_blob({"config": [{"type": "t", "name": "n", "at": T0, "v": _deep(40)},
+                                    {"type": "t", "name": "p", "v": [{"$match": {"a": 1}}]}],
+                         "users": [{"user_id": "u", "created_at": T0}]})
+    quick = _quick(blob_json(plain), decoder)
+    assert quick is not None and quick[0] == decode_blob(
+        plain, max_encoded_bytes=LIMITS.max_encoded_bytes,
+        max_decompressed_bytes=LIMITS.max_decompressed_bytes)
+    assert quick[0]["users"][0]["created_at"] == T0
+    for doc in ({"type": "t", "name": "n", "v": {"k": {"$date": "2026-01-01T00:00:00.000Z"}}},
+                {"type": "t", "name": "n", "v": "\u00e9"},
+                {"type": "t", "name": "n", "v": _deep(49)}):
+        text = _j({"config": [doc]})
+        assert _quick(blob_json(text), decoder) is None
+        assert _fast_outcome(text) == _outcome(text)
+
+
+@pytest.mark.parametrize(("first", "second", "clash"), [
+    (1, 1.0, True), (1, True, False), ("1", 1, False), ("a", "a", True), (None, None, True),
+    ({"a": 1, "b": 2}, {"b": 2, "a": 1}, True), ([1], "[1]", False), (T0, T0, True)])
+def test_unique_keys_compare_like_mongodb(first: Any, second: Any, clash: bool) -> None:
+    """[ST-7] Bare key parts (strings, numbers) keep the unique-key semantics: 1 and 1.0 are
+    one key, a boolean, a string or an array is never a number, a missing field is one key."""
+    from db.memory_executor import MemoryExecutor
+    from engine.errors import ConcurrentModification
+
+    for fields in (("k",), ("k", "j")):
+        mem = MemoryExecutor()
+        mem.create_index("config", [(f, 1) for f in fields], unique=True)
+        mem.insert_one("config", {"j": 0} if first is None else {"k": first, "j": 0})
+        second_doc = {"j": 0} if second is None else {"k": second, "j": 0}
+        if clash:
+            with pytest.raises(ConcurrentModification):
+                mem.insert_one("config", second_doc)
+        else:
+            mem.insert_one("config", second_doc)
+            assert mem.count_documents("config", {}) == 2
+
+
+def test_one_clause_or_matches_like_the_clause() -> None:
+    """[ST-9] A lineage filter of a run that never forked (`$or` of one clause) finds what the
+    clause joined to the rest finds; an `$or` naming a key of the rest is left as it is."""
+    from db.memory_executor import MemoryExecutor
+
+    mem = MemoryExecutor()
+    for i in range(6):
+        mem.insert_one("config", {"type": "t" if i % 2 else "u", "name": f"n{i}", "b": i % 3})
+    names = lambda flt: sorted(d["name"] for d in mem.find("config", flt))  # noqa: E731
+    assert names({"type": "t", "$or": [{"b": 1}]}) == names({"type": "t", "b": 1}) == ["n1"]
+    assert names({"type": "t", "$or": [{"type": "u"}]}) == []
+    assert names({"$or": [{"b": {"$lte": 1}}], "type": "u"}) == ["n0", "n4"]
