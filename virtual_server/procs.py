@@ -72,6 +72,12 @@ def worker_lost(index: int) -> Answer:
                                     {"worker": index}, headers={"Retry-After": "1"}))
 
 
+def worker_unavailable(index: int) -> Answer:
+    return api_error_parts(ApiError(503, "worker_lost",
+                                    "No engine worker could be started for this request; retry",
+                                    {"worker": index}, headers={"Retry-After": "1"}))
+
+
 def shut_down() -> Answer:
     return api_error_parts(ApiError(503, "overloaded", "The server is shutting down",
                                     headers={"Retry-After": "1"}))
@@ -164,10 +170,22 @@ class ProcessPool:
                   w.process.pid, w.process.exitcode)
         self._reap(w)
         w.restarts += 1
-        if self._closed:
-            return
-        self._spawn(w)
-        self._await_ready(w)
+        if not self._closed:
+            self._revive(w)
+
+    def _revive(self, w: Worker) -> bool:
+        """A new process in the slot; False (slot left empty, tried again by its next job) when
+        it does not start, so a failed start is never mistaken for a ready worker."""
+        try:
+            self._spawn(w)
+            self._await_ready(w)
+        except Exception:  # logged; the job gets a typed 503
+            log.exception("engine worker %d could not be started", w.index)
+            if w.process is not None:
+                self._reap(w)
+            w.conn = None
+            return False
+        return True
 
     def _reap(self, w: Worker) -> None:
         if w.conn is not None:
@@ -232,8 +250,11 @@ class ProcessPool:
     def _exchange(self, w: Worker, job: Job) -> Answer:
         if job.token.is_cancelled():
             return abandoned()
-        if self._closed or w.conn is None:
+        if self._closed:
             return shut_down()
+        if w.conn is None and not self._revive(w):
+            return worker_unavailable(w.index)
+        assert w.conn is not None
         w.current = job.job_id
         try:
             w.conn.send_bytes(pickle.dumps((job.job_id, job.route, job.raw, job.rev3),

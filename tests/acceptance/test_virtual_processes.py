@@ -163,6 +163,29 @@ async def test_a_killed_worker_gives_a_typed_503_and_is_replaced(pool: ProcessPo
     assert status == 200  # the replacement answers
 
 
+async def test_a_worker_that_cannot_be_restarted_answers_503_until_one_starts(
+        pool: ProcessPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slot whose replacement fails to start stays empty: its jobs get a typed 503 (not
+    "shutting down"), and the first job after starting works again gets a new worker."""
+    victim = pool.pick(3)
+    spawn = pool._spawn
+
+    def no_process(w: Any) -> None:
+        raise RuntimeError("cannot start a process")
+
+    monkeypatch.setattr(pool, "_spawn", no_process)
+    os.kill(victim.process.pid, signal.SIGKILL)
+    victim.process.join(10)
+    for _ in range(2):  # the death is found, then the empty slot is tried again
+        status, headers, body = await pool.run("start", _preview(3), False, 3, CancelToken())
+        assert status == 503 and headers == {"Retry-After": "1"}
+        assert json.loads(body)["result"]["error_type"] == "worker_lost"
+    assert victim.conn is None
+    monkeypatch.setattr(pool, "_spawn", spawn)
+    status, _, _ = await pool.run("start", _preview(3), False, 3, CancelToken())
+    assert status == 200 and victim.conn is not None
+
+
 def test_a_client_that_leaves_stops_its_job_in_the_worker() -> None:
     """A live server in process mode: the client closes its connection unanswered while the
     worker runs its 10,000-step preview; the slot comes back at the job's next module boundary
