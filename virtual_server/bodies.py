@@ -3,7 +3,8 @@
 Litestar's own `data` decoding converts leniently (`0` for a boolean, `"5"` for an integer),
 which would accept bodies the schema forbids. Routes therefore take `payload`, decoded from
 the bytes the `before_request` guard already read and checked (auth, size, depth; limits.py),
-and declare the struct for `/schema` with `request_body`.
+or taken as the guard decoded it (the JSON routes of jobs.py), and declare the struct for
+`/schema` with `request_body`.
 """
 
 from __future__ import annotations
@@ -51,8 +52,12 @@ def body_of(type_: type[T]) -> dict[str, Provide]:
 
     async def payload(request: Request[Any, Any, Any]) -> Any:
         raw = await request.body()
-        if request.url.path in JOB_PATHS and runtime(request).procs is not None:
-            return RawBody(raw)
+        if request.url.path in JOB_PATHS:
+            if runtime(request).procs is not None:
+                return RawBody(raw)
+            decoded = getattr(request.state, "decoded", None)
+            if decoded is not None:  # the guard's strict decode (limits.py)
+                return decoded
         try:
             return decode_body(raw, type_)
         except msgspec.ValidationError as exc:

@@ -69,15 +69,32 @@ JOB_PATHS = {"/workflow/" + name: name for name in JOBS}
 
 
 def decode_request(raw: bytes, type_: type[Any], max_depth: int) -> Any:
-    """The guard's depth scan, then the `payload` dependency's strict decoding (bodies.py)."""
-    if raw and not depth_within(raw, max_depth):
-        raise bad_request("Request body nested too deeply", max_depth=max_depth)
+    """The guard's depth check and the `payload` dependency's strict decoding (bodies.py), with
+    the errors of VS-3's order (a too-deep body is refused as such, whatever else is wrong).
+
+    The body is decoded first: text msgspec accepted is valid JSON, whose depth is measured
+    without the string regex (the costliest step of a small request); a body it refuses is
+    scanned as before, so its error is the depth one whenever the body is too deep. msgspec
+    itself stops a body deeper than the interpreter's recursion limit, so no deep body costs
+    more than its size."""
     try:
-        return decode_body(raw, type_)
+        req = decode_body(raw, type_)
     except msgspec.ValidationError as exc:
+        _check_depth(raw, max_depth, parsed=False)
         raise bad_request("Invalid request body", errors=[str(exc)]) from None
     except msgspec.DecodeError as exc:
+        _check_depth(raw, max_depth, parsed=False)
         raise bad_request("Malformed JSON body", errors=[str(exc)]) from None
+    except RecursionError:
+        _check_depth(raw, max_depth, parsed=False)
+        raise
+    _check_depth(raw, max_depth, parsed=True)
+    return req
+
+
+def _check_depth(raw: bytes, max_depth: int, *, parsed: bool) -> None:
+    if raw and not depth_within(raw, max_depth, parsed=parsed):
+        raise bad_request("Request body nested too deeply", max_depth=max_depth)
 
 
 def run_job(svc: VirtualService, name: str, raw: bytes, rev3: bool,
@@ -85,8 +102,9 @@ def run_job(svc: VirtualService, name: str, raw: bytes, rev3: bool,
     """Answer one request; never raises (an unexpected error is the usual 500)."""
     try:
         type_, call = JOBS[name]
-        req = decode_request(raw, type_, svc.settings.max_json_depth)
-        with gc_paused():  # a job whose client left while it was queued is not started
+        with gc_paused():  # the decoded body's objects are young garbage, not cycles
+            req = decode_request(raw, type_, svc.settings.max_json_depth)
+            # a job whose client left while it was queued is not started
             return 200, {}, unless_abandoned(call, cancel)(svc, req, rev3, cancel)
     except ApiError as exc:
         return api_error_parts(exc, rev3)

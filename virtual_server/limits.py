@@ -6,7 +6,9 @@ body decoding, so the order of VS-3 holds: authenticate → size limit on the st
 (Litestar's `request_max_body_size`, 413 `payload_too_large`) → iterative nesting-depth scan
 (400) → msgspec decoding (400 `bad_request` with `details.errors`, mapped in errors.py). The
 scan and the JSON parse of a body run on the engine pool's threads, not on the event loop
-(issue 15); Litestar takes the parsed body from its connection cache and only converts it.
+(issue 15). The JSON routes' bodies (jobs.py) are decoded strictly into their structs once,
+here, and handed to the `payload` dependency (bodies.py); the other routes' bodies are parsed
+and Litestar takes them from its connection cache and only converts them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from litestar.utils.scope.state import ScopeState
 from engine import depth_within
 from virtual_server.auth import authenticate
 from virtual_server.errors import bad_request
-from virtual_server.jobs import JOB_PATHS
+from virtual_server.gcpause import without_gc
+from virtual_server.jobs import JOB_PATHS, JOBS, decode_request
 from virtual_server.runtime import runtime
 from virtual_server.settings import VirtualSettings
 
@@ -61,8 +64,12 @@ def request_guard(settings: VirtualSettings) -> Callable[[Request[Any, Any, Any]
                                                    settings.auth_required, rt.users)
         if request.method == "POST":
             body = await request.body()  # enforces request_max_body_size on the streamed bytes
-            if rt.procs is not None and request.url.path in JOB_PATHS:
-                return None  # an engine process scans and decodes it (jobs.py)
+            name = JOB_PATHS.get(request.url.path)
+            if name is not None:
+                if rt.procs is None:  # one strict decode, off the loop; `payload` takes it
+                    request.state.decoded = await rt.pool.off_loop(
+                        without_gc(decode_request), body, JOBS[name][0], settings.max_json_depth)
+                return None  # else an engine process checks and decodes it (jobs.py)
             if body:
                 parsed = await rt.pool.off_loop(parse_body, body,
                                                               settings.max_json_depth)
