@@ -28,8 +28,10 @@ def _brackets_of_valid(raw: bytes) -> bytes:
     leaves few quotes to split on): they are either one string with no bracket inside or the
     end of one string and the start of the next with no bracket between, so the quotes that
     remain still alternate between opening and closing a run of string content."""
-    if b"\\" in raw:
-        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    if b"\\\\" in raw:  # each test is a fast search; a `replace` copies the text even when
+        raw = raw.replace(b"\\\\", b"")  # nothing matches
+    if b'\\"' in raw:
+        raw = raw.replace(b'\\"', b"")
     marks = raw.translate(None, _QUOTE_OR_BRACKET).replace(b'""', b"")
     if b'"' not in marks:
         return marks
