@@ -4,7 +4,7 @@ The virtual server keeps no state between requests, so the plain JSON routes (st
 resume/confirm and the four reads) need nothing but the body's bytes, whether the client wants
 the Rev 3 shape, and a cancel token. `run_job` does what the thread mode does across the
 `before_request` guard, the `payload` dependency, the route and the exception handlers (depth
-scan → strict decode → engine operation → encoding, errors rendered as errors.py renders them),
+check and strict decode → engine operation → encoding, errors rendered as errors.py renders them),
 so a worker process can answer a request byte for byte as the thread mode would (issue 15).
 """
 

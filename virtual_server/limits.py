@@ -7,8 +7,10 @@ body decoding, so the order of VS-3 holds: authenticate → size limit on the st
 (400) → msgspec decoding (400 `bad_request` with `details.errors`, mapped in errors.py). The
 scan and the JSON parse of a body run on the engine pool's threads, not on the event loop
 (issue 15). The JSON routes' bodies (jobs.py) are decoded strictly into their structs once,
-here, and handed to the `payload` dependency (bodies.py); the other routes' bodies are parsed
-and Litestar takes them from its connection cache and only converts them.
+here, and handed to the `payload` dependency (bodies.py): there msgspec's recursion-guarded
+decoder goes first and the depth of text it accepted is measured without the string regex,
+with the same errors as scan-then-decode (`decode_request`). The other routes' bodies are
+scanned, parsed, and taken by Litestar from its connection cache.
 """
 
 from __future__ import annotations
