@@ -11,9 +11,12 @@ decodes them with msgspec and sends them back: the floor of any Litestar+msgspec
 body on this machine. Both run as `uvicorn` subprocesses with the same options (httptools, the
 same worker count) and are loaded in turn by one load generator in a separate process (a raw
 HTTP/1.1 client over asyncio, bench/storm_client.py) with the same keep-alive connections for
-the same time, after a warm-up. Ends with `P3 1 worker (<mode>): <ratio>` and
-`P3 2 workers (<mode>): <ratio>`: our requests per second over the echo's, for each virtual
-engine mode (`--modes`: engine threads and engine processes, both by default).
+the same time, after a warm-up, in turns (`--rounds`: each server's time is split into that many
+slices, taken in rotation, so a change in the machine's other load falls on all of them alike);
+the CPU each server's process tree spent per request is printed beside its rate. Ends with
+`P3 1 worker (<mode>): <ratio>` and `P3 2 workers (<mode>): <ratio>`: our requests per second
+over the echo's, for each virtual engine mode (`--modes`: engine threads and engine processes,
+both by default).
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -114,22 +118,62 @@ def load_in_subprocess(port: int, path: str, body_file: str, concurrency: int, w
 # ---------------------------------------------------------------------------- servers
 
 @contextmanager
-def virtual(workers: int, env: dict[str, str]) -> Iterator[int]:
+def virtual(workers: int, env: dict[str, str]) -> Iterator[tuple[int, int]]:
     port = free_port()
     with process([sys.executable, "-m", "virtual_server", "--host", HOST, "--port", str(port),
                   "--workers", str(workers)], {**SERVER_ENV, **env},
-                 f"http://{HOST}:{port}/health"):
-        yield port
+                 f"http://{HOST}:{port}/health") as proc:
+        yield port, proc.pid
 
 
 @contextmanager
-def echo(workers: int) -> Iterator[int]:
+def echo(workers: int) -> Iterator[tuple[int, int]]:
     port = free_port()
     with process([sys.executable, "-m", "uvicorn", "echo_app:app", "--app-dir", "bench",
                   "--host", HOST, "--port", str(port), "--workers", str(workers),
                   "--http", "httptools", "--no-access-log", "--log-level", "warning",
-                  "--timeout-keep-alive", "75"], {}, f"http://{HOST}:{port}/health"):
-        yield port
+                  "--timeout-keep-alive", "75"], {}, f"http://{HOST}:{port}/health") as proc:
+        yield port, proc.pid
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid` and its descendants (Linux /proc; 0
+    elsewhere): the servers' cost per request, which other load on the machine moves far
+    less than their rate."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            # each thread's own children (the engine processes' forkserver is a thread's)
+            children = [c for task in Path(f"/proc/{p}/task").iterdir()
+                        for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+        todo.extend(int(c) for c in children)
+    return total
+
+
+def measure(servers: dict[str, tuple[int, int, str]], body_file: str, args: argparse.Namespace
+            ) -> dict[str, dict[str, float]]:
+    """Load each server in turn, `--rounds` times for `--seconds / --rounds` each (after one
+    warm-up each): a change of the machine's other load then falls on all of them alike."""
+    for port, _pid, path in servers.values():
+        load_in_subprocess(port, path, body_file, args.concurrency, 0.0, args.warmup)
+    totals = {name: {"ok": 0.0, "other": 0.0, "cpu_s": 0.0} for name in servers}
+    share = args.seconds / args.rounds
+    for _ in range(args.rounds):
+        for name, (port, pid, path) in servers.items():
+            before = tree_cpu_s(pid)
+            got = load_in_subprocess(port, path, body_file, args.concurrency, 0.0, share)
+            totals[name]["cpu_s"] += tree_cpu_s(pid) - before
+            totals[name]["ok"] += got["ok"]
+            totals[name]["other"] += got["other"]
+    for t in totals.values():
+        t["rps"] = t["ok"] / args.seconds
+        t["cpu_ms"] = t["cpu_s"] * 1e3 / max(1.0, t["ok"] + t["other"])
+    return totals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="each server's load is split into this many turns, in rotation")
     parser.add_argument("--modes", default="threads,processes",
                         help="virtual engine modes to load, in order (threads: "
                              "WFE_ENGINE_PROCESSES=0; processes: one engine process per core)")
@@ -153,23 +199,26 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
         tmp.write(body)
     print(f"body {len(body) / 1024:.0f} KiB (blob {blob_len / 1024:.0f} KiB), concurrency "
-          f"{args.concurrency}, {args.seconds:.0f} s per server after {args.warmup:.0f} s warm-up")
+          f"{args.concurrency}, {args.seconds:.0f} s per server in {args.rounds} turns after "
+          f"{args.warmup:.0f} s warm-up")
     ratios: dict[tuple[int, str], float] = {}
     modes = [m for m in args.modes.split(",") if m]
     for workers in (1, 2):
-        runs = {}
-        for mode in modes:
-            with virtual(workers, MODES[mode]) as port:
-                runs[mode] = load_in_subprocess(port, "/workflow/respond", tmp.name,
-                                                args.concurrency, args.warmup, args.seconds)
-        with echo(workers) as port:
-            floor = load_in_subprocess(port, "/echo", tmp.name, args.concurrency,
-                                       args.warmup, args.seconds)
+        with ExitStack() as stack:
+            servers = {}
+            for mode in modes:
+                port, pid = stack.enter_context(virtual(workers, MODES[mode]))
+                servers[mode] = (port, pid, "/workflow/respond")
+            port, pid = stack.enter_context(echo(workers))
+            servers["echo"] = (port, pid, "/echo")
+            runs = measure(servers, tmp.name, args)
+        floor = runs.pop("echo")
         for mode, ours in runs.items():
             ratios[workers, mode] = ours["rps"] / floor["rps"]
             print(f"{workers} worker{'s' if workers > 1 else ''}, engine {mode}: virtual "
-                  f"/workflow/respond {ours['rps']:.0f} req/s ({ours['other']:.0f} not 200), "
-                  f"echo {floor['rps']:.0f} req/s ({floor['other']:.0f} not 200): "
+                  f"/workflow/respond {ours['rps']:.0f} req/s ({ours['other']:.0f} not 200, "
+                  f"CPU {ours['cpu_ms']:.2f} ms/request), echo {floor['rps']:.0f} req/s "
+                  f"({floor['other']:.0f} not 200, CPU {floor['cpu_ms']:.2f} ms/request): "
                   f"{ratios[workers, mode] * 100:.1f}%")
     Path(tmp.name).unlink()
     for (workers, mode), ratio in ratios.items():
