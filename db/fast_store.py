@@ -123,6 +123,11 @@ class FastVirtualStore(QueryStore):
             timings["load"] = timings.get("load", 0.0) + time.perf_counter() - decoded
         return store
 
+    def run_event_bytes(self, run_id: str) -> int:
+        """The blob JSON size of the run's events, from each record's kept JSON: what the fold
+        cache counts for a run's lineage (engine/fold_cache.py `stored_event_bytes`)."""
+        return self._mem.raw_bytes("events", {"workflow_run_id": run_id})
+
     # ---- copies (the store cache, issue 13)
 
     def frozen(self, final: bool = False) -> "FastVirtualStore":

@@ -629,6 +629,10 @@ class MemoryExecutor:
         for rec in self._coll(coll).recs:
             yield rec.skel, rec.raw
 
+    def raw_bytes(self, coll: str, filter: Doc) -> int:
+        """The blob JSON size of the documents matching `filter` (no decoding, no encoding)."""
+        return sum(len(rec.raw) for rec in self._match(self._coll(coll), filter))
+
     def record_list(self, coll: str) -> list[Any]:
         """The collection's records in store order (read `skel`, `raw`, `fresh`; never change)."""
         return self._coll(coll).recs
