@@ -431,6 +431,14 @@ class MemoryExecutor:
             copied.lookups = coll.lookups.copy()
         return twin
 
+    def share_in_place(self) -> None:
+        """Make every record a shared one without copying it (`frozen` copies): for an executor
+        nobody else has seen yet whose forks are done, about to be kept as it is."""
+        for coll in self._colls.values():
+            for rec in coll.recs:
+                rec.cached = None
+                rec.shared = True
+
     def fork(self) -> "MemoryExecutor":
         """An executor over the same collections that copies one only when it first writes it
         (self must be `frozen`, i.e. never written again): O(collections), not O(documents)."""
