@@ -272,15 +272,15 @@ def main(argv: list[str] | None = None) -> int:
             parts = results[s][f"{case}_parts"]
             shown = ", ".join(f"{LABELS.get(k, k)} {v * 1000:.1f}" for k, v in parts.items())
             print(f"where our time goes, {case}, {results[s]['events']} events (ms): {shown}")
+    if args.load_requests:
+        editor_load(paths.service, workflow, args.load_requests, ours_respond, respond_body)
     gcs = getattr(gcpause, "stats", None)
     if gcs is not None and gcs.pauses:
-        print(f"cyclic collector: {gcs.full_collections} full collections (one per "
-              f"{gcpause.FULL_EVERY} pauses) over {gcs.pauses} requests of ours, "
+        print(f"cyclic collector: {gcs.full_collections} full collections over {gcs.pauses} "
+              f"requests of ours, "
               f"{gcs.full_seconds * 1000 / max(gcs.full_collections, 1):.1f} ms each, "
               f"{gcs.full_seconds * 1000 / gcs.pauses:.2f} ms per request amortised "
               f"(in the medians above only when one fell on a measured request)")
-    if args.load_requests:
-        editor_load(paths.service, workflow, args.load_requests, ours_respond, respond_body)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"process peak RSS over the whole bench: {peak:.0f} MiB")
     if 100 in results and 2000 in results:

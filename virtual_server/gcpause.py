@@ -14,14 +14,15 @@ after that. So when the last request finishes, everything alive is *frozen* (`gc
 constant time: the generations are spliced onto the permanent one) before the collector is
 resumed. A request leaves a hundred or so objects in garbage cycles (closures, tracebacks);
 frozen, those wait for the next *full collection*: the frozen objects are thawed, collected in
-full and the survivors frozen again. One runs every `FULL_EVERY` pauses, so a request's cyclic
-garbage lives at most that many requests, and also as soon as Python's allocated blocks have
-doubled (and grown by `MIN_GROWTH_BLOCKS`) since the last one — a freeze also takes whatever
-garbage other code left uncollected at that moment, and that rule keeps memory bounded whatever
-its size (CPython's own rule for its oldest generation is growth by a quarter). A safety valve
-does the same when the pause has lasted longer than `MAX_PAUSE_S`, so a server that is never
-idle still collects cycles. `stats` counts the full collections and their time (the bench
-prints them).
+full and the survivors frozen again. It walks the whole heap (hundreds of milliseconds with full
+caches), so it runs on the rule CPython uses for its oldest generation, growth by a quarter:
+once Python's allocated blocks (`sys.getallocatedblocks()`, well under a millisecond) have
+grown by a quarter since the last one, and by at least `MIN_GROWTH_BLOCKS`. Caches replacing
+what they hold do not grow the heap; garbage does, whatever made it (a freeze also takes what
+other code left uncollected at that moment), so frozen garbage never passes about a quarter of
+the live heap. A safety valve does the same when the pause has lasted longer than
+`MAX_PAUSE_S`, so a server that is never idle still collects cycles. `stats` counts the full
+collections and their time (the bench prints them).
 """
 
 from __future__ import annotations
@@ -37,11 +38,10 @@ from typing import Any, Callable, Iterator, TypeVar
 
 T = TypeVar("T")
 MAX_PAUSE_S = 2.0
-#: pauses ended by a freeze between two full collections
-FULL_EVERY = 64
-#: growth of the allocated blocks since the last full collection that calls for one: by this
-#: factor and by at least `MIN_GROWTH_BLOCKS` (a cold request at 2,000 events adds 200,000)
-GROWTH_FACTOR = 2.0
+#: growth of the allocated blocks since the last full collection that calls for one: this share
+#: of the blocks then, and at least `MIN_GROWTH_BLOCKS` (a cold request at 2,000 events leaves
+#: about 200,000 in the caches; a request's cyclic garbage is a few hundred)
+GROWTH_SHARE = 0.25
 MIN_GROWTH_BLOCKS = 500_000
 
 
@@ -57,13 +57,12 @@ _lock = threading.Lock()
 _holders = 0
 _we_disabled = False
 _paused_since = 0.0
-_frozen_pauses = 0
 _blocks_after_full = sys.getallocatedblocks()
 
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    global _holders, _we_disabled, _paused_since, _frozen_pauses
+    global _holders, _we_disabled, _paused_since
     with _lock:
         if _holders == 0:
             _paused_since = time.monotonic()
@@ -80,8 +79,7 @@ def gc_paused() -> Iterator[None]:
             if _holders == 0:
                 if _we_disabled:
                     stats.pauses += 1
-                    _frozen_pauses += 1
-                    collect = _frozen_pauses >= FULL_EVERY or _grown()
+                    collect = _grown()
                     if not collect:
                         gc.freeze()
                     gc.enable()
@@ -95,15 +93,13 @@ def gc_paused() -> Iterator[None]:
 
 def _grown() -> bool:
     blocks = sys.getallocatedblocks()  # O(arenas): well under a millisecond
-    return blocks > GROWTH_FACTOR * _blocks_after_full and blocks - _blocks_after_full > MIN_GROWTH_BLOCKS
+    return blocks - _blocks_after_full > max(GROWTH_SHARE * _blocks_after_full, MIN_GROWTH_BLOCKS)
 
 
 def full_collection() -> None:
     """Thaw what pauses froze, collect in full, freeze the survivors again."""
-    global _frozen_pauses, _blocks_after_full
+    global _blocks_after_full
     started = time.perf_counter()
-    with _lock:
-        _frozen_pauses = 0
     gc.unfreeze()
     gc.collect()
     gc.freeze()

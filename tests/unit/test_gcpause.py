@@ -1,6 +1,6 @@
 """The collector's pause around virtual requests (virtual_server/gcpause.py): what a request
 leaves alive is frozen out of the collector's walks, and its garbage cycles are still freed
-within `FULL_EVERY` requests."""
+once what was frozen since the last full collection passes a bound."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from virtual_server import gcpause
-from virtual_server.gcpause import FULL_EVERY, full_collection, gc_paused
+from virtual_server.gcpause import full_collection, gc_paused
 
 
 class Node:
@@ -55,17 +55,22 @@ def test_what_a_request_leaves_alive_is_frozen_out_of_the_walks() -> None:
     assert kept[3] == {"event": 3}
 
 
-def test_garbage_cycles_of_requests_are_freed_within_full_every_requests() -> None:
+def test_garbage_cycles_of_requests_are_freed_within_a_bounded_number_of_requests(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gcpause, "MIN_GROWTH_BLOCKS", 2_000)
+    monkeypatch.setattr(gcpause, "GROWTH_SHARE", 0.0)  # the test process's heap is large
+    before = gcpause.stats.full_collections
     refs = []
-    for _ in range(FULL_EVERY):
+    for _ in range(300):  # a cycle holding 20 small blocks each: past 2,000 within 100 requests
         with gc_paused():
             a, b = Node(), Node()
             a.other, b.other = b, a  # a cycle: reference counting alone never frees it
+            a.load = [str(n) + "x" for n in range(20)]  # type: ignore[attr-defined]
             refs.append(weakref.ref(a))
             del a, b
-    assert gcpause._frozen_pauses == 0
-    assert all(ref() is None for ref in refs)
-    assert gcpause.stats.full_collections > 0
+        assert sum(ref() is not None for ref in refs) <= 120  # never many more alive
+    assert gcpause.stats.full_collections > before
+    assert refs[0]() is None and refs[150]() is None
 
 
 def test_a_pause_that_never_ends_still_collects(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,12 +99,12 @@ def test_a_pause_that_never_ends_still_collects(monkeypatch: pytest.MonkeyPatch)
     assert gc.isenabled()
 
 
-def test_a_heap_that_doubles_is_collected_before_full_every(
+def test_garbage_other_code_left_is_collected_once_the_heap_grows(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Garbage some other code left uncollected is frozen with the rest at a pause's end; a
     heap grown this much gets a full collection at the next pause's end."""
     monkeypatch.setattr(gcpause, "MIN_GROWTH_BLOCKS", 20_000)
-    monkeypatch.setattr(gcpause, "GROWTH_FACTOR", 1.0)  # the test process's heap is large
+    monkeypatch.setattr(gcpause, "GROWTH_SHARE", 0.0)  # the test process's heap is large
     with gc_paused():
         pass
     before = gcpause.stats.full_collections  # without the garbage: no growth, no collection
