@@ -107,6 +107,17 @@ def _finish_simple(doc: Doc, data: bytes, decoder: TagDecoder) -> Doc:
     return _dates(doc, decoder)
 
 
+#: a `\u` escape: a regex search finds it three times faster than `in` in text full of other
+#: backslash escapes (CPython's two-byte substring search stalls on each backslash)
+_ESCAPE_U = re.compile(rb"\\u")
+
+
+def has_u_escape(data: bytes) -> bool:
+    return _ESCAPE_U.search(data) is not None
+
+
+#: every byte but `{` and `[`: deleting them counts the openers in one pass (not two counts)
+_NOT_OPENERS = bytes(b for b in range(256) if b not in b"{[")
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 _UTC = timezone.utc
 
@@ -116,8 +127,8 @@ def _date(text: Any, decoder: TagDecoder) -> datetime:
     digits in exactly these places, a successful parse is the round trip. Anything else (and
     any parse failure) goes through db.blob's own check, which raises where it raises."""
     if type(text) is str and _DATE_TEXT.fullmatch(text):
-        try:
-            return datetime.fromisoformat(text[:-1]).replace(tzinfo=_UTC)
+        try:  # the `Z` gives `timezone.utc` itself, as `replace(tzinfo=...)` did, 4× faster
+            return datetime.fromisoformat(text)
         except ValueError:
             pass
     return decoder.date(text)
@@ -143,7 +154,7 @@ def decode_trusted(raw: bytes) -> Doc:
     for value in doc.values():
         if type(value) is dict and len(value) == 1 and ("$date" in value or "$esc" in value):
             tags += 1
-    if _tag_keys(raw) != tags or b"\\u" in raw:
+    if _tag_keys(raw) != tags or has_u_escape(raw):
         return _TRUSTED.document(doc)
     return _dates(doc, _TRUSTED)
 
@@ -184,7 +195,7 @@ class _Scanned:
         top-level `$date`s."""
         budget = decoder.max_depth - 3
         for item in self.exact:
-            if item.count(b"{") + item.count(b"[") > budget \
+            if len(item) > budget and len(item.translate(None, _NOT_OPENERS)) > budget \
                     and not depth_within(item, budget, parsed=True):
                 raise _Slow
         try:
@@ -217,7 +228,7 @@ def _quick(data: bytes, decoder: TagDecoder) -> tuple[dict[str, list[Doc]],
             if name not in VIRTUAL_COLLECTIONS or len(items) > MAX_DOCUMENTS:
                 return None
             scanned[name] = _Scanned([bytes(item) for item in items])
-        if b"\\u" in data:
+        if has_u_escape(data):
             return None
         if data.count(b"$") != sum(coll.tags for coll in scanned.values()) \
                 and not all(coll.plain() for coll in scanned.values()):
@@ -283,7 +294,7 @@ def decode_with_raw(text: str | bytes, limits: BlobLimits) -> tuple[
         whole = memoryview(array).tobytes() if len(members) == 1 and array is not None \
             else b",".join(exact)
         total = sum(tags)
-        if (whole.count(b'"$') == total or _tag_keys(whole) == total) and b"\\u" not in whole:
+        if (whole.count(b'"$') == total or _tag_keys(whole) == total) and not has_u_escape(whole):
             docs[name] = [_finish_simple(doc, item, decoder) for doc, item in zip(parsed, exact)]
         else:
             docs[name] = [_finish(doc, item, decoder, t) for doc, item, t in zip(parsed, exact, tags)]

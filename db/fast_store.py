@@ -55,6 +55,8 @@ class FastVirtualStore(QueryStore):
         #: the loaded blob's shape, then (after `delta_json` or `to_json`) the exported one's
         self.shape = BlobShape()
         self._sorted = False
+        #: the decoded store this one forks, to be cached under the input blob's key (`publish`)
+        self._pending: tuple[StoreCache, bytes, FastVirtualStore] | None = None
         super().__init__(self._mem)
 
     @property
@@ -93,9 +95,12 @@ class FastVirtualStore(QueryStore):
                   cache: StoreCache | None = None) -> "FastVirtualStore":
         """Decode and validate (BLOB-3…6), then load; `timings` gets both phases (bench).
 
-        With a `cache`, a blob whose bytes were seen before is not decoded: its store is copied
-        (copy-on-write, see `copy`); a decoded one is kept there, as loaded, before this request
-        writes anything (the virtual user included, so a hit adds it exactly as a miss does).
+        With a `cache`, a blob whose bytes were seen before is not decoded: the request works on
+        a fork of the cached store (copy-on-write, see `fork`). A decoded one becomes the
+        *template* of the request's fork too, kept as loaded (without the virtual user, so a hit
+        adds it exactly as a miss does) and put in the cache by `publish` once the request is
+        done with it: until then its records may hand their decoded documents to this request's
+        readers, which spares copying every record for the cache.
         """
         started = time.perf_counter()
         key = blob_key(text) if cache is not None and cache.enabled else None
@@ -115,13 +120,18 @@ class FastVirtualStore(QueryStore):
         store.shape = shape
         store._index(True)
         if cache is not None and key is not None:
-            kept = store.frozen()
-            cache.put(key, kept, kept.nbytes())
+            template, store = store, store.fork()
+            store._pending = (cache, key, template)
         store._add_user(now)
         if timings is not None:
             timings["decode"] = timings.get("decode", 0.0) + decoded - started
             timings["load"] = timings.get("load", 0.0) + time.perf_counter() - decoded
         return store
+
+    def run_event_bytes(self, run_id: str) -> int:
+        """The blob JSON size of the run's events, from each record's kept JSON: what the fold
+        cache counts for a run's lineage (engine/fold_cache.py `stored_event_bytes`)."""
+        return self._mem.raw_bytes("events", {"workflow_run_id": run_id})
 
     # ---- copies (the store cache, issue 13)
 
@@ -144,6 +154,16 @@ class FastVirtualStore(QueryStore):
         a fixed cost per record. Stores that share records are each counted in full."""
         return self.shape.inflated_bytes + _RECORD_BYTES * self._mem.record_count()
 
+    def publish(self) -> None:
+        """Put the decoded store this request forked in the cache under the input blob's key
+        (a miss's, see `from_blob`), its records made shared in place. Call once the request
+        reads no more (it may have taken their decoded documents); idempotent."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            cache, key, template = pending
+            template._mem.share_in_place()
+            cache.put(key, template, template.nbytes())
+
     def remember(self, cache: StoreCache, text: str) -> None:
         """Keep this store, as the exported blob `text` would decode, under that blob's key
         (the store is not used afterwards: its collections are taken over).
@@ -151,6 +171,7 @@ class FastVirtualStore(QueryStore):
         A full export sorted every collection (BLOB-1), as decoding it lists them, so the copy
         takes that order; a delta keeps the store's order, which is the order it decodes to
         (replacements in place, new documents appended)."""
+        self.publish()
         if not cache.enabled:
             return
         kept = self.frozen(final=True)

@@ -431,6 +431,14 @@ class MemoryExecutor:
             copied.lookups = coll.lookups.copy()
         return twin
 
+    def share_in_place(self) -> None:
+        """Make every record a shared one without copying it (`frozen` copies): for an executor
+        nobody else has seen yet whose forks are done, about to be kept as it is."""
+        for coll in self._colls.values():
+            for rec in coll.recs:
+                rec.cached = None
+                rec.shared = True
+
     def fork(self) -> "MemoryExecutor":
         """An executor over the same collections that copies one only when it first writes it
         (self must be `frozen`, i.e. never written again): O(collections), not O(documents)."""
@@ -628,6 +636,10 @@ class MemoryExecutor:
         """(skeleton, raw JSON) of every stored document, for the blob export."""
         for rec in self._coll(coll).recs:
             yield rec.skel, rec.raw
+
+    def raw_bytes(self, coll: str, filter: Doc) -> int:
+        """The blob JSON size of the documents matching `filter` (no decoding, no encoding)."""
+        return sum(len(rec.raw) for rec in self._match(self._coll(coll), filter))
 
     def record_list(self, coll: str) -> list[Any]:
         """The collection's records in store order (read `skel`, `raw`, `fresh`; never change)."""

@@ -51,6 +51,19 @@ def event_bytes(events: Any) -> int:
     return sum(len(_encoder.encode(e)) for e in events)
 
 
+def stored_event_bytes(store: Any, run_id: str) -> int | None:
+    """The JSON size of all the run's stored events when the store knows it without encoding
+    (the virtual store keeps each record's blob JSON, `FastVirtualStore.run_event_bytes`), else
+    None. A fold's events are a subset of the run's events, and the blob form of a document
+    (`$date` objects, the input's escapes) is not shorter than its plain JSON, so this errs
+    high, as the byte bound wants, and costs no re-encoding of a long lineage."""
+    sizer = getattr(store, "run_event_bytes", None)
+    if sizer is None:
+        return None
+    size = sizer(run_id)
+    return size if isinstance(size, int) else None
+
+
 def same_event(a: Doc, b: Doc) -> bool:
     return all(a.get(k) == b.get(k) for k in ANCHOR_KEYS)
 
@@ -180,10 +193,11 @@ class FoldCache(BoundedLru[str, tuple[Fold, ...]]):
 
 def take_fold(run_id: str, user_id: str, branch: Doc, version: Doc, index: WorkflowIndex,
               events: list[Doc], cursor: cur.Cursor, state: Doc, nodes: Doc, anchor: Doc,
-              base: Fold | None, version_bytes: int) -> Fold:
+              base: Fold | None, version_bytes: int, events_bytes: int | None = None) -> Fold:
     """A fold holding copies of a session's containers; its byte estimate (events and version
     document) grows from `base` when the events extend base's over the same version (the
-    common case: one operation appended a few)."""
+    common case: one operation appended a few). `events_bytes`: an upper estimate of all of
+    `events` already known (`stored_event_bytes`), used instead of encoding them."""
     n = len(base.events) if base is not None else 0
     base_id = None
     if base is not None and base.version is version and n <= len(events) \
@@ -191,7 +205,8 @@ def take_fold(run_id: str, user_id: str, branch: Doc, version: Doc, index: Workf
         own = event_bytes(events[n:])
         nbytes, base_id = base.nbytes + own, base.anchor_id
     else:
-        nbytes = own = event_bytes(events) + version_bytes
+        known = events_bytes if events_bytes is not None else event_bytes(events)
+        nbytes = own = known + version_bytes
     return Fold(run_id=run_id, user_id=user_id, branch=branch, version=version, index=index,
                 events=tuple(events), cursor=cursor.copy(), state=dict(state),
                 nodes=dict(nodes), anchor=anchor, nbytes=nbytes, base_id=base_id, own_bytes=own)

@@ -13,7 +13,7 @@ from typing import Any
 import engine.cursor as cur
 from engine.context import EngineContext
 from engine.errors import NotFound
-from engine.fold_cache import Fold, FoldCache, same_event, take_fold
+from engine.fold_cache import Fold, FoldCache, same_event, stored_event_bytes, take_fold
 from engine.forks import repair_interrupted_fork
 from engine.session import RunSession, apply_state
 from engine.workflow_index import index_for
@@ -90,7 +90,7 @@ def _load_full(ctx: EngineContext, run: Doc, mock: bool) -> RunSession:
                          next_sequence=int(last["sequence"]) + 1, mock=mock, anchor=last)
     fold_forward(session, ctx.store.events_from(run_id, int(last["sequence"])))
     _folds(ctx).hit(False)
-    keep_fold(ctx, session, None)
+    keep_fold(ctx, session, None, stored_event_bytes(ctx.store, run_id))
     return session
 
 
@@ -149,15 +149,17 @@ def fold_forward(session: RunSession, newer: list[Doc]) -> None:
         session.anchor = event
 
 
-def keep_fold(ctx: EngineContext, session: RunSession, base: Fold | None) -> None:
-    """Keep the session's lineage as the run's fold (a copy; the session goes on changing)."""
+def keep_fold(ctx: EngineContext, session: RunSession, base: Fold | None,
+              events_bytes: int | None = None) -> None:
+    """Keep the session's lineage as the run's fold (a copy; the session goes on changing);
+    `events_bytes`: the store's estimate of its events' size, when it has one."""
     folds = _folds(ctx)
     if session.anchor is None or not folds.enabled:
         return
     fold = take_fold(session.run_id, str(session.run.get("user_id")), session.branch,
                      session.version, session.index, session.events, session.cursor,
                      session.state, session.nodes, session.anchor, base,
-                     folds.version_bytes(session.version))
+                     folds.version_bytes(session.version), events_bytes)
     session.fold_base = fold
     folds.put(fold, keep_others=ctx.mode == "virtual")
 

@@ -80,9 +80,18 @@ class BlobIO:
         _tick(timings, "load", started)
         return store
 
+    def done(self, store: Any) -> None:
+        """The request reads its store no more: a decoded blob's store goes into the cache
+        (`FastVirtualStore.publish`). Idempotent; a request that never calls it only misses
+        a later hit."""
+        if isinstance(store, FastVirtualStore):
+            store.publish()
+
     def remember(self, store: Any, blob: str | None) -> None:
         """Keep the request's store under the blob its response carries (the editor sends that
-        blob back next). Call once the request is done with the store."""
+        blob back next), and the store it was decoded into under the request's blob. Call once
+        the request is done with the store."""
+        self.done(store)
         if self.cache is not None and self.cache.enabled and blob is not None \
                 and isinstance(store, FastVirtualStore) and store.writes:
             store.remember(self.cache, blob)

@@ -132,16 +132,19 @@ class VirtualService:
         """
         started = time.perf_counter()
         try:
-            response = call()
-        except ExecutionError as exc:
-            failed = error_response(run_id, exc.error_type, exc.message, dict(exc.details))
-            return editor_response(failed, blob, None)
-        except EngineError as exc:
-            raise ApiError.from_engine(exc, run_id=run_id, virtual_db=blob) from None
+            try:
+                response = call()
+            except ExecutionError as exc:
+                failed = error_response(run_id, exc.error_type, exc.message, dict(exc.details))
+                return editor_response(failed, blob, None)
+            except EngineError as exc:
+                raise ApiError.from_engine(exc, run_id=run_id, virtual_db=blob) from None
+            finally:
+                if timings is not None:
+                    timings["engine"] = timings.get("engine", 0.0) + time.perf_counter() - started
+            return self.finish(eng, store, response, blob, timings, with_state)
         finally:
-            if timings is not None:
-                timings["engine"] = timings.get("engine", 0.0) + time.perf_counter() - started
-        return self.finish(eng, store, response, blob, timings, with_state)
+            self.blobs.done(store)
 
     # ------------------------------------------------------------------ operations
 
@@ -189,6 +192,14 @@ class VirtualService:
              view: str) -> Any:
         """`/state`, `/interaction-history`, `/generations`, `/events`: pure reads of the blob."""
         store = self.blobs.open(req.virtual_db, self.clock.now)
+        try:
+            return self._read(store, req, view)
+        finally:
+            self.blobs.done(store)
+
+    def _read(self, store: Any,
+              req: VirtualReadRequest | VirtualGenerationsRequest | VirtualEventsRequest,
+              view: str) -> Any:
         eng = self.engine(store)
         run_id = self.locate(eng, None, req.workflow_run_id, req.virtual_db)
         try:
@@ -244,6 +255,14 @@ def prepare_sub_action(svc: VirtualService, req: VirtualSubActionRequest) -> Pre
 def run_sub_action(svc: VirtualService, p: PreparedSubAction, emit: Callable[[dict[str, Any]], None],
                    cancel: CancelToken) -> Frame:
     """Run the sub-action and build its terminal event (`complete`, `error` or `cancelled`)."""
+    try:
+        return _run_sub_action(svc, p, emit, cancel)
+    finally:
+        svc.blobs.done(p.store)
+
+
+def _run_sub_action(svc: VirtualService, p: PreparedSubAction,
+                    emit: Callable[[dict[str, Any]], None], cancel: CancelToken) -> Frame:
     req, eng, run_id = p.req, p.eng, p.run_id
     if p.failure is not None:
         return sub_action_failure(run_id, req.virtual_db, p.failure)
