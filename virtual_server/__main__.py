@@ -16,19 +16,12 @@ from virtual_server.settings import SettingsError, VirtualSettings, describe, lo
 log = logging.getLogger("virtual_server")
 
 
-def engine_processes_per_worker(uvicorn_workers: int) -> int:
-    """The cores shared among the uvicorn workers: CPU-bound engine processes beyond the core
-    count add no throughput, only memory (each keeps its own caches)."""
-    return max(1, (os.cpu_count() or 1) // max(1, uvicorn_workers))
-
-
-def serving_settings(env: Mapping[str, str], uvicorn_workers: int = 1) -> VirtualSettings:
+def serving_settings(env: Mapping[str, str]) -> VirtualSettings:
     """The settings of a server started from this entry point: unless `WFE_ENGINE_PROCESSES`
-    says otherwise, the JSON routes run in engine processes, one per core in all (issue 15)."""
+    says otherwise, the JSON routes run in one engine process per core (issue 15)."""
     settings = load_settings(env)
     if settings.engine_processes is None:
-        settings = settings.replace(
-            engine_processes=engine_processes_per_worker(uvicorn_workers))
+        settings = settings.replace(engine_processes=os.cpu_count() or 1)
     return settings
 
 
@@ -56,8 +49,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"virtual_server: invalid settings: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format)
-    if settings.engine_processes is None:  # each uvicorn worker reads it from the environment
-        os.environ["WFE_ENGINE_PROCESSES"] = str(engine_processes_per_worker(args.workers))
     log.info("virtual server settings: %s", describe(settings))
     uvicorn.run("virtual_server.__main__:app_factory", factory=True,
                 host=args.host or settings.host, port=args.port or settings.port,

@@ -180,15 +180,11 @@ def test_service_caches_follow_the_setting() -> None:
 
 
 def test_the_entry_point_runs_one_engine_process_per_core() -> None:
-    """An app built in-process keeps threads unless told; the server's entry point does not, and
-    its uvicorn workers share the cores (one engine process per core in all, at least one each)."""
+    """An app built in-process keeps threads unless told; the server's entry point does not."""
     import os
 
     from virtual_server.__main__ import serving_settings
 
-    cores = os.cpu_count() or 1
-    assert serving_settings(BASE).engine_processes == cores
-    assert serving_settings(BASE, uvicorn_workers=2).engine_processes == max(1, cores // 2)
-    assert serving_settings(BASE, uvicorn_workers=cores * 3).engine_processes == 1
+    assert serving_settings(BASE).engine_processes == os.cpu_count()
     assert serving_settings({**BASE, "WFE_ENGINE_PROCESSES": "0"}).engine_processes == 0
     assert serving_settings({**BASE, "WFE_ENGINE_PROCESSES": "5"}).engine_processes == 5
