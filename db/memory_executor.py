@@ -2,7 +2,7 @@
 
 Why: the editor calls the virtual server on every edit, and with mongomock a request at 2,000
 events spends most of its time copying documents in and out of the database. Here each stored
-document is a `_Rec` holding
+document is a `Rec` (db/memory_records.py) holding
 
 - `raw`: its exact blob JSON (BLOB-1/2 form) — the input blob's bytes for loaded documents, our
   own encoding for written ones — so export splices bytes instead of re-encoding;
@@ -19,16 +19,13 @@ collections) are delegated to a mongomock executor, and aggregation always runs 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Iterator
 
-import msgspec
-
 from db import memory_query as mq
-from db.blob import encode_document
-from db.blob_splice import decode_trusted
 from db.indexes import VIRTUAL_COLLECTIONS
 from db.memory_lookups import Lookups
+from db.memory_records import Rec, decode_raw, encode_raw
+from db.memory_unique import Collection, UniqueIndex
 from db.memory_updates import apply_update, upsert_base
 from db.mongomock_executor import MongomockExecutor
 from db.pipeline_eval import MongomockPipelineEvaluator
@@ -36,285 +33,7 @@ from engine.errors import ConcurrentModification
 
 Doc = dict[str, Any]
 Sort = list[tuple[str, int]]
-_ENCODER = msgspec.json.Encoder()
-_UTC = timezone.utc
-# Nested paths copied into the skeleton so the hot queries never decode (ST-9 / §18.1 lookups).
-EXTRACTED: dict[str, tuple[str, ...]] = {"events": ("data.interaction_id",)}
 _KEYED_FAST = frozenset(VIRTUAL_COLLECTIONS)
-
-
-def encode_raw(doc: Doc) -> bytes:
-    """The blob JSON of one document (same bytes as db.blob's encoder)."""
-    return _ENCODER.encode(encode_document(doc, True))
-
-
-def decode_raw(raw: bytes) -> Doc:
-    """A record's document: its JSON was checked when loaded or written by our encoder."""
-    return decode_trusted(raw)
-
-
-class _Rec:
-    """Never changed once made except `cached` (a write makes a new record). `fresh`: written
-    since the blob was loaded. `shared`: held by a cached store (db/fast_store.py) and read by
-    any number of requests, so it never keeps a decoded copy: every reader decodes its own."""
-
-    __slots__ = ("cached", "fresh", "nested", "raw", "shared", "skel")
-
-    def __init__(self, coll: str, doc: Doc, raw: bytes, cached: Doc | None,
-                 fresh: bool = True) -> None:
-        self.raw = raw
-        self.cached = cached
-        self.fresh = fresh
-        self.shared = False
-        self.skel, self.nested = _skeleton(coll, doc)
-
-    def shared_copy(self) -> "_Rec":
-        """The same document as a loaded, shared record (itself when it is one already)."""
-        if self.shared:
-            return self
-        rec = _Rec.__new__(_Rec)
-        rec.raw, rec.skel, rec.nested = self.raw, self.skel, self.nested
-        rec.cached = None
-        rec.fresh = False
-        rec.shared = True
-        return rec
-
-    def full(self) -> Doc:
-        """The document for internal use (matching); kept as the private cached copy."""
-        if self.cached is None:
-            if self.shared:
-                return decode_raw(self.raw)
-            self.cached = decode_raw(self.raw)
-        return self.cached
-
-    def take(self) -> Doc:
-        """A document the caller may keep and mutate."""
-        doc = self.cached
-        if doc is not None:
-            self.cached = None
-            return doc
-        return decode_raw(self.raw)
-
-
-_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
-
-
-_EXTRACTED_PARTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    coll: tuple((path, tuple(path.split("."))) for path in paths)
-    for coll, paths in EXTRACTED.items()}
-#: one frozenset per distinct set of nested field names (records of one collection mostly share
-#: theirs), so a loaded blob does not hold thousands of equal sets; bounded against odd blobs
-_NESTED: dict[tuple[str, ...], frozenset[str]] = {}
-_NESTED_MAX = 4096
-
-
-def _nested_set(names: list[str]) -> frozenset[str]:
-    key = tuple(names)
-    found = _NESTED.get(key)
-    if found is None:
-        found = frozenset(names)
-        if len(_NESTED) < _NESTED_MAX:
-            _NESTED[key] = found
-    return found
-
-
-def _skeleton(coll: str, doc: Doc) -> tuple[Doc, frozenset[str]]:
-    skel: Doc = {}
-    nested: list[str] = []
-    for key, value in doc.items():
-        t = type(value)
-        if t in _SCALAR_TYPES:
-            skel[key] = value
-        elif t is datetime:
-            if value.tzinfo is not _UTC or value.microsecond % 1000:
-                value = mq.utc(value)
-            skel[key] = value
-        elif key != "_id":
-            if mq.is_scalar(value):  # subclasses of the scalar types
-                skel[key] = mq.utc(value) if isinstance(value, datetime) else value
-            else:
-                nested.append(key)
-    for path, parts in _EXTRACTED_PARTS.get(coll, ()):
-        found: Any = doc
-        for part in parts:
-            found = found.get(part, mq.MISSING) if isinstance(found, dict) else mq.MISSING
-        if found is mq.MISSING or mq.is_scalar(found):
-            skel[path] = found
-    skel.pop("_id", None)
-    return skel, _nested_set(nested)
-
-
-def _key_part(value: Any) -> Any:
-    """One key field's value, normalised: strings and numbers bare (no other part equals one;
-    1 and 1.0 are one key, as in MongoDB), booleans apart from numbers, objects and arrays by
-    their sorted JSON, anything else tagged with its type. Bare parts keep the key sets of a
-    loaded blob small (they are walked by the cyclic collector when a request ends)."""
-    if type(value) is str:
-        return value
-    if value is mq.MISSING or value is None:
-        return None
-    if isinstance(value, bool):
-        return ("b", value)
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, (dict, list)):
-        return ("j", msgspec.json.encode(value, order="sorted"))
-    return (type(value).__name__, value)
-
-
-#: layers a fork's unique index may stack on its source's before it is flattened
-MAX_LAYERS = 8
-
-
-class _Unique:
-    """A unique index as a set of normalised key tuples (mongomock's sparse semantics).
-
-    The set is built on the first write to the collection: a loaded blob already passed the
-    unique-key checks of BLOB-6, and most collections are never written by a request. A fork
-    writing a collection of a cached store stacks a *layer* on the cached index instead of
-    copying it (the keys it added, the base keys it removed): a warm request's copy is O(1),
-    and every `MAX_LAYERS` layers the index is flattened again.
-    """
-
-    def __init__(self, fields: tuple[str, ...], sparse: bool) -> None:
-        self.fields = fields
-        self.sparse = sparse
-        #: this layer's keys (all of them when there is no base); None: not built yet
-        self._keys: set[Any] | None = None
-        #: the index this one is stacked on (it never changes again), if any
-        self._base: _Unique | None = None
-        #: keys of the base this layer removed
-        self._gone: set[Any] = set()
-        self._depth = 0
-
-    def key(self, rec: _Rec) -> Any:
-        """The record's key (None: not indexed, a sparse index without the fields); a one-field
-        key is its part itself unless missing, so the common key is no tuple at all."""
-        skel = rec.skel
-        fields = self.fields
-        if len(fields) == 1:
-            field = fields[0]
-            part = _key_part(skel[field] if field in skel else mq.field_value(rec, field))
-            if part is None:
-                return None if self.sparse else (None,)
-            return part
-        key = tuple([_key_part(skel[f] if f in skel else mq.field_value(rec, f))
-                     for f in fields])
-        if self.sparse and all(k is None for k in key):
-            return None
-        return key
-
-    def copy(self) -> "_Unique":
-        """An independent, flat copy."""
-        twin = _Unique(self.fields, self.sparse)
-        twin._keys = None if self._keys is None else self._all()
-        return twin
-
-    def layer(self, recs: list[_Rec]) -> "_Unique":
-        """A copy for a fork of a collection that never changes again (`recs`): a new layer
-        on top of this one (built over `recs` first), or a flat copy every `MAX_LAYERS`."""
-        self._built(recs)
-        if self._depth >= MAX_LAYERS:
-            return self.copy()
-        twin = _Unique(self.fields, self.sparse)
-        twin._keys, twin._base, twin._depth = set(), self, self._depth + 1
-        return twin
-
-    def _all(self) -> set[Any]:
-        own = self._keys if self._keys is not None else set()
-        if self._base is None:
-            return set(own)
-        return (self._base._all() - self._gone) | own
-
-    def _built(self, recs: list[_Rec]) -> set[Any]:
-        if self._keys is None:
-            built: set[Any] = set()
-            for rec in recs:
-                key = self.key(rec)
-                if key is not None:
-                    if key in built:
-                        raise ConcurrentModification("duplicate key",
-                                                     details={"fields": list(self.fields)})
-                    built.add(key)
-            self._keys = built
-        return self._keys
-
-    def validate(self, recs: list[_Rec]) -> None:
-        """Build the index over `recs`; a duplicate key raises `ConcurrentModification`."""
-        self._built(recs)
-
-    def contains(self, recs: list[_Rec], key: Any) -> bool:
-        self._built(recs)
-        layer: _Unique | None = self
-        while layer is not None:
-            assert layer._keys is not None  # layers stack on built indexes only
-            if key in layer._keys:
-                return True
-            if key in layer._gone:
-                return False
-            layer = layer._base
-        return False
-
-    def add(self, recs: list[_Rec], key: Any) -> None:
-        """Add a key `contains` just said is absent (or this layer just removed)."""
-        self._built(recs).add(key)
-
-    def discard(self, recs: list[_Rec], key: Any) -> None:
-        own = self._built(recs)
-        if key in own:
-            own.discard(key)
-        elif self._base is not None:
-            self._gone.add(key)
-
-
-class _Coll:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.recs: list[_Rec] = []
-        self.uniques: list[_Unique] = []
-        #: what spares the hot reads a scan (db/memory_lookups.py), each built on first use
-        self.lookups = Lookups(name)
-        #: in a fork's copy, the positions written since (every other record is shared, so a
-        #: final freeze only looks at these); None: unknown, look at every record
-        self.written: list[int] | None = None
-
-    def appended(self, rec: _Rec, keys: list[Any]) -> None:
-        """`rec` (with its unique keys) was just appended to `recs`."""
-        self.add_keys(keys)
-        self.lookups.appended(rec, len(self.recs) - 1)
-        if self.written is not None:
-            self.written.append(len(self.recs) - 1)
-
-    def share_all(self) -> None:
-        """Make every record a shared one (a final freeze): only the written ones when known."""
-        recs = self.recs
-        if self.written is None:
-            self.recs = [rec if rec.shared else rec.shared_copy() for rec in recs]
-            return
-        for pos in self.written:
-            if not recs[pos].shared:
-                recs[pos] = recs[pos].shared_copy()
-        self.written = None
-
-    def check(self, rec: _Rec, ignore: _Rec | None = None) -> list[Any]:
-        keys = [u.key(rec) for u in self.uniques]
-        for unique, key in zip(self.uniques, keys):
-            if key is not None and unique.contains(self.recs, key) and (
-                    ignore is None or unique.key(ignore) != key):
-                raise ConcurrentModification(f"duplicate key in {self.name}",
-                                             details={"collection": self.name})
-        return keys
-
-    def add_keys(self, keys: list[Any]) -> None:
-        for unique, key in zip(self.uniques, keys):
-            if key is not None:
-                unique.add(self.recs, key)
-
-    def drop_keys(self, rec: _Rec) -> None:
-        for unique in self.uniques:
-            key = unique.key(rec)
-            if key is not None:
-                unique.discard(self.recs, key)
 
 
 def _one_clause_or(flt: Doc) -> Doc:
@@ -334,33 +53,33 @@ class MemoryExecutor:
     """Executes db/queries.py shapes in memory; see the module docstring."""
 
     def __init__(self) -> None:
-        self._colls: dict[str, _Coll] = {}
+        self._colls: dict[str, Collection] = {}
         self._other: MongomockExecutor | None = None
         self.writes = 0
         # True while indexing a freshly validated blob: its keys are known unique (BLOB-6).
         self._loading = False
         #: loaded records a write replaced or deleted since loading, in order, with whether a
         #: replacement took the record's place under the same key (the blob v2 delta export)
-        self.removed: list[tuple[str, _Rec, bool]] = []
+        self.removed: list[tuple[str, Rec, bool]] = []
         #: a fork of a frozen executor shares its collections until it writes one; these are
         #: the ones it copied (None: every collection is its own)
         self._owned: set[str] | None = None
 
     # ---- plumbing
 
-    def _coll(self, name: str) -> _Coll:
+    def _coll(self, name: str) -> Collection:
         coll = self._colls.get(name)
         if coll is None:
-            coll = self._colls[name] = _Coll(name)
+            coll = self._colls[name] = Collection(name)
         return coll
 
-    def _wcoll(self, name: str) -> _Coll:
+    def _wcoll(self, name: str) -> Collection:
         """The collection for a write: a fork copies a shared one first (copy-on-write)."""
         if self._owned is not None and name not in self._owned:
             self._owned.add(name)
             shared = self._colls.get(name)
             if shared is not None:
-                own = self._colls[name] = _Coll(name)
+                own = self._colls[name] = Collection(name)
                 own.recs = list(shared.recs)
                 # layered on the shared collection's (built there first, for every fork)
                 own.uniques = [unique.layer(shared.recs) for unique in shared.uniques]
@@ -376,7 +95,7 @@ class MemoryExecutor:
             self._other = MongomockExecutor.fresh("virtual_tables")
         return self._other
 
-    def _match(self, coll: _Coll, flt: Doc) -> list[_Rec]:
+    def _match(self, coll: Collection, flt: Doc) -> list[Rec]:
         if not flt:
             return list(coll.recs)
         flt = _one_clause_or(flt)
@@ -388,11 +107,11 @@ class MemoryExecutor:
         fast = mq.plain_test(flt, test)
         return [rec for rec in coll.recs if (fast or test)(rec)]
 
-    def _new_rec(self, coll: _Coll, doc: Doc) -> _Rec:
+    def _new_rec(self, coll: Collection, doc: Doc) -> Rec:
         if not all(isinstance(k, str) for k in doc):
             raise ValueError("Document keys must be strings")
         clean = {k: v for k, v in doc.items() if k != "_id"}
-        return _Rec(coll.name, clean, encode_raw(clean), None)
+        return Rec(coll.name, clean, encode_raw(clean), None)
 
     # ---- loading (virtual store only)
 
@@ -403,7 +122,7 @@ class MemoryExecutor:
     def load_decoded(self, name: str, docs: list[Doc], raws: list[bytes]) -> None:
         """Adopt documents decoded from a blob with their exact JSON (before indexes exist)."""
         coll = self._coll(name)
-        coll.recs.extend(_Rec(name, doc, raw, doc, False) for doc, raw in zip(docs, raws))
+        coll.recs.extend(Rec(name, doc, raw, doc, False) for doc, raw in zip(docs, raws))
         coll.lookups = Lookups(name)
 
     def record_count(self) -> int:
@@ -425,7 +144,7 @@ class MemoryExecutor:
                 coll.share_all()
                 twin._colls[name] = coll
                 continue
-            copied = twin._colls[name] = _Coll(name)
+            copied = twin._colls[name] = Collection(name)
             copied.recs = [rec.shared_copy() for rec in coll.recs]
             copied.uniques = [unique.copy() for unique in coll.uniques]
             copied.lookups = coll.lookups.copy()
@@ -450,7 +169,7 @@ class MemoryExecutor:
     def reorder(self, coll: str, recs: list[Any]) -> None:
         """Put a frozen collection's records in the given order (a permutation of them)."""
         old = self._colls[coll]
-        new = self._colls[coll] = _Coll(coll)
+        new = self._colls[coll] = Collection(coll)
         new.recs = list(recs)
         new.uniques = [unique.copy() for unique in old.uniques]
 
@@ -473,8 +192,8 @@ class MemoryExecutor:
         for doc in docs:
             self.insert_one(coll, doc)
 
-    def _replace(self, coll: _Coll, rec: _Rec, new: Doc) -> _Rec:
-        fresh = _Rec(coll.name, new, encode_raw(new), None)
+    def _replace(self, coll: Collection, rec: Rec, new: Doc) -> Rec:
+        fresh = Rec(coll.name, new, encode_raw(new), None)
         keys = coll.check(fresh, ignore=rec)
         coll.drop_keys(rec)
         pos = coll.recs.index(rec)
@@ -487,7 +206,7 @@ class MemoryExecutor:
             self.removed.append((coll.name, rec, True))
         return fresh
 
-    def _update(self, coll_name: str, flt: Doc, update: Doc, upsert: bool) -> tuple[_Rec | None, Doc | None]:
+    def _update(self, coll_name: str, flt: Doc, update: Doc, upsert: bool) -> tuple[Rec | None, Doc | None]:
         """Apply to the first match (or upsert); returns (record after, document before)."""
         coll = self._wcoll(coll_name)
         found = self._match(coll, flt)
@@ -563,7 +282,7 @@ class MemoryExecutor:
         fields = tuple(f for f, _ in keys)
         if any(u.fields == fields for u in target.uniques):
             return
-        index = _Unique(fields, sparse)
+        index = UniqueIndex(fields, sparse)
         if target.recs and not self._loading:
             try:
                 index.validate(target.recs)
@@ -585,7 +304,7 @@ class MemoryExecutor:
             return {k: v for k, v in doc.items() if k not in fields}
         return doc
 
-    def _output(self, rec: _Rec, projection: Doc | None) -> Doc:
+    def _output(self, rec: Rec, projection: Doc | None) -> Doc:
         shape = mq.projection_fields(projection)
         if shape is not None and shape[0] == "include" and not (shape[1] & rec.nested):
             return {k: v for k, v in rec.skel.items()

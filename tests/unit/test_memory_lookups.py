@@ -10,8 +10,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from db.memory_executor import MAX_LAYERS, MemoryExecutor
+from db.memory_executor import MemoryExecutor
 from db.memory_lookups import KeyIndex, SequenceIndex, from_shape
+from db.memory_unique import MAX_LAYERS
 from engine.errors import ConcurrentModification
 
 Doc = dict[str, Any]
