@@ -5,62 +5,40 @@ anchor, and each should hit a fold, with answers byte-identical to a service wit
 
 from __future__ import annotations
 
-from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
-import msgspec
 import pytest
 
-from engine.clock import FixedClock
 from engine.fold_cache import Fold, FoldCache, run_bytes
-from engine.ids import SequentialIds
 from engine.processor import StartCommand, WorkflowEngine
 from engine.settings import EngineSettings
-from engine.wire import VirtualRespondRequest, VirtualStartRequest
-from tests.conftest import T0, mock_only_providers
 from tests.fakes_engine import PROBES, probe_engine, probe_workflow, resp
+from tests.unit.test_virtual_caches import OVERLAY, RETRY, Editor, _iid, service
 from virtual_server.service import VirtualService
-from virtual_server.settings import load_settings
 
 pytestmark = pytest.mark.caches  # kept on in the WFE_CACHES=off run (tests/conftest.py)
 
-OVERLAY = {"target_step_id": "text_overlays", "target_module_name": "select_text_overlay"}
-RETRY = {"retry_requested": True, "retry_feedback": "again"}
-
-
-def _service(caches: bool) -> VirtualService:
-    settings = load_settings({"WFE_CACHES": "true" if caches else "false"}, auth_required=False)
-    return VirtualService(settings, clock=FixedClock(T0, tick=timedelta(milliseconds=1)),
-                          ids=SequentialIds(), providers=mock_only_providers())
-
-
-class Client:
-    """One editor against one service; keeps every response's bytes."""
+class Client(Editor):
+    """One editor against one service, answering by retries: (blob, interaction id) back."""
 
     def __init__(self, svc: VirtualService, workflow: dict[str, Any]) -> None:
-        self.svc, self.workflow, self.responses = svc, workflow, list[bytes]()
+        super().__init__(workflow, [svc])
+        self.svc = svc
 
-    def _keep(self, response: Any) -> tuple[str, str]:
-        self.responses.append(msgspec.json.encode(response))
-        out = msgspec.to_builtins(response)
-        return out["virtual_db"], out["interaction_request"]["interaction_id"]
-
-    def start(self) -> tuple[str, str]:
-        return self._keep(self.svc.start(msgspec.convert(
-            {"workflow": self.workflow, "mock": True, "auto_respond": True, **OVERLAY},
-            VirtualStartRequest)))
+    def begin(self) -> tuple[str, str]:
+        r = self.start()
+        return r["virtual_db"], _iid(r)
 
     def retry(self, blob: str, iid: str) -> tuple[str, str]:
-        return self._keep(self.svc.respond(msgspec.convert(
-            {"workflow": self.workflow, "virtual_db": blob, "mock": True, "interaction_id": iid,
-             "response": RETRY, **OVERLAY}, VirtualRespondRequest)))
+        r = self.respond(blob, iid, RETRY, OVERLAY)
+        return r["virtual_db"], _iid(r)
 
 
 def _session(client: Client, hits: list[int] | None = None) -> None:
     """Five retries on the blob just returned, then older checkpoints re-sent, newest first,
     then one blob sent three times; `hits` gets the fold hits each re-send added."""
-    checkpoints = [client.start()]
+    checkpoints = [client.begin()]
     for _ in range(5):
         checkpoints.append(client.retry(*checkpoints[-1]))
     folds = client.svc.folds.stats
@@ -73,7 +51,7 @@ def _session(client: Client, hits: list[int] | None = None) -> None:
 
 
 def test_older_checkpoints_hit_and_answer_like_no_caches(cuddle_workflow: dict[str, Any]) -> None:
-    on, off = Client(_service(True), cuddle_workflow), Client(_service(False), cuddle_workflow)
+    on, off = Client(service(True), cuddle_workflow), Client(service(False), cuddle_workflow)
     hits: list[int] = []
     _session(on, hits)
     _session(off)
@@ -87,8 +65,8 @@ def test_older_checkpoints_hit_and_answer_like_no_caches(cuddle_workflow: dict[s
 def test_two_answers_to_one_blob_each_hit_their_own_fold(cuddle_workflow: dict[str, Any]) -> None:
     """Checkpoints that share a prefix but hold different events at the same sequences: a fold
     whose anchor sequence exists with another event there is never served."""
-    client = Client(_service(True), cuddle_workflow)
-    base = client.retry(*client.start())
+    client = Client(service(True), cuddle_workflow)
+    base = client.retry(*client.begin())
     a = client.retry(*base)
     b = client.retry(*base)  # same sequences as `a`, other event ids
     folds = client.svc.folds
@@ -96,8 +74,8 @@ def test_two_answers_to_one_blob_each_hit_their_own_fold(cuddle_workflow: dict[s
         hits, misses = folds.stats.hits, folds.stats.misses
         client.retry(*blob)
         assert (folds.stats.hits, folds.stats.misses) == (hits + 2, misses)  # with the state's
-    reference = Client(_service(False), cuddle_workflow)
-    base = reference.retry(*reference.start())
+    reference = Client(service(False), cuddle_workflow)
+    base = reference.retry(*reference.begin())
     a, b = reference.retry(*base), reference.retry(*base)
     for blob in (a, b, a, b):
         reference.retry(*blob)
