@@ -11,16 +11,17 @@ import pytest
 from db.fast_store import FastVirtualStore
 from engine.fold_cache import event_bytes, stored_event_bytes
 from tests.conftest import T0
-from tests.unit.test_fold_anchors import Client, _service
+from tests.unit.test_fold_anchors import Client
+from tests.unit.test_virtual_caches import service
 
 pytestmark = pytest.mark.caches  # kept on in the WFE_CACHES=off run (tests/conftest.py)
 
 
 def test_a_cold_fold_is_counted_from_the_store_and_never_under(
         cuddle_workflow: dict[str, Any]) -> None:
-    svc = _service(True)
+    svc = service(True)
     client = Client(svc, cuddle_workflow)
-    blob, iid = client.start()
+    blob, iid = client.begin()
     for _ in range(4):
         blob, iid = client.retry(blob, iid)
     svc.folds.clear()  # cold: the next request folds the whole lineage
