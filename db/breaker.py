@@ -36,6 +36,14 @@ class CircuitBreaker:
         self._since: datetime | None = None
         self._probing = False
         self.reason = ""
+        #: monotonic time of the last call the server answered (`/health` reuses it, issue 15)
+        self.last_answer: float | None = None
+
+    def answered_within(self, seconds: float) -> bool:
+        """Closed, and some call was answered in the last `seconds`: proof enough that the
+        database is reachable without sending one more command to a server under load."""
+        last = self.last_answer
+        return not self._open and last is not None and self._clock() - last < seconds
 
     @property
     def is_open(self) -> bool:
@@ -65,6 +73,7 @@ class CircuitBreaker:
         with self._lock:
             self._open = self._probing = False
             self.reason, self._since = "", None
+            self.last_answer = self._clock()
 
     def failed(self, reason: str) -> None:
         with self._lock:

@@ -95,3 +95,68 @@ def test_only_an_unreachable_server_opens_the_adapter_breaker() -> None:
         with pytest.raises(raised):
             asyncio.run(adapter.insert_one("runs", {}))
         assert not adapter.breaker.is_open  # the server answered
+
+
+def test_answered_within_needs_a_recent_answer_and_a_closed_breaker() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(1.0, clock=clock)
+    assert not breaker.answered_within(1.0)  # nothing answered yet
+    breaker.succeeded()
+    clock.now += 0.5
+    assert breaker.answered_within(1.0)
+    clock.now += 0.6
+    assert not breaker.answered_within(1.0)  # too old
+    breaker.succeeded()
+    breaker.failed("AutoReconnect: reset")
+    assert not breaker.answered_within(1.0)  # open: a fresh answer before the failure is void
+
+
+class PingAdapter:
+    """An adapter whose ping waits until released, counting the pings sent."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.breaker = CircuitBreaker(1.0, clock=clock)
+        self.pings = 0
+        self.release = asyncio.Event()
+
+    async def ping(self) -> bool:
+        self.breaker.before("admin")  # as MongoAdapter: raises at once while open
+        self.pings += 1
+        await self.release.wait()
+        self.breaker.succeeded()
+        return True
+
+
+def _services(adapter: PingAdapter) -> Any:
+    from production_server.services import Services
+
+    services = object.__new__(Services)  # only the health fields: no pool, engine or database
+    services.adapter = adapter
+    services._health_ping = None
+    return services
+
+
+def test_health_shares_one_ping_and_trusts_a_recent_answer() -> None:
+    """Under a storm the database is busy: `/health` polls must not queue a ping each."""
+    clock = Clock()
+    adapter = PingAdapter(clock)
+    services = _services(adapter)
+
+    async def scenario() -> None:
+        polls = [asyncio.ensure_future(services.database_problem(2.0)) for _ in range(5)]
+        await asyncio.sleep(0)
+        polls[0].cancel()  # a poll whose client left does not cancel the shared ping
+        await asyncio.sleep(0)
+        adapter.release.set()
+        results = await asyncio.gather(*polls[1:])
+        assert results == [None] * 4 and adapter.pings == 1
+        clock.now += 0.5
+        assert await services.database_problem(2.0) is None and adapter.pings == 1
+        clock.now += 1.0  # the last answer is too old now: ping again
+        assert await services.database_problem(2.0) is None and adapter.pings == 2
+        adapter.breaker.failed("AutoReconnect: refused")
+        problem = await services.database_problem(2.0)  # open: the ping fails fast
+        assert adapter.pings == 2 and problem is not None
+        assert problem["database"] == "not connected" and problem["reason"].startswith("Auto")
+
+    asyncio.run(scenario())
