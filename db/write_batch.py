@@ -14,6 +14,10 @@ with the final updates, and an outcome queued for a queued record is written *in
 instead of an insert and an update). A crash before a flush is a crash before those writes, which
 recovery already handles: a response event without its record is completed on replay (engine.md
 §7.2, §18.1).
+
+The operation's last flush may answer before the trailing writes (`split_behind`): once its
+events are acknowledged the answer is durable, and what follows them (the final run projection
+and answer-record writes) is written behind the response by db/trailing_writes.py.
 """
 
 from __future__ import annotations
@@ -158,6 +162,16 @@ async def write_all(db: Writer, items: list[Item]) -> None:
         start = end
     if records:
         await _together([db.insert_one(ANSWERS, doc) for doc in records])
+
+
+def split_behind(items: list[Item]) -> tuple[list[Item], list[Item]]:
+    """(what an answer waits for, what may follow it): the writes up to the last event, then
+    the final updates and every record. `write_all` of one then the other writes what
+    `write_all(items)` writes, in the same order."""
+    last = max((n for n, i in enumerate(items) if isinstance(i, dict)), default=-1)
+    lead: list[Item] = [i for i in items[:last + 1] if not isinstance(i, Record)]
+    behind: list[Item] = [i for i in items[last + 1:] if not isinstance(i, Record)]
+    return lead, behind + [i for i in items if isinstance(i, Record)]
 
 
 async def after_writes(db: Writer, items: list[Item], then: Coroutine[Any, Any, T]) -> T:
