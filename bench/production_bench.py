@@ -1,6 +1,6 @@
 """Respond latency (p50) at ~100 and ~2,000 events of run history: production next to virtual.
 
-    python bench/production_bench.py [--samples 9]
+    python bench/production_bench.py [--samples 9] [--pause-ms 20]
 
 Both apps run in-process behind httpx's ASGI transport, so the numbers are server cost (HTTP
 decoding, engine, storage) without network noise. The production app uses a secantusdb server
@@ -13,6 +13,11 @@ Production runs twice in the same run: as configured (the fold cache and the wri
 issue 13) and with `WFE_CACHES=false` (every issue-13 fast path off: the code path as before).
 The adapter counts the database calls of each respond (`MongoAdapter.round_trips`; user reads,
 which follow `WFE_AUTH_CACHE_S`, are left out). P4 is production p50 / virtual p50.
+
+By default each respond is sent as soon as the previous one answered. `--pause-ms` waits that
+long before each measured respond, on both servers, as a person answering does: production's
+writes after the answer (db/trailing_writes.py) have then landed, where back to back the next
+respond's read of the run waits for them.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ def _p50(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-async def production_p50(uri: str | None, history: int, samples: int,
+async def production_p50(uri: str | None, history: int, samples: int, pause_s: float = 0.0,
                          **env: str) -> tuple[float, int, float]:
     """(p50 ms, history at start, median database calls per respond)."""
     from tests.acceptance.production_client import production
@@ -62,6 +67,8 @@ async def production_p50(uri: str | None, history: int, samples: int,
         calls: list[int] = []
         for _ in range(samples):
             iid = r["interaction_request"]["interaction_id"]
+            if pause_s:
+                await asyncio.sleep(pause_s)
             before = Counter(trips) if trips is not None else Counter()
             began = time.perf_counter()
             r = await prod.respond(run, iid, {"value": "hello"})
@@ -79,7 +86,7 @@ async def production_p50(uri: str | None, history: int, samples: int,
     return _p50(times), count - 4 * samples, median_calls  # four events per answered module
 
 
-async def virtual_p50(history: int, samples: int) -> tuple[float, int]:
+async def virtual_p50(history: int, samples: int, pause_s: float = 0.0) -> tuple[float, int]:
     from litestar.testing import AsyncTestClient
 
     from engine.clock import FixedClock
@@ -101,6 +108,8 @@ async def virtual_p50(history: int, samples: int) -> tuple[float, int]:
         r = (await client.post("/workflow/start", headers=headers, timeout=120,
                                json={"workflow": workflow, "virtual_db": None, **target})).json()
         for _ in range(samples):
+            if pause_s:
+                await asyncio.sleep(pause_s)
             began = time.perf_counter()
             response = await client.post("/workflow/respond", headers=headers, timeout=120, json={
                 "workflow": workflow, "virtual_db": r["result"]["virtual_db"], **target,
@@ -111,7 +120,8 @@ async def virtual_p50(history: int, samples: int) -> tuple[float, int]:
     return _p50(times), -1
 
 
-async def main(samples: int) -> None:
+async def main(samples: int, pause_ms: float = 0.0) -> None:
+    pause_s = pause_ms / 1000
     with ExitStack() as stack:
         uri = os.environ.get("WFE_MONGODB_URI")
         backend = "WFE_MONGODB_URI" if uri else "embedded in-memory backend"
@@ -124,16 +134,17 @@ async def main(samples: int) -> None:
             except Exception as exc:  # noqa: BLE001 - fall back to the embedded backend
                 print(f"(secantusdb unavailable: {exc}); using the embedded backend")
                 uri = None
-        print(f"production backend: {backend}; {samples} responds per row; p50 in ms")
+        paced = f", {pause_ms:g} ms pause before each" if pause_s else ", back to back"
+        print(f"production backend: {backend}; {samples} responds per row{paced}; p50 in ms")
         print(f"{'history':>8} {'production':>11} {'caches off':>11} {'virtual':>8} "
               f"{'P4':>6} {'P4 off':>7} {'calls':>6} {'calls off':>10}")
         ratios: dict[int, float] = {}
         calls: dict[str, float] = {}
         for history in HISTORIES:
-            prod_ms, seen, trips = await production_p50(uri, history, samples)
-            off_ms, _, trips_off = await production_p50(uri, history, samples,
+            prod_ms, seen, trips = await production_p50(uri, history, samples, pause_s)
+            off_ms, _, trips_off = await production_p50(uri, history, samples, pause_s,
                                                         WFE_CACHES="false")
-            virt_ms, _ = await virtual_p50(history, samples)
+            virt_ms, _ = await virtual_p50(history, samples, pause_s)
             ratios[history] = prod_ms / virt_ms
             calls["after"], calls["before"] = trips, trips_off
             print(f"{history:>8} {prod_ms:11.1f} {off_ms:11.1f} {virt_ms:8.1f} "
@@ -149,4 +160,7 @@ async def main(samples: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=21)
-    asyncio.run(main(parser.parse_args().samples))
+    parser.add_argument("--pause-ms", type=float, default=0.0,
+                        help="wait before each measured respond (both servers)")
+    args = parser.parse_args()
+    asyncio.run(main(args.samples, args.pause_ms))
