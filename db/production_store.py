@@ -22,7 +22,7 @@ from db.memory_adapter import MemoryAdapter
 from db.mongo_adapter import MongoAdapter
 from db.store_impl import QueryStore
 from db.trailing_writes import TrailingWrites
-from db.write_batch import DEFERRED_UPDATES, WriteQueue, after_writes, split_behind, write_all
+from db.write_batch import RUNS, WriteQueue, after_writes, split_behind, write_all
 from engine.errors import ConcurrentModification, StoreUnavailable
 
 Doc = dict[str, Any]
@@ -83,8 +83,8 @@ class BridgeExecutor:
 
     Inside `batching()` a thread's event and answer-record inserts and run/answer updates are
     queued and written before its next other call, in the same hop (db/write_batch.py). Calls
-    on run documents and answer records first wait for the trailing writes of an operation
-    that already answered (db/trailing_writes.py).
+    on run documents first wait for the projection of an operation that already answered
+    (db/trailing_writes.py).
     """
 
     def __init__(self, adapter: StoreAdapter, loop: asyncio.AbstractEventLoop,
@@ -116,21 +116,22 @@ class BridgeExecutor:
 
     def flush(self, behind: bool = False) -> None:
         """Write this thread's queued writes now (nothing when there are none). `behind`: the
-        operation's last flush, which returns once its events are written and leaves the
-        final projection and answer records to db/trailing_writes.py."""
+        operation's last flush, which returns once its events and answer records are written
+        and leaves the final run projection to db/trailing_writes.py."""
         items = self.queue.take()
         if not items:
             return
         if not behind:
             self._run(write_all(self.adapter, items))
             return
-        lead, trail = split_behind(items)
-        self._run(self._lead_then_trail(lead, trail))
+        self._run(self._lead_then_trail(*split_behind(items)))
 
-    async def _lead_then_trail(self, lead: list[Any], trail: list[Any]) -> None:
-        await write_all(self.adapter, lead)  # a lost race raises here: nothing trails it
+    async def _lead_then_trail(self, lead: list[Any], records: list[Any],
+                               trail: list[Any]) -> None:
+        await write_all(self.adapter, lead)  # a lost race raises here: nothing follows it
         if trail:
             self.trailing.start(trail)  # registered before the engine thread goes on
+        await write_all(self.adapter, records)  # meanwhile, as the batch writes them
 
     async def _settled(self, coll: str, filter: Doc,
                        call: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -139,7 +140,7 @@ class BridgeExecutor:
 
     def _on(self, coll: str, filter: Doc, call: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """`_run(call())`, a call on `coll`: after the trailing writes it could see."""
-        if coll in DEFERRED_UPDATES:
+        if coll == RUNS:
             return self._run(self._settled(coll, filter, call))
         return self._run(call())
 

@@ -1,21 +1,20 @@
-"""Writes that follow an operation's answer, and the readers in this process that wait for them.
+"""The run projection written after an operation's answer, and the readers here that wait for it.
 
-An operation's last flush (db/write_batch.py `split_behind`) waits for its events, the durable
-record of what it did, and leaves the final run projection and answer-record writes to a task on
-the event loop, so the HTTP answer does not wait for a second round trip (issue 13, P4). A crash
-before they land is a crash the engine already recovers from: a response event without its
-record is completed on replay (engine.md §7.2, §18.1), and the next operation on the run rewrites
-a projection that does not match its events (`engine.operation.finish`).
+An operation's last flush (db/write_batch.py `split_behind`) waits for its events and answer
+records, what makes the answer stored (ST-12, §18.1), and leaves the final run projection
+update to a task on the event loop, so the HTTP answer does not wait for it (issue 13, P4). A
+crash before it lands is a crash the engine already recovers from: the next operation on the
+run rewrites a projection that does not match its events (`engine.operation.finish`).
 
-In this process nobody sees them missing: every call of the production store on the run
-documents or the answer records (the engine's reads and writes through the bridge, the routes'
-`AsyncReads`) first waits for the trailing writes of the run it names (of every run when its
-filter names none, as a listing does). Another server process may, for the few milliseconds
-they take, read the previous projection; the events it reads are already the new ones.
+In this process nobody sees it missing: every call of the production store on run documents
+(the engine's reads and writes through the bridge, the routes' `AsyncReads`) first waits for
+the trailing writes of the run it names (of every run when its filter names none, as a listing
+does). Another server process may, for the millisecond or two it takes, read the previous
+projection; the events and answers it reads are already the new ones.
 
-A trailing write that fails is tried again a few times (an update is idempotent; a record that
-is already there was written by a replay), then logged: the run is left as after a crash at
-that point, which the rules above repair.
+A trailing write that fails is tried again (an update is idempotent), then logged: the run is
+then as after a crash at that point, which the next operation repairs. Readers wait for the
+retries too, so a late retry never lands after the next operation's projection.
 """
 
 from __future__ import annotations
@@ -23,19 +22,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from db.write_batch import ANSWERS, DEFERRED_UPDATES, Doc, Item, Record, Update, Writer
-from engine.errors import ConcurrentModification
+from db.write_batch import RUNS, Doc, Update, Writer
 
 log = logging.getLogger(__name__)
 
-#: pauses before trying a failed trailing write again
-RETRY_PAUSES_S: tuple[float, ...] = (0.05, 0.25, 1.0)
+#: pauses before trying a failed trailing write again (readers of the run wait meanwhile)
+RETRY_PAUSES_S: tuple[float, ...] = (0.05, 0.2)
 
 
-def _run_of(item: Item) -> str:
-    doc = item.doc if isinstance(item, Record) else item.filter if isinstance(item, Update) \
-        else item
-    return str(doc.get("workflow_run_id"))
+def _run_of(update: Update) -> str:
+    return str(update.filter.get("workflow_run_id"))
 
 
 class TrailingWrites:
@@ -48,16 +44,13 @@ class TrailingWrites:
         #: trailing writes given up after every retry (logged; tests read it)
         self.abandoned = 0
 
-    def start(self, items: list[Item]) -> None:
-        """Write `items` (updates and answer records) in a task of their own."""
-        runs = {_run_of(i) for i in items}
-        task = asyncio.ensure_future(self._write(items))
+    def start(self, updates: list[Update]) -> None:
+        """Write `updates` (in order) in a task of their own."""
+        runs = {_run_of(u) for u in updates}
+        task = asyncio.ensure_future(self._write(updates))
         for run in runs:
             self._by_run.setdefault(run, set()).add(task)
         task.add_done_callback(lambda _: self._done(task, runs))
-
-    async def _write(self, items: list[Item]) -> None:
-        await asyncio.gather(*(self._one(i) for i in items))
 
     def _done(self, task: asyncio.Task[None], runs: set[str]) -> None:
         for run in runs:
@@ -67,28 +60,27 @@ class TrailingWrites:
                 if not tasks:
                     del self._by_run[run]
 
-    async def _one(self, item: Item) -> None:
+    async def _write(self, updates: list[Update]) -> None:
+        for update in updates:
+            await self._one(update)
+
+    async def _one(self, update: Update) -> None:
         for pause in (*self._pauses, None):
             try:
-                if isinstance(item, Record):
-                    await self._db.insert_one(ANSWERS, item.doc)
-                elif isinstance(item, Update):
-                    await self._db.update_one(item.coll, item.filter, item.update)
+                await self._db.update_one(update.coll, update.filter, update.update)
                 return
-            except ConcurrentModification:
-                return  # the record is there already: a replay of the answer wrote it
             except Exception:
                 if pause is None:
                     self.abandoned += 1
-                    log.error("a write after the answer on run %s failed; the run is as after "
-                              "a crash there (the next operation or a replay repairs it)",
-                              _run_of(item), exc_info=True)
+                    log.error("the run projection of run %s could not be written after the "
+                              "answer; the next operation on the run rewrites it",
+                              _run_of(update), exc_info=True)
                     return
                 await asyncio.sleep(pause)
 
     def pending(self, coll: str, filter: Doc) -> list[asyncio.Task[None]]:
         """The trailing writes a call on `coll` with `filter` must wait for."""
-        if not self._by_run or coll not in DEFERRED_UPDATES:
+        if not self._by_run or coll != RUNS:
             return []
         run = filter.get("workflow_run_id")
         if isinstance(run, str):
@@ -103,4 +95,4 @@ class TrailingWrites:
 
     async def settle_all(self) -> None:
         """Wait for every trailing write (before the database client closes)."""
-        await self.settle(ANSWERS, {})
+        await self.settle(RUNS, {})

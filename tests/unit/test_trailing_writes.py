@@ -1,4 +1,5 @@
-"""Writes after the answer (db/trailing_writes.py): the split, the waiting readers, retries."""
+"""The run projection after the answer (db/trailing_writes.py): the split, waiting readers,
+retries."""
 
 from __future__ import annotations
 
@@ -13,41 +14,43 @@ from db.memory_adapter import MemoryAdapter
 from db.production_store import ProductionStore
 from db.trailing_writes import TrailingWrites
 from db.write_batch import Record, Update, split_behind, write_all
-from engine.errors import ConcurrentModification, StoreUnavailable
+from engine.errors import StoreUnavailable
 from tests.contract.secantus_server import LoopThread
 from tests.unit.test_write_batch import KEY, Recorder, _event, _respond_queue
 
 Doc = dict[str, Any]
 
 
-def test_the_answer_waits_for_the_events_only_and_the_order_is_kept() -> None:
+def test_the_answer_waits_for_events_and_records_and_the_projection_follows() -> None:
     items = _respond_queue().take()
-    lead, trail = split_behind(items)
+    lead, answers, trail = split_behind(items)
     assert [i["sequence"] for i in lead if isinstance(i, dict)] == [5, 6, 7, 8] and len(lead) == 4
-    assert [type(i) for i in trail] == [Update, Record]
+    assert answers == [Record({**KEY, "outcome": {"ok": 1}})]  # the outcome written in it
+    assert trail == [Update("workflow_runs", {"workflow_run_id": "wf"}, {"$set": {"status": "x"}})]
     whole, split = Recorder(), Recorder()
     asyncio.run(write_all(whole, _respond_queue().take()))
 
-    async def both() -> None:
+    async def in_order() -> None:
         await write_all(split, lead)
-        await write_all(split, trail)
+        await write_all(split, [*trail, *answers])
 
-    asyncio.run(both())
+    asyncio.run(in_order())
     assert split.calls == whole.calls
 
 
-def test_updates_between_events_stay_ahead_of_the_answer() -> None:
+def test_run_updates_between_events_and_answer_outcomes_stay_ahead_of_the_answer() -> None:
     upd = Update("workflow_runs", {"workflow_run_id": "wf"}, {"$set": {"current_branch_id": "b"}})
-    lead, trail = split_behind([_event(1), upd, _event(2), Record({**KEY})])
+    outcome = Update("interaction_answers", {**KEY, "branch_id": "b0"}, {"$set": {"outcome": 1}})
+    lead, answers, trail = split_behind([_event(1), upd, _event(2), Record({**KEY}), outcome])
     assert lead == [_event(1), upd, _event(2)]
-    assert trail == [Record({**KEY})]
+    assert answers == [outcome, Record({**KEY})] and trail == []
 
 
 class Flaky:
-    """Fails each write `fails` times with `error`, then records it; `gate` holds updates."""
+    """Fails `fails` writes with a store outage, then records them; `gate` holds them."""
 
-    def __init__(self, fails: int = 0, error: Exception | None = None) -> None:
-        self.fails, self.error = fails, error or StoreUnavailable("down")
+    def __init__(self, fails: int = 0) -> None:
+        self.fails, self.error = fails, StoreUnavailable("down")
         self.tries = 0
         self.written: list[tuple[str, Doc]] = []
         self.gate: asyncio.Event | None = None
@@ -80,17 +83,18 @@ def test_a_reader_of_the_run_waits_for_its_trailing_writes_and_others_do_not() -
         db = Flaky()
         db.gate = asyncio.Event()
         trailing = TrailingWrites(db)
-        trailing.start([RUN_UPDATE, Record({**KEY, "outcome": 1})])
+        trailing.start([RUN_UPDATE])
         assert trailing.pending("events", {"workflow_run_id": "wf"}) == []
+        assert trailing.pending("interaction_answers", {"workflow_run_id": "wf"}) == []
         assert trailing.pending("workflow_runs", {"workflow_run_id": "other"}) == []
         assert len(trailing.pending("workflow_runs", {"workflow_run_id": "wf"})) == 1
-        assert len(trailing.pending("interaction_answers", {"user_id": "u"})) == 1  # a listing
+        assert len(trailing.pending("workflow_runs", {"user_id": "u"})) == 1  # a listing
         waiter = asyncio.ensure_future(trailing.settle("workflow_runs", {"workflow_run_id": "wf"}))
         await asyncio.sleep(0.01)
         assert not waiter.done() and db.written == []
         db.gate.set()
         await asyncio.wait_for(waiter, 1)
-        assert sorted(c for c, _ in db.written) == ["interaction_answers", "workflow_runs"]
+        assert db.written == [("workflow_runs", {"$set": {"status": "x"}})]
         assert trailing.pending("workflow_runs", {}) == []
 
     asyncio.run(scenario())
@@ -121,19 +125,7 @@ def test_a_write_that_keeps_failing_is_logged_and_given_up(
     with caplog.at_level(logging.ERROR, logger="db.trailing_writes"):
         asyncio.run(scenario())
     assert db.tries == 3 and db.written == [] and trailing.abandoned == 1
-    assert "a write after the answer on run wf failed" in caplog.text
-
-
-def test_a_record_a_replay_already_wrote_is_not_tried_again() -> None:
-    db = Flaky(fails=1, error=ConcurrentModification("duplicate key in interaction_answers"))
-    trailing = TrailingWrites(db, pauses=(0.0,))
-
-    async def scenario() -> None:
-        trailing.start([Record({**KEY, "outcome": 1})])
-        await trailing.settle_all()
-
-    asyncio.run(scenario())
-    assert db.tries == 1 and trailing.abandoned == 0
+    assert "the run projection of run wf could not be written" in caplog.text
 
 
 class GatedMemory(MemoryAdapter):
@@ -161,6 +153,7 @@ def test_the_last_flush_returns_after_the_events_and_readers_see_the_rest(
         store.insert_answer({**KEY, "outcome": None})
         store.flush(behind=True)  # returns while the projection is held
     assert [e["sequence"] for e in loop_thread.run(adapter.find("events", {}))] == [1]
+    assert len(loop_thread.run(adapter.find("interaction_answers", {}))) == 1  # before the answer
     seen: list[Any] = []
     engine_read = threading.Thread(target=lambda: seen.append(store.get_run("wf")))
     engine_read.start()
