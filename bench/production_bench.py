@@ -1,6 +1,6 @@
 """Respond latency (p50) at ~100 and ~2,000 events of run history: production next to virtual.
 
-    python bench/production_bench.py [--samples 9] [--pause-ms 20]
+    python bench/production_bench.py [--samples 9]
 
 Both apps run in-process behind httpx's ASGI transport, so the numbers are server cost (HTTP
 decoding, engine, storage) without network noise. The production app uses a secantusdb server
@@ -13,11 +13,6 @@ Production runs twice in the same run: as configured (the fold cache and the wri
 issue 13) and with `WFE_CACHES=false` (every issue-13 fast path off: the code path as before).
 The adapter counts the database calls of each respond (`MongoAdapter.round_trips`; user reads,
 which follow `WFE_AUTH_CACHE_S`, are left out). P4 is production p50 / virtual p50.
-
-By default each respond is sent as soon as the previous one answered. `--pause-ms` waits that
-long before each measured respond, on both servers, as a person answering does: production's
-writes after the answer (db/trailing_writes.py) have then landed, where back to back the next
-respond's read of the run waits for them.
 """
 
 from __future__ import annotations
@@ -53,7 +48,7 @@ def _p50(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-async def production_p50(uri: str | None, history: int, samples: int, pause_s: float = 0.0,
+async def production_p50(uri: str | None, history: int, samples: int,
                          **env: str) -> tuple[float, int, float]:
     """(p50 ms, history at start, median database calls per respond)."""
     from tests.acceptance.production_client import production
@@ -67,8 +62,6 @@ async def production_p50(uri: str | None, history: int, samples: int, pause_s: f
         calls: list[int] = []
         for _ in range(samples):
             iid = r["interaction_request"]["interaction_id"]
-            if pause_s:
-                await asyncio.sleep(pause_s)
             before = Counter(trips) if trips is not None else Counter()
             began = time.perf_counter()
             r = await prod.respond(run, iid, {"value": "hello"})
@@ -86,7 +79,7 @@ async def production_p50(uri: str | None, history: int, samples: int, pause_s: f
     return _p50(times), count - 4 * samples, median_calls  # four events per answered module
 
 
-async def virtual_p50(history: int, samples: int, pause_s: float = 0.0) -> tuple[float, int]:
+async def virtual_p50(history: int, samples: int) -> tuple[float, int]:
     from litestar.testing import AsyncTestClient
 
     from engine.clock import FixedClock
@@ -108,8 +101,6 @@ async def virtual_p50(history: int, samples: int, pause_s: float = 0.0) -> tuple
         r = (await client.post("/workflow/start", headers=headers, timeout=120,
                                json={"workflow": workflow, "virtual_db": None, **target})).json()
         for _ in range(samples):
-            if pause_s:
-                await asyncio.sleep(pause_s)
             began = time.perf_counter()
             response = await client.post("/workflow/respond", headers=headers, timeout=120, json={
                 "workflow": workflow, "virtual_db": r["result"]["virtual_db"], **target,
@@ -120,8 +111,7 @@ async def virtual_p50(history: int, samples: int, pause_s: float = 0.0) -> tuple
     return _p50(times), -1
 
 
-async def main(samples: int, pause_ms: float = 0.0) -> None:
-    pause_s = pause_ms / 1000
+async def main(samples: int) -> None:
     with ExitStack() as stack:
         uri = os.environ.get("WFE_MONGODB_URI")
         backend = "WFE_MONGODB_URI" if uri else "embedded in-memory backend"
@@ -134,17 +124,16 @@ async def main(samples: int, pause_ms: float = 0.0) -> None:
             except Exception as exc:  # noqa: BLE001 - fall back to the embedded backend
                 print(f"(secantusdb unavailable: {exc}); using the embedded backend")
                 uri = None
-        paced = f", {pause_ms:g} ms pause before each" if pause_s else ", back to back"
-        print(f"production backend: {backend}; {samples} responds per row{paced}; p50 in ms")
+        print(f"production backend: {backend}; {samples} responds per row; p50 in ms")
         print(f"{'history':>8} {'production':>11} {'caches off':>11} {'virtual':>8} "
               f"{'P4':>6} {'P4 off':>7} {'calls':>6} {'calls off':>10}")
         ratios: dict[int, float] = {}
         calls: dict[str, float] = {}
         for history in HISTORIES:
-            prod_ms, seen, trips = await production_p50(uri, history, samples, pause_s)
-            off_ms, _, trips_off = await production_p50(uri, history, samples, pause_s,
+            prod_ms, seen, trips = await production_p50(uri, history, samples)
+            off_ms, _, trips_off = await production_p50(uri, history, samples,
                                                         WFE_CACHES="false")
-            virt_ms, _ = await virtual_p50(history, samples, pause_s)
+            virt_ms, _ = await virtual_p50(history, samples)
             ratios[history] = prod_ms / virt_ms
             calls["after"], calls["before"] = trips, trips_off
             print(f"{history:>8} {prod_ms:11.1f} {off_ms:11.1f} {virt_ms:8.1f} "
@@ -160,7 +149,4 @@ async def main(samples: int, pause_ms: float = 0.0) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=21)
-    parser.add_argument("--pause-ms", type=float, default=0.0,
-                        help="wait before each measured respond (both servers)")
-    args = parser.parse_args()
-    asyncio.run(main(args.samples, args.pause_ms))
+    asyncio.run(main(parser.parse_args().samples))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
@@ -21,8 +21,7 @@ from db.indexes import INDEXES
 from db.memory_adapter import MemoryAdapter
 from db.mongo_adapter import MongoAdapter
 from db.store_impl import QueryStore
-from db.trailing_writes import TrailingWrites
-from db.write_batch import RUNS, WriteQueue, after_writes, split_behind, write_all
+from db.write_batch import WriteQueue, after_writes, write_all
 from engine.errors import ConcurrentModification, StoreUnavailable
 
 Doc = dict[str, Any]
@@ -82,18 +81,15 @@ class BridgeExecutor:
     """`CollectionExecutor` whose sync calls run the adapter's coroutines on `loop` (ST-11).
 
     Inside `batching()` a thread's event and answer-record inserts and run/answer updates are
-    queued and written before its next other call, in the same hop (db/write_batch.py). Calls
-    on run documents first wait for the projection of an operation that already answered
-    (db/trailing_writes.py).
+    queued and written before its next other call, in the same hop (db/write_batch.py).
     """
 
     def __init__(self, adapter: StoreAdapter, loop: asyncio.AbstractEventLoop,
-                 call_timeout_s: float, trailing: TrailingWrites | None = None) -> None:
+                 call_timeout_s: float) -> None:
         self.adapter = adapter
         self.loop = loop
         self.call_timeout_s = call_timeout_s
         self.queue = WriteQueue()
-        self.trailing = trailing or TrailingWrites(adapter)
 
     @contextmanager
     def batching(self) -> Iterator[None]:
@@ -114,35 +110,11 @@ class BridgeExecutor:
         finally:
             self.queue.stop()
 
-    def flush(self, behind: bool = False) -> None:
-        """Write this thread's queued writes now (nothing when there are none). `behind`: the
-        operation's last flush, which returns once its events and answer records are written
-        and leaves the final run projection to db/trailing_writes.py."""
+    def flush(self) -> None:
+        """Write this thread's queued writes now (nothing when there are none)."""
         items = self.queue.take()
-        if not items:
-            return
-        if not behind:
+        if items:
             self._run(write_all(self.adapter, items))
-            return
-        self._run(self._lead_then_trail(*split_behind(items)))
-
-    async def _lead_then_trail(self, lead: list[Any], records: list[Any],
-                               trail: list[Any]) -> None:
-        await write_all(self.adapter, lead)  # a lost race raises here: nothing follows it
-        if trail:
-            self.trailing.start(trail)  # registered before the engine thread goes on
-        await write_all(self.adapter, records)  # meanwhile, as the batch writes them
-
-    async def _settled(self, coll: str, filter: Doc,
-                       call: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        await self.trailing.settle(coll, filter)
-        return await call()
-
-    def _on(self, coll: str, filter: Doc, call: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        """`_run(call())`, a call on `coll`: after the trailing writes it could see."""
-        if coll == RUNS:
-            return self._run(self._settled(coll, filter, call))
-        return self._run(call())
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run an adapter coroutine (or several, gathered) on the loop and wait for it."""
@@ -182,42 +154,40 @@ class BridgeExecutor:
             return
         if coll == "interaction_answers" and self.queue.add_record(doc):
             return
-        self._on(coll, doc, lambda: self.adapter.insert_one(coll, doc))
+        self._run(self.adapter.insert_one(coll, doc))
 
     def insert_many(self, coll: str, docs: list[Doc]) -> None:
-        self._on(coll, {}, lambda: self.adapter.insert_many(coll, docs))
+        self._run(self.adapter.insert_many(coll, docs))
 
     def find(self, coll: str, filter: Doc, *, projection: Doc | None = None,
              sort: Sort | None = None, skip: int = 0, limit: int = 0) -> list[Doc]:
-        return self._on(coll, filter, lambda: self.adapter.find(
-            coll, filter, projection=projection, sort=sort, skip=skip, limit=limit))
+        return self._run(self.adapter.find(coll, filter, projection=projection, sort=sort,
+                                           skip=skip, limit=limit))
 
     def find_one(self, coll: str, filter: Doc, *, projection: Doc | None = None,
                  sort: Sort | None = None) -> Doc | None:
-        return self._on(coll, filter, lambda: self.adapter.find_one(
-            coll, filter, projection=projection, sort=sort))
+        return self._run(self.adapter.find_one(coll, filter, projection=projection, sort=sort))
 
     def update_one(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False) -> None:
         if not upsert and self.queue.add_update(coll, filter, update):
             return
-        self._on(coll, filter,
-                 lambda: self.adapter.update_one(coll, filter, update, upsert=upsert))
+        self._run(self.adapter.update_one(coll, filter, update, upsert=upsert))
 
     def find_one_and_update(self, coll: str, filter: Doc, update: Doc, *, upsert: bool = False,
                             return_after: bool = True,
                             projection: Doc | None = None) -> Doc | None:
-        return self._on(coll, filter, lambda: self.adapter.find_one_and_update(
+        return self._run(self.adapter.find_one_and_update(
             coll, filter, update, upsert=upsert, return_after=return_after,
             projection=projection))
 
     def aggregate(self, coll: str, pipeline: list[Doc]) -> list[Doc]:
-        return self._on(coll, {}, lambda: self.adapter.aggregate(coll, pipeline))
+        return self._run(self.adapter.aggregate(coll, pipeline))
 
     def delete_many(self, coll: str, filter: Doc) -> int:
-        return self._on(coll, filter, lambda: self.adapter.delete_many(coll, filter))
+        return self._run(self.adapter.delete_many(coll, filter))
 
     def count_documents(self, coll: str, filter: Doc) -> int:
-        return self._on(coll, filter, lambda: self.adapter.count_documents(coll, filter))
+        return self._run(self.adapter.count_documents(coll, filter))
 
     def create_index(self, coll: str, keys: Sort, *, unique: bool = False, sparse: bool = False,
                      expire_after_seconds: int | None = None, name: str | None = None) -> None:
@@ -231,12 +201,11 @@ class ProductionStore(QueryStore):
 
     def __init__(self, adapter: StoreAdapter, loop: asyncio.AbstractEventLoop,
                  call_timeout_s: float = 30.0) -> None:
-        self.trailing = TrailingWrites(adapter)
-        self.bridge = BridgeExecutor(adapter, loop, call_timeout_s, self.trailing)
+        self.bridge = BridgeExecutor(adapter, loop, call_timeout_s)
         super().__init__(self.bridge)
         self.adapter = adapter
         self.loop = loop
-        self.reads = AsyncReads(adapter, self.trailing)
+        self.reads = AsyncReads(adapter)
 
     def run_and_events_from(self, run_id: str, sequence: int) -> tuple[Doc | None, list[Doc]]:
         """Both reads of a fold check in one hop, at once (they are independent)."""
@@ -289,16 +258,11 @@ class AsyncReads:
     same documents; routes read through this and never through the driver adapter.
     """
 
-    def __init__(self, adapter: StoreAdapter, trailing: TrailingWrites | None = None) -> None:
+    def __init__(self, adapter: StoreAdapter) -> None:
         self._adapter = adapter
-        self._trailing = trailing
 
     async def _step(self, step: reads.Step) -> Any:
         db = self._adapter
-        if self._trailing is not None:  # what an operation that already answered still writes
-            coll, flt = (step.spec.collection, step.spec.filter) if isinstance(step, reads.Find) \
-                else (step.collection, step.filter)
-            await self._trailing.settle(coll, flt)
         if isinstance(step, reads.Find):
             spec = step.spec
             return await db.find(spec.collection, spec.filter, projection=spec.projection,

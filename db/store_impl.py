@@ -60,13 +60,11 @@ class QueryStore:
 
     # ---- runs
 
-    def flush(self, behind: bool = False) -> None:
-        """Make writes the executor holds back (a production batch, db/write_batch.py);
-        `behind`: the operation's last flush, which may return before the writes that follow
-        its events (db/trailing_writes.py)."""
+    def flush(self) -> None:
+        """Make writes the executor holds back (a production batch, db/write_batch.py)."""
         flush = getattr(self.executor, "flush", None)
         if flush is not None:
-            flush(behind)
+            flush()
 
     def insert_run(self, doc: Doc) -> None:
         self.executor.insert_one("workflow_runs", doc)

@@ -14,10 +14,6 @@ with the final updates, and an outcome queued for a queued record is written *in
 instead of an insert and an update). A crash before a flush is a crash before those writes, which
 recovery already handles: a response event without its record is completed on replay (engine.md
 §7.2, §18.1).
-
-The operation's last flush may answer before its trailing writes (`split_behind`): once its
-events and answer records are acknowledged the answer is stored, and the final run projection
-that follows them is written behind the response by db/trailing_writes.py.
 """
 
 from __future__ import annotations
@@ -37,7 +33,6 @@ T = TypeVar("T")
 #: reads them back through the engine thread without a read (which flushes first)
 DEFERRED_UPDATES: frozenset[str] = frozenset({"workflow_runs", "interaction_answers"})
 ANSWERS = "interaction_answers"
-RUNS = "workflow_runs"
 
 
 class Writer(Protocol):
@@ -163,22 +158,6 @@ async def write_all(db: Writer, items: list[Item]) -> None:
         start = end
     if records:
         await _together([db.insert_one(ANSWERS, doc) for doc in records])
-
-
-def split_behind(items: list[Item]) -> tuple[list[Item], list[Item], list[Update]]:
-    """(the writes up to the last event, the answer writes, the run updates after the last
-    event).
-
-    An answer waits for the first two: answer records and outcomes are what a client's retry is
-    answered from, so an acknowledged answer has its record (the crash tests count them). Only
-    the final run updates (the projection) may follow the answer. `write_all` of the first, then
-    the other two at once, is the order of `write_all(items)`."""
-    last = max((n for n, i in enumerate(items) if isinstance(i, dict)), default=-1)
-    lead: list[Item] = [i for i in items[:last + 1] if not isinstance(i, Record)]
-    after = [i for i in items[last + 1:] if not isinstance(i, Record)]
-    behind = [i for i in after if isinstance(i, Update) and i.coll == RUNS]
-    answers: list[Item] = [i for i in after if not (isinstance(i, Update) and i.coll == RUNS)]
-    return lead, answers + [i for i in items if isinstance(i, Record)], behind
 
 
 async def after_writes(db: Writer, items: list[Item], then: Coroutine[Any, Any, T]) -> T:

@@ -65,9 +65,7 @@ def run_operation(ctx: EngineContext, user_id: str, run_id: str, opts: ExecOptio
             runner = new_runner(ctx, session, opts, adopt_ai_config=adopt_ai_config)
             outcome = run_guarded(runner, body)
             response = outcome if isinstance(outcome, WorkflowResponse) else finish(runner, outcome)
-            # writes a store held back: the events land before the lock is released, what
-            # follows them may land after the answer (readers here wait for it, ST-12 holds)
-            ctx.store.flush(behind=True)
+            ctx.store.flush()  # writes a store held back land before the lock is released
         except BaseException:
             forget_fold(ctx, run_id)
             _flush_quietly(ctx)

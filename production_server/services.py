@@ -202,8 +202,6 @@ class Services:
         while self.pool.in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         self.pool.shutdown(wait=False)
-        if self.store is not None:  # writes that followed an answer land before the client closes
-            await self.store.trailing.settle_all()
         if self.adapter is not None:
             try:
                 await self.adapter.close()

@@ -116,8 +116,8 @@ class FlushLog:
     def __init__(self, inner: Any, log: list[str]) -> None:
         self.inner, self.log = inner, log
 
-    def flush(self, behind: bool = False) -> None:
-        self.log.append("flush behind" if behind else "flush")
+    def flush(self) -> None:
+        self.log.append("flush")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -138,4 +138,4 @@ def test_the_engine_flushes_before_a_module_executes_and_before_it_releases_the_
         PROBES.clear()
     assert "execute" in log
     assert log[log.index("execute") - 1] == "flush"
-    assert log[-1] == "flush behind"  # the operation's end, under the run's lock
+    assert log[-1] == "flush"  # the operation's end, under the run's lock
