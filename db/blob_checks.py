@@ -107,7 +107,7 @@ TYPED: dict[str, type[_Struct]] = {
     "workflow_runs": RunDoc, "branches": BranchDoc, "events": EventDoc,
     "workflow_versions": VersionDoc, "interaction_answers": AnswerDoc,
 }
-_DATETIME_FIELDS: dict[str, tuple[str, ...]] = {
+DATETIME_FIELDS: dict[str, tuple[str, ...]] = {
     "workflow_runs": ("created_at", "updated_at", "completed_at"),
     "branches": ("created_at",), "events": ("timestamp",),
     "workflow_versions": ("created_at",), "interaction_answers": ("created_at", "updated_at"),
@@ -118,7 +118,23 @@ def _fail(reason: str, message: str) -> InvalidVirtualDb:
     return InvalidVirtualDb(f"invalid virtual_db: {message}", details={"reason": reason})
 
 
+_LISTS = {name: list[struct] for name, struct in TYPED.items()}  # type: ignore[valid-type]
+_NATIVE_DATETIMES = (datetime,)
+
+
 def _typed(name: str, docs: list[Doc]) -> list[Any]:
+    """The collection's documents as its typed structs: one msgspec call for the whole list,
+    where a `datetime` field takes only a datetime (a decoded `$date`, never a string); when
+    that call refuses, the document-by-document conversion names the first bad document and
+    is the one that decides."""
+    try:
+        typed: list[Any] = msgspec.convert(docs, _LISTS[name], builtin_types=_NATIVE_DATETIMES)
+        return typed
+    except msgspec.ValidationError:
+        return _typed_each(name, docs)
+
+
+def _typed_each(name: str, docs: list[Doc]) -> list[Any]:
     struct = TYPED[name]
     out: list[Any] = []
     for index, doc in enumerate(docs):
@@ -126,7 +142,7 @@ def _typed(name: str, docs: list[Doc]) -> list[Any]:
             out.append(msgspec.convert(doc, struct))
         except msgspec.ValidationError as exc:
             raise _fail("bad_document", f"{name}[{index}]: {exc}") from None
-        for field in _DATETIME_FIELDS[name]:
+        for field in DATETIME_FIELDS[name]:
             value = doc.get(field)
             if value is not None and not isinstance(value, datetime):
                 raise _fail("bad_document", f"{name}[{index}]: {field} must be a $date")

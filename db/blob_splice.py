@@ -11,17 +11,19 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import datetime, timezone
+from itertools import chain
 from typing import Any
 
 import msgspec
 
-from db.blob_checks import validate_collections
+from db.blob_checks import DATETIME_FIELDS, validate_collections
 from db.blob_decode import (
     DOC_DECODER,
     FORMAT,
     GZIP_MAGIC,
     MAX_DOCUMENTS,
     MAX_MEMBERS,
+    RAW_LIST,
     VERSION,
     ZSTD_MAGIC,
     BlobLimits,
@@ -46,19 +48,6 @@ class _Top(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _TOP = msgspec.json.Decoder(_Top)
-
-
-class _TopDocs(msgspec.Struct, forbid_unknown_fields=True):
-    format: str
-    version: int
-    collections: dict[str, list[msgspec.Raw]]
-
-
-_TOP_DOCS = msgspec.json.Decoder(_TopDocs)
-
-
-class _Slow(Exception):
-    """The quick pass met something it does not decide: the step-by-step path runs instead."""
 
 
 def _split(data: bytes) -> dict[str, Any]:
@@ -93,10 +82,16 @@ def _finish(doc: Doc, data: bytes, decoder: TagDecoder, tags: int) -> Doc:
     return _dates(doc, decoder)
 
 
+#: the end of a tag key (`"$date"`, `"$esc"`), found from its rare `$` (a regex finds it in
+#: half the time of two counts of the whole key); it matches every tag key, and more
+_TAG_KEY = re.compile(rb'\$(?:date|esc)"')
+
+
 def _tag_keys(data: bytes) -> int:
-    """Occurrences of the two tag keys: when they are all top-level tags, nothing nested needs
-    the tag walk (other `$` names, e.g. in stored pipelines, are plain data, ST-4)."""
-    return data.count(b'"$date"') + data.count(b'"$esc"')
+    """Occurrences of the two tag keys, counted from above: when they are all top-level tags,
+    nothing nested needs the tag walk (other `$` names, e.g. in stored pipelines, are plain
+    data, ST-4)."""
+    return len(_TAG_KEY.findall(data))
 
 
 def _finish_simple(doc: Doc, data: bytes, decoder: TagDecoder) -> Doc:
@@ -159,84 +154,93 @@ def decode_trusted(raw: bytes) -> Doc:
     return _dates(doc, _TRUSTED)
 
 
-class _Scanned:
-    """One collection after the quick pass's first loop: documents, `$date` fields, tag count."""
+_DOC_LIST = msgspec.json.Decoder(list[dict[str, Any]])
 
-    def __init__(self, exact: list[bytes]) -> None:
-        self.exact = exact
-        try:
-            self.parsed: list[Doc] = [DOC_DECODER.decode(item) for item in exact]
-        except (msgspec.DecodeError, RecursionError):
-            raise _Slow from None
-        self.dates: list[tuple[Doc, str]] = []
-        self.tags = 0
-        for doc in self.parsed:
-            for key, value in doc.items():
-                if key[:1] == "$":
-                    raise _Slow
-                if type(value) is dict and len(value) == 1:
-                    if "$date" in value:
-                        self.tags += 1
-                        self.dates.append((doc, key))
-                    elif "$esc" in value:
-                        self.tags += 1
 
-    def plain(self) -> bool:
-        """No nested tag in the collection, for text without `\\u` escapes (the step-by-step
-        path's test: its tag keys are its top-level tags). Every top-level tag spells its key
-        and so one `$`, so as many `$` as tags settles it with a one-byte count."""
-        dollars = 0
-        for item in self.exact:
-            dollars += item.count(b"$")
-        return dollars == self.tags or sum(_tag_keys(item) for item in self.exact) == self.tags
+def _top_level_tags(docs: list[Doc]) -> list[tuple[Doc, str]] | None:
+    """Every top-level tag of the documents as (document, key), or None when a top-level key
+    starts with `$` (the step-by-step path raises that) or a tag is not a `$date`."""
+    found: list[tuple[Doc, str]] = []
+    for doc in docs:
+        for key, value in doc.items():
+            if key[:1] == "$":
+                return None
+            if type(value) is dict and len(value) == 1 and ("$date" in value or "$esc" in value):
+                found.append((doc, key))
+    return found
 
-    def finish(self, decoder: TagDecoder) -> list[Doc]:
-        """Depth (the bracket count, exactly only when that is over the budget), then the
-        top-level `$date`s."""
-        budget = decoder.max_depth - 3
-        for item in self.exact:
-            if len(item) > budget and len(item.translate(None, _NOT_OPENERS)) > budget \
-                    and not depth_within(item, budget, parsed=True):
-                raise _Slow
-        try:
-            for doc, key in self.dates:
-                doc[key] = _date(doc[key]["$date"], decoder)
-        except InvalidVirtualDb:
-            raise _Slow from None
-        return self.parsed
+
+def _dollar_key(docs: list[Doc]) -> bool:
+    """Whether a top-level key may start with `$`, in one join of every key (C speed); a key
+    holding NUL may say yes wrongly, which only sends the collection the careful way."""
+    return "\x00$" in "\x00" + "\x00".join(chain.from_iterable(docs))
+
+
+def _collection(name: str, array: bytes, decoder: TagDecoder) -> tuple[list[Doc], list[bytes]] | None:
+    """One collection's array in C-speed passes (split, parse, byte counts); None: the
+    step-by-step path decides. A typed collection's date fields are its expected tags. Each
+    spells one `$`, so as many `$` in the array as expected tags means there is nothing else:
+    no nested tag, no other top-level tag, no top-level key starting with `$`. Other `$` (in
+    stored pipelines, in text) are fine when the tag keys are just the expected tags and no
+    top-level key starts with `$`; otherwise each document's top-level keys are looked at
+    (db.blob's per-document rule, made once per collection). Every tag taken must then be a
+    `$date` of a date field, or the collection goes the careful way."""
+    try:  # ValidationError is a DecodeError: not an array, or not all objects
+        items = RAW_LIST.decode(array)
+        if len(items) > MAX_DOCUMENTS:
+            return None
+        docs: list[Doc] = _DOC_LIST.decode(array)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    exact = [bytes(item) for item in items]
+    dates = [(doc, field) for field in DATETIME_FIELDS.get(name, ()) for doc in docs
+             if type(doc.get(field)) is dict]
+    if array.count(b"$") != len(dates):  # a one-byte count: several times a `"$` one
+        tag_keys = _tag_keys(array)
+        if tag_keys != len(dates) or _dollar_key(docs):
+            found = _top_level_tags(docs)
+            if found is None or tag_keys != len(found):
+                return None
+            dates = found
+    budget = decoder.max_depth - 3
+    for item in exact:
+        if len(item) > budget and len(item.translate(None, _NOT_OPENERS)) > budget \
+                and not depth_within(item, budget, parsed=True):
+            return None
+    try:
+        for doc, key in dates:
+            value = doc[key]
+            if len(value) != 1 or "$date" not in value:
+                return None
+            doc[key] = _date(value["$date"], decoder)
+    except InvalidVirtualDb:
+        return None
+    return docs, exact
 
 
 def _quick(data: bytes, decoder: TagDecoder) -> tuple[dict[str, list[Doc]],
                                                       dict[str, list[bytes]]] | None:
-    """A well-formed one-member blob in as few passes as the checks allow: each document parsed
-    once and its top-level keys looked at once; the escape test made once over the whole text
-    and the nested-tag test too when it passes there, else per collection (a collection passes
-    exactly when its tag keys are its top-level tags; each of those holds a `$`, so as many `$`
-    in the text as tags means every collection passes). None: anything
-    else (malformed, over a limit, nested tags, escapes, too deep, a bad date) takes the
-    step-by-step path, which finds the precise error; so what this returns is exactly what
-    that path returns."""
+    """A well-formed one-member blob in as few passes as the checks allow: the escape test once
+    over the whole text, then each collection split, parsed and tag-checked at C speed
+    (`_collection`). None: anything else (malformed, over a limit, nested tags, escapes, too
+    deep, a bad date) takes the step-by-step path, which finds the precise error; so what this
+    returns is exactly what that path returns."""
     try:
-        top = _TOP_DOCS.decode(data)
+        top = _TOP.decode(data)
     except (msgspec.DecodeError, RecursionError):
         return None
-    if top.format != FORMAT or top.version != VERSION:
+    if top.format != FORMAT or top.version != VERSION or has_u_escape(data):
         return None
-    scanned: dict[str, _Scanned] = {}
-    try:
-        for name, items in top.collections.items():
-            if name not in VIRTUAL_COLLECTIONS or len(items) > MAX_DOCUMENTS:
-                return None
-            scanned[name] = _Scanned([bytes(item) for item in items])
-        if has_u_escape(data):
+    docs: dict[str, list[Doc]] = {}
+    raws: dict[str, list[bytes]] = {}
+    for name, array in top.collections.items():
+        if name not in VIRTUAL_COLLECTIONS:
             return None
-        if data.count(b"$") != sum(coll.tags for coll in scanned.values()) \
-                and not all(coll.plain() for coll in scanned.values()):
+        done = _collection(name, bytes(array), decoder)
+        if done is None:
             return None
-        docs = {name: coll.finish(decoder) for name, coll in scanned.items()}
-    except _Slow:
-        return None
-    return docs, {name: coll.exact for name, coll in scanned.items()}
+        docs[name], raws[name] = done
+    return docs, raws
 
 
 class BlobShape(msgspec.Struct, frozen=True):

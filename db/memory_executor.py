@@ -122,7 +122,7 @@ class MemoryExecutor:
     def load_decoded(self, name: str, docs: list[Doc], raws: list[bytes]) -> None:
         """Adopt documents decoded from a blob with their exact JSON (before indexes exist)."""
         coll = self._coll(name)
-        coll.recs.extend(Rec(name, doc, raw, doc, False) for doc, raw in zip(docs, raws))
+        coll.recs.extend([Rec.loaded(name, doc, raw) for doc, raw in zip(docs, raws)])
         coll.lookups = Lookups(name)
 
     def record_count(self) -> int:

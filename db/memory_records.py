@@ -45,6 +45,18 @@ class Rec:
         self.shared = False
         self.skel, self.nested = skeleton(coll, doc)
 
+    @classmethod
+    def loaded(cls, coll: str, doc: Doc, raw: bytes) -> "Rec":
+        """A record of a document decoded from a blob (`loaded_skeleton`), keeping it as the
+        first reader's copy."""
+        rec = cls.__new__(cls)
+        rec.raw = raw
+        rec.cached = doc
+        rec.fresh = False
+        rec.shared = False
+        rec.skel, rec.nested = loaded_skeleton(coll, doc)
+        return rec
+
     def shared_copy(self) -> "Rec":
         """The same document as a loaded, shared record (itself when it is one already)."""
         if self.shared:
@@ -118,4 +130,28 @@ def skeleton(coll: str, doc: Doc) -> tuple[Doc, frozenset[str]]:
         if found is mq.MISSING or mq.is_scalar(found):
             skel[path] = found
     skel.pop("_id", None)
+    return skel, nested_set(nested)
+
+
+_CONTAINERS = (dict, list)
+
+
+def loaded_skeleton(coll: str, doc: Doc) -> tuple[Doc, frozenset[str]]:
+    """`skeleton` of a document the blob decoder made: its values are JSON values and aware UTC
+    datetimes of whole milliseconds (BLOB-2) only, so a copy without the objects and arrays is
+    the skeleton (no value needs normalising)."""
+    skel = doc.copy()
+    nested = [key for key, value in doc.items() if type(value) in _CONTAINERS]
+    for key in nested:
+        del skel[key]
+    if "_id" in skel:
+        del skel["_id"]
+    elif "_id" in nested:
+        nested.remove("_id")
+    for path, parts in _EXTRACTED_PARTS.get(coll, ()):
+        found: Any = doc
+        for part in parts:
+            found = found.get(part, mq.MISSING) if isinstance(found, dict) else mq.MISSING
+        if found is mq.MISSING or mq.is_scalar(found):
+            skel[path] = found
     return skel, nested_set(nested)

@@ -32,6 +32,9 @@ def key_part(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
+#: key parts that are their own normalised form (`key_part`); bool is not int here
+_PLAIN_PARTS = frozenset({str, int})
+_STR = frozenset({str})
 #: layers a fork's unique index may stack on its source's before it is flattened
 MAX_LAYERS = 8
 
@@ -96,8 +99,30 @@ class UniqueIndex:
             return set(own)
         return (self._base._all() - self._gone) | own
 
+    def _plain_keys(self, recs: list[Rec]) -> set[Any] | None:
+        """The key set when every record holds every field as a string or an int in its
+        skeleton and no key repeats (a loaded blob's ids): those parts are their own
+        normalised form, so the set is built in comprehensions. None: the general loop."""
+        fields = self.fields
+        try:
+            if len(fields) == 1:
+                field = fields[0]
+                values: list[Any] = [rec.skel[field] for rec in recs]
+                plain = {type(v) for v in values} <= _STR
+            else:
+                values = [tuple([rec.skel[f] for f in fields]) for rec in recs]
+                plain = {type(p) for key in values for p in key} <= _PLAIN_PARTS
+        except KeyError:
+            return None
+        keys = set(values) if plain else None
+        return keys if keys is not None and len(keys) == len(values) else None
+
     def _built(self, recs: list[Rec]) -> set[Any]:
         if self._keys is None:
+            plain = self._plain_keys(recs)
+            if plain is not None:
+                self._keys = plain
+                return plain
             built: set[Any] = set()
             for rec in recs:
                 key = self.key(rec)
