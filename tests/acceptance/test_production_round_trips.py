@@ -45,6 +45,7 @@ async def _calls_per_respond(prod: Prod, filler: int) -> list[Counter[str]]:
     return counts
 
 
+@pytest.mark.caches  # the fold cache's count: kept on in the WFE_CACHES=off run (conftest.py)
 @pytest.mark.parametrize("filler", [5, 300])
 async def test_a_respond_costs_five_database_calls(secantus_uri: str, filler: int) -> None:
     async with production(secantus_uri, concurrent=True, users=("alice",),
