@@ -29,13 +29,14 @@ from db.blob import (
     export_sort_key,
 )
 from db.blob_decode import primary_fields
+from db.blob_keys import BlobKey, blob_key
 from db.blob_members import delta_json
 from db.blob_splice import BlobShape
 from db.indexes import VIRTUAL_COLLECTIONS, create_indexes
 from db.memory_executor import MemoryExecutor
 from db.store_impl import QueryStore
 from db.virtual_store import VIRTUAL_USER_ID, virtual_user
-from engine.content_cache import ContentCache, digest
+from engine.content_cache import ContentCache
 from engine.errors import ConcurrentModification, InvalidVirtualDb
 from engine.jsonutil import canonical_json
 
@@ -57,6 +58,8 @@ class FastVirtualStore(QueryStore):
         self._sorted = False
         #: the decoded store this one forks, to be cached under the input blob's key (`publish`)
         self._pending: tuple[StoreCache, bytes, FastVirtualStore] | None = None
+        #: the input blob's key, which also keys a response blob that extends it (`remember`)
+        self._input_key: BlobKey | None = None
         super().__init__(self._mem)
 
     @property
@@ -103,10 +106,12 @@ class FastVirtualStore(QueryStore):
         readers, which spares copying every record for the cache.
         """
         started = time.perf_counter()
-        key = blob_key(text) if cache is not None and cache.enabled else None
+        keys = BlobKey(text) if cache is not None and cache.enabled else None
+        key = keys.key if keys is not None else None
         template = cache.get(key) if cache is not None and key is not None else None
         if template is not None:
             store = template.fork()
+            store._input_key = keys
             store._add_user(now)
             if timings is not None:
                 timings["cache hit"] = timings.get("cache hit", 0.0) + time.perf_counter() - started
@@ -122,6 +127,7 @@ class FastVirtualStore(QueryStore):
         if cache is not None and key is not None:
             template, store = store, store.fork()
             store._pending = (cache, key, template)
+            store._input_key = keys
         store._add_user(now)
         if timings is not None:
             timings["decode"] = timings.get("decode", 0.0) + decoded - started
@@ -180,7 +186,8 @@ class FastVirtualStore(QueryStore):
                 recs = kept._mem.record_list(name)
                 if recs:
                     kept._mem.reorder(name, self._ordered(name, recs))
-        cache.put(blob_key(text), kept, kept.nbytes())
+        key = self._input_key.of(text) if self._input_key is not None else blob_key(text)
+        cache.put(key, kept, kept.nbytes())
 
     # ---- export (BLOB-1, blob v2)
 
@@ -254,10 +261,6 @@ class FastVirtualStore(QueryStore):
 
 def _keys(recs: list[Any], fields: tuple[str, ...], fresh_only: bool) -> list[list[Any]]:
     return [[rec.skel.get(f) for f in fields] for rec in recs if rec.fresh or not fresh_only]
-
-
-def blob_key(text: str | bytes) -> bytes:
-    return digest(text.encode("ascii", "replace") if isinstance(text, str) else text)
 
 
 StoreCache = ContentCache[FastVirtualStore]

@@ -10,7 +10,8 @@ import msgspec
 import pytest
 
 from db.blob import BlobLimits
-from db.fast_store import FastVirtualStore, StoreCache, blob_key
+from db.blob_keys import blob_key
+from db.fast_store import FastVirtualStore, StoreCache
 from engine import ContentCache
 from tests.conftest import T0
 from tests.unit.test_virtual_caches import OVERLAY, RETRY, Editor, _iid, service
