@@ -107,6 +107,17 @@ def nested_set(names: list[str]) -> frozenset[str]:
     return found
 
 
+def _extract(coll: str, doc: Doc, skel: Doc) -> None:
+    """Put the collection's indexed nested paths (e.g. `data.interaction_id`) in the skeleton:
+    a scalar found there, or MISSING."""
+    for path, parts in _EXTRACTED_PARTS.get(coll, ()):
+        found: Any = doc
+        for part in parts:
+            found = found.get(part, mq.MISSING) if isinstance(found, dict) else mq.MISSING
+        if found is mq.MISSING or mq.is_scalar(found):
+            skel[path] = found
+
+
 def skeleton(coll: str, doc: Doc) -> tuple[Doc, frozenset[str]]:
     skel: Doc = {}
     nested: list[str] = []
@@ -123,12 +134,7 @@ def skeleton(coll: str, doc: Doc) -> tuple[Doc, frozenset[str]]:
                 skel[key] = mq.utc(value) if isinstance(value, datetime) else value
             else:
                 nested.append(key)
-    for path, parts in _EXTRACTED_PARTS.get(coll, ()):
-        found: Any = doc
-        for part in parts:
-            found = found.get(part, mq.MISSING) if isinstance(found, dict) else mq.MISSING
-        if found is mq.MISSING or mq.is_scalar(found):
-            skel[path] = found
+    _extract(coll, doc, skel)
     skel.pop("_id", None)
     return skel, nested_set(nested)
 
@@ -148,10 +154,5 @@ def loaded_skeleton(coll: str, doc: Doc) -> tuple[Doc, frozenset[str]]:
         del skel["_id"]
     elif "_id" in nested:
         nested.remove("_id")
-    for path, parts in _EXTRACTED_PARTS.get(coll, ()):
-        found: Any = doc
-        for part in parts:
-            found = found.get(part, mq.MISSING) if isinstance(found, dict) else mq.MISSING
-        if found is mq.MISSING or mq.is_scalar(found):
-            skel[path] = found
+    _extract(coll, doc, skel)
     return skel, nested_set(nested)
