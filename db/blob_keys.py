@@ -35,7 +35,7 @@ class BlobKey:
         self._prefix = prefix.copy()
         prefix.update(view[self._shared:])
         self.key = prefix.digest()
-        self._head = data[:self._shared]  # compared, not hashed, for an extending text
+        self._head = view[:self._shared]  # compared, not hashed, for an extending text
 
     def of(self, text: str | bytes) -> bytes:
         """`blob_key(text)`, hashing only past the shared prefix when `text` starts with it."""

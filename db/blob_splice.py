@@ -158,8 +158,8 @@ _DOC_LIST = msgspec.json.Decoder(list[dict[str, Any]])
 
 
 def _top_level_tags(docs: list[Doc]) -> list[tuple[Doc, str]] | None:
-    """Every top-level tag of the documents as (document, key), or None when a top-level key
-    starts with `$` (the step-by-step path raises that) or a tag is not a `$date`."""
+    """Every top-level tag (`$date` or `$esc`) of the documents as (document, key), or None
+    when a top-level key starts with `$` (the step-by-step path raises that)."""
     found: list[tuple[Doc, str]] = []
     for doc in docs:
         for key, value in doc.items():
