@@ -29,14 +29,13 @@ from db.blob import (
     export_sort_key,
 )
 from db.blob_decode import primary_fields
-from db.blob_keys import BlobKey, blob_key
+from db.blob_keys import TextCache
 from db.blob_members import delta_json
 from db.blob_splice import BlobShape
 from db.indexes import VIRTUAL_COLLECTIONS, create_indexes
 from db.memory_executor import MemoryExecutor
 from db.store_impl import QueryStore
 from db.virtual_store import VIRTUAL_USER_ID, virtual_user
-from engine.content_cache import ContentCache
 from engine.errors import ConcurrentModification, InvalidVirtualDb
 from engine.jsonutil import canonical_json
 
@@ -56,10 +55,8 @@ class FastVirtualStore(QueryStore):
         #: the loaded blob's shape, then (after `delta_json` or `to_json`) the exported one's
         self.shape = BlobShape()
         self._sorted = False
-        #: the decoded store this one forks, to be cached under the input blob's key (`publish`)
-        self._pending: tuple[StoreCache, bytes, FastVirtualStore] | None = None
-        #: the input blob's key, which also keys a response blob that extends it (`remember`)
-        self._input_key: BlobKey | None = None
+        #: the decoded store this one forks, to be cached under the input blob (`publish`)
+        self._pending: tuple[StoreCache, str, FastVirtualStore] | None = None
         super().__init__(self._mem)
 
     @property
@@ -106,12 +103,10 @@ class FastVirtualStore(QueryStore):
         readers, which spares copying every record for the cache.
         """
         started = time.perf_counter()
-        keys = BlobKey(text) if cache is not None and cache.enabled else None
-        key = keys.key if keys is not None else None
-        template = cache.get(key) if cache is not None and key is not None else None
+        caching = cache is not None and cache.enabled
+        template = cache.get(text) if cache is not None and caching else None
         if template is not None:
             store = template.fork()
-            store._input_key = keys
             store._add_user(now)
             if timings is not None:
                 timings["cache hit"] = timings.get("cache hit", 0.0) + time.perf_counter() - started
@@ -124,10 +119,9 @@ class FastVirtualStore(QueryStore):
                 store._mem.load_decoded(name, docs[name], raws[name])
         store.shape = shape
         store._index(True)
-        if cache is not None and key is not None:
+        if cache is not None and caching:
             template, store = store, store.fork()
-            store._pending = (cache, key, template)
-            store._input_key = keys
+            store._pending = (cache, text, template)
         store._add_user(now)
         if timings is not None:
             timings["decode"] = timings.get("decode", 0.0) + decoded - started
@@ -161,17 +155,17 @@ class FastVirtualStore(QueryStore):
         return self.shape.inflated_bytes + _RECORD_BYTES * self._mem.record_count()
 
     def publish(self) -> None:
-        """Put the decoded store this request forked in the cache under the input blob's key
+        """Put the decoded store this request forked in the cache under the input blob
         (a miss's, see `from_blob`), its records made shared in place. Call once the request
         reads no more (it may have taken their decoded documents); idempotent."""
         pending, self._pending = self._pending, None
         if pending is not None:
-            cache, key, template = pending
+            cache, text, template = pending
             template._mem.share_in_place()
-            cache.put(key, template, template.nbytes())
+            cache.put(text, template, template.nbytes())
 
     def remember(self, cache: StoreCache, text: str) -> None:
-        """Keep this store, as the exported blob `text` would decode, under that blob's key
+        """Keep this store, as the exported blob `text` would decode, under that blob
         (the store is not used afterwards: its collections are taken over).
 
         A full export sorted every collection (BLOB-1), as decoding it lists them, so the copy
@@ -186,8 +180,7 @@ class FastVirtualStore(QueryStore):
                 recs = kept._mem.record_list(name)
                 if recs:
                     kept._mem.reorder(name, self._ordered(name, recs))
-        key = self._input_key.of(text) if self._input_key is not None else blob_key(text)
-        cache.put(key, kept, kept.nbytes())
+        cache.put(text, kept, kept.nbytes())
 
     # ---- export (BLOB-1, blob v2)
 
@@ -263,4 +256,4 @@ def _keys(recs: list[Any], fields: tuple[str, ...], fresh_only: bool) -> list[li
     return [[rec.skel.get(f) for f in fields] for rec in recs if rec.fresh or not fresh_only]
 
 
-StoreCache = ContentCache[FastVirtualStore]
+StoreCache = TextCache[FastVirtualStore]

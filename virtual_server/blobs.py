@@ -60,7 +60,7 @@ class BlobIO:
         self.limits = limits
         self.gzip_level = gzip_level
         self.store_class = store_class(store_kind)
-        #: decoded stores by a hash of their blob (copy-on-write), None or disabled: none kept
+        #: decoded stores by their blob's text (copy-on-write), None or disabled: none kept
         self.cache = cache
 
     def open(self, text: str | None, now: Callable[[], datetime],

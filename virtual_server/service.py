@@ -13,12 +13,12 @@ import logging
 import time
 from typing import Any, Callable
 
+from db.fast_store import StoreCache
 from db.pipeline_eval import MongomockPipelineEvaluator
 from engine import (
     VIRTUAL_USER,
     CancelToken,
     Clock,
-    ContentCache,
     EngineError,
     EventFilters,
     ExecOptions,
@@ -74,7 +74,7 @@ class VirtualService:
         #: one fold cache for every engine this service builds (they share `ids`)
         self.folds = FoldCache(s.caches, s.cache_max_bytes, s.cache_max_entries)
         self.blobs = BlobIO(settings.blob_limits(), settings.db_gzip_level, store_kind,
-                            ContentCache(s.caches, s.cache_max_bytes, s.cache_max_entries))
+                            StoreCache(s.caches, s.cache_max_bytes, s.cache_max_entries))
 
     # ------------------------------------------------------------------ building blocks
 

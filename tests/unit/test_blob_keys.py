@@ -1,41 +1,60 @@
-"""Blob cache keys (db/blob_keys.py): a response blob's key from the request blob's prefix state
-equals its key hashed in full, whatever the request text's padding."""
+"""The store cache's keys (db/blob_keys.py): a text is found by its length and tail, and only the
+same text, character for character, is a hit."""
 
 from __future__ import annotations
 
 import base64
+import random
 
-import pytest
-
-from db.blob_keys import BlobKey, blob_key
+from db.blob_keys import TAIL, TextCache, blob_probe
 from db.blob_members import append_member, gzip_member
 
 
-@pytest.mark.parametrize("size", [30, 31, 32, 3000, 3001, 3002])  # every base64 padding
-def test_a_response_that_appends_a_member_gets_its_full_key(size: int) -> None:
-    request = base64.b64encode(gzip_member(bytes(range(256)) * (size // 256) + b"x" * (size % 256),
-                                           4)).decode()
-    keys = BlobKey(request)
-    assert keys.key == blob_key(request) == blob_key(request.encode())
-    response = request
-    for n in range(3):  # members keep being appended to the blob the editor sends back
-        response = append_member(response, gzip_member(b'{"n": %d}' % n, 4))
-        assert keys.of(response) == blob_key(response)
-    assert keys.of(request) == keys.key
+def _blob(seed: bytes) -> str:
+    """A blob text of a few hundred characters (random content does not compress)."""
+    return base64.b64encode(gzip_member(random.Random(seed).randbytes(300), 4)).decode()
 
 
-def test_a_text_that_does_not_extend_the_request_is_hashed_in_full() -> None:
-    request = base64.b64encode(gzip_member(b"a" * 500, 4)).decode()
-    keys = BlobKey(request)
-    other = base64.b64encode(gzip_member(b"b" * 500, 4)).decode()  # same length, other bytes
-    assert keys.of(other) == blob_key(other) != keys.key
-    changed = "A" + request[1:]  # differs in the shared prefix only
-    assert keys.of(changed) == blob_key(changed) != keys.key
-    assert keys.of(request[:-4]) == blob_key(request[:-4])  # shorter than the prefix
+def test_only_the_same_text_is_a_hit() -> None:
+    cache: TextCache[str] = TextCache(True, 2**20, 8)
+    request = _blob(b"abc")
+    cache.put(request, "decoded", 100)
+    assert cache.get(request) == "decoded"
+    assert cache.get("".join(list(request))) == "decoded"  # an equal text, another object
+    response = append_member(request, gzip_member(b'{"n": 1}', 4))
+    assert cache.get(response) is None  # the blob the editor gets back: not kept yet
+    cache.put(response, "after", 100)
+    assert (cache.get(request), cache.get(response)) == ("decoded", "after")
+    assert (cache.stats.hits, cache.stats.misses) == (4, 1)
 
 
-def test_short_texts() -> None:
-    for text in ["", "QQ==", "QUJD"]:
-        keys = BlobKey(text)
-        assert keys.key == blob_key(text)
-        assert keys.of(text + "QUJD") == blob_key(text + "QUJD")
+def test_texts_sharing_a_probe_are_misses_of_each_other() -> None:
+    cache: TextCache[str] = TextCache(True, 2**20, 8)
+    first = _blob(b"abc")
+    other = "A" + first[1:] if first[0] != "A" else "B" + first[1:]  # same length and tail
+    assert len(first) > TAIL
+    assert blob_probe(first) == blob_probe(other) and first != other
+    cache.put(first, "first", 10)
+    assert cache.get(other) is None
+    cache.put(other, "other", 10)  # the later text takes the shared slot
+    assert (cache.get(first), cache.get(other)) == (None, "other")
+    shorter = first[:-1]
+    assert blob_probe(shorter) != blob_probe(first) and cache.get(shorter) is None
+
+
+def test_an_entry_counts_its_text_and_a_disabled_cache_keeps_nothing() -> None:
+    cache: TextCache[str] = TextCache(True, 2**20, 8)
+    text = _blob(b"xyz")
+    cache.put(text, "v", 1000)
+    assert cache.stats.nbytes == 1000 + len(text)
+    off: TextCache[str] = TextCache(False, 2**20, 8)
+    off.put(text, "v", 10)
+    assert off.get(text) is None and off.stats.entries == 0
+
+
+def test_probes_of_short_and_non_ascii_texts() -> None:
+    for text in ["", "QQ==", "é" * (TAIL + 3), "\ud800"]:  # a lone surrogate is not refused here
+        cache: TextCache[int] = TextCache(True, 2**20, 8)
+        cache.put(text, 1, 1)
+        assert cache.get(text) == 1
+        assert cache.get(text + "A") is None

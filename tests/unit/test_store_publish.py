@@ -10,9 +10,7 @@ import msgspec
 import pytest
 
 from db.blob import BlobLimits
-from db.blob_keys import blob_key
 from db.fast_store import FastVirtualStore, StoreCache
-from engine import ContentCache
 from tests.conftest import T0
 from tests.unit.test_virtual_caches import OVERLAY, RETRY, Editor, _iid, service
 
@@ -25,14 +23,14 @@ def _blob(workflow: dict[str, Any]) -> str:
 
 
 def _cache() -> StoreCache:
-    return ContentCache(True, 2**26, 16)
+    return StoreCache(True, 2**26, 16)
 
 
 def test_a_decoded_store_is_cached_only_once_its_request_is_done(
         cuddle_workflow: dict[str, Any]) -> None:
     cache, text = _cache(), _blob(cuddle_workflow)
     store = FastVirtualStore.from_blob(text, BlobLimits(), T0, cache=cache)
-    assert cache.get(blob_key(text)) is None  # not while the request may still read it
+    assert cache.get(text) is None  # not while the request may still read it
     events = store.executor.find("events", {})
     original = msgspec.json.encode(events)
     for doc in events:  # the request owns what it read: it may change it
@@ -42,7 +40,7 @@ def test_a_decoded_store_is_cached_only_once_its_request_is_done(
     store.append_event({**last, "event_id": "e_new", "sequence": last["sequence"] + 1})
     store.publish()
     store.publish()  # idempotent
-    kept = cache.get(blob_key(text))
+    kept = cache.get(text)
     assert kept is not None
     assert all(rec.shared and rec.cached is None for rec in kept.executor.record_list("events"))
     again = FastVirtualStore.from_blob(text, BlobLimits(), T0, cache=cache)
