@@ -34,13 +34,11 @@ class TextCache(BoundedLru[bytes, tuple[str, V]], Generic[V]):
         if not self.enabled:
             return None
         item = self._lookup(blob_probe(text), count=False)
-        hit = item is not None and item[0] == text
-        with self._lock:
-            if hit:
-                self.stats.hits += 1
-            else:
-                self.stats.misses += 1
-        return item[1] if item is not None and hit else None
+        if item is None or item[0] != text:
+            self.record(False)
+            return None
+        self.record(True)
+        return item[1]
 
     def put(self, text: str, value: V, nbytes: int) -> None:
         self._keep(blob_probe(text), (text, value), nbytes + len(text))

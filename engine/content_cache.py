@@ -60,12 +60,17 @@ class BoundedLru(Generic[K, V]):
             item = self._items.get(key)
             if item is not None:
                 self._items.move_to_end(key)
-            if count:
-                if item is None:
-                    self.stats.misses += 1
-                else:
-                    self.stats.hits += 1
-            return None if item is None else item[0]
+        if count:
+            self.record(item is not None)
+        return None if item is None else item[0]
+
+    def record(self, hit: bool) -> None:
+        """Count one lookup, for caches whose caller decides whether a found value serves."""
+        with self._lock:
+            if hit:
+                self.stats.hits += 1
+            else:
+                self.stats.misses += 1
 
     def _keep(self, key: K, value: V, nbytes: int) -> None:
         """Keep `value` (estimated at `nbytes`) in place of the key's old value; one larger than

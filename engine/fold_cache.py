@@ -125,7 +125,7 @@ def run_bytes(folds: tuple[Fold, ...]) -> int:
 class FoldCache(BoundedLru[str, tuple[Fold, ...]]):
     """Process-local folds by run id (up to `FOLDS_PER_RUN` each, most recently used first),
     bounded by `max_entries` runs and `max_bytes` (LRU). A lookup counts nothing: only the
-    load knows, after its check read, whether a fold served (`hit`)."""
+    load knows, after its check read, whether a fold served (`record`)."""
 
     def __init__(self, enabled: bool = True, max_bytes: int = 268435456,
                  max_entries: int = 1024, per_run: int = FOLDS_PER_RUN) -> None:
@@ -142,13 +142,6 @@ class FoldCache(BoundedLru[str, tuple[Fold, ...]]):
         """The run's most recently used or kept fold."""
         folds = self.candidates(run_id)
         return folds[0] if folds else None
-
-    def hit(self, hit: bool) -> None:
-        with self._lock:
-            if hit:
-                self.stats.hits += 1
-            else:
-                self.stats.misses += 1
 
     def put(self, fold: Fold, keep_others: bool = False) -> None:
         """Keep `fold` as the run's most recent; with `keep_others` the run's other folds stay

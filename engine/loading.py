@@ -89,7 +89,7 @@ def _load_full(ctx: EngineContext, run: Doc, mock: bool) -> RunSession:
                          events=events, version=version, index=index,
                          next_sequence=int(last["sequence"]) + 1, mock=mock, anchor=last)
     fold_forward(session, ctx.store.events_from(run_id, int(last["sequence"])))
-    _folds(ctx).hit(False)
+    _folds(ctx).record(False)
     keep_fold(ctx, session, None, stored_event_bytes(ctx.store, run_id))
     return session
 
@@ -121,7 +121,7 @@ def _from_fold(ctx: EngineContext, fold: Fold, run: Doc, newer: list[Doc],
     run's events from the anchor's sequence on)."""
     folds = _folds(ctx)
     start = fold.sequence
-    folds.hit(True)
+    folds.record(True)
     folds.used(fold)
     session = RunSession(store=ctx.store, clock=ctx.clock, ids=ctx.ids, run=run,
                          branch=fold.branch, events=list(fold.events), version=fold.version,
