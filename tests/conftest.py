@@ -12,8 +12,7 @@ import pytest
 from db.pipeline_eval import MongomockPipelineEvaluator
 from db.virtual_store import VirtualStore
 from engine.clock import FixedClock
-from engine.content_cache import ContentCache
-from engine.fold_cache import FoldCache
+from engine.content_cache import BoundedLru
 from engine.ids import SequentialIds
 from engine.modules.registry import default_registry
 from engine.processor import WorkflowEngine
@@ -27,21 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 #: is built disabled, whatever the code asks for, so the suite shows that no answer depends on
 #: a hit. Tests of the caches themselves (marked `caches`) keep them on.
 CACHES_OFF = os.environ.get("WFE_CACHES", "").strip().lower() in ("0", "false", "no", "off")
-_CACHE_INITS = (ContentCache.__init__, FoldCache.__init__)
+_CACHE_INIT = BoundedLru.__init__  # every process-local cache (store, workflow, fold) is one
 
 
-def _disabled_content_cache(self: Any, enabled: bool, max_bytes: int, max_entries: int) -> None:
-    _CACHE_INITS[0](self, False, max_bytes, max_entries)
-
-
-def _disabled_fold_cache(self: Any, *args: Any, **kwargs: Any) -> None:
-    _CACHE_INITS[1](self, *args, **kwargs)
-    self.enabled = False
+def _disabled_cache(self: Any, enabled: bool, max_bytes: int, max_entries: int) -> None:
+    _CACHE_INIT(self, False, max_bytes, max_entries)
 
 
 if CACHES_OFF:  # module level, so caches built by session fixtures are off too
-    ContentCache.__init__ = _disabled_content_cache  # type: ignore[method-assign]
-    FoldCache.__init__ = _disabled_fold_cache  # type: ignore[method-assign]
+    BoundedLru.__init__ = _disabled_cache  # type: ignore[method-assign]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,8 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _caches_marked_on(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if CACHES_OFF and request.node.get_closest_marker("caches"):
-        monkeypatch.setattr(ContentCache, "__init__", _CACHE_INITS[0])
-        monkeypatch.setattr(FoldCache, "__init__", _CACHE_INITS[1])
+        monkeypatch.setattr(BoundedLru, "__init__", _CACHE_INIT)
 
 #: the same switch as a value, for harness code that builds settings (production apps)
 CACHES = not CACHES_OFF

@@ -6,8 +6,12 @@ from __future__ import annotations
 import base64
 import random
 
+import pytest
+
 from db.blob_keys import TAIL, TextCache, blob_probe
 from db.blob_members import append_member, gzip_member
+
+pytestmark = pytest.mark.caches  # kept on in the WFE_CACHES=off run (tests/conftest.py)
 
 
 def _blob(seed: bytes) -> str:
