@@ -188,7 +188,9 @@ def test_the_deadline_bounds_long_previews_whose_clients_wait(
     Where each operation stopped is read from its own events, not from a clock around it: the
     deadline is armed at the operation's entry, before its `workflow_created` event, and checked
     at module boundaries, and every operation runs at least one module, so no module but the
-    first may start later than `workflow_created` + the deadline (timestamps in ms). A bound on
+    first and the last may start later than `workflow_created` + the deadline (timestamps in
+    ms; the last one's check may pass just before the deadline and its timestamp be taken after
+    it, 245 ms later once on a loaded box). A bound on
     elapsed time instead measured the machine: the clients' wall clock (20 s) took 27 s on a
     loaded 2-core machine, and the operations' own durations 6-17 s, most of it loading the
     10,000-step workflow with the cores busy elsewhere.
@@ -223,7 +225,10 @@ def test_the_deadline_bounds_long_previews_whose_clients_wait(
             latest = _at(events[0]) + timedelta(seconds=deadline_s, milliseconds=1)
             starts = [_at(e) for e in events if e["event_type"] == "module_started"]
             assert 0 < len(starts) == result.json()["result"]["details"]["modules_executed"] < 10_000
-            assert all(at <= latest for at in starts[1:]), (starts[-1], latest)
+            # the check before a module precedes its `module_started` timestamp: a thread held
+            # up between the two (a loaded box) stamps that module late, but the next check
+            # comes after it and stops the run, so only the last start may be late
+            assert all(at <= latest for at in starts[1:-1]), (starts, latest)
         assert httpx.post(url, json=_preview(3), headers=HEADERS, timeout=30).status_code == 200
 
 
