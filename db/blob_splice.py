@@ -23,7 +23,6 @@ from db.blob_decode import (
     GZIP_MAGIC,
     MAX_DOCUMENTS,
     MAX_MEMBERS,
-    RAW_LIST,
     VERSION,
     ZSTD_MAGIC,
     BlobLimits,
@@ -177,9 +176,29 @@ def _dollar_key(docs: list[Doc]) -> bool:
     return "\x00$" in "\x00" + "\x00".join(chain.from_iterable(docs))
 
 
-def _collection(name: str, array: bytes, decoder: TagDecoder,
+class _Split(msgspec.Struct, forbid_unknown_fields=True):
+    format: str
+    version: int
+    collections: dict[str, list[msgspec.Raw]]
+
+
+#: the blob split down to each document's JSON in one pass (not the collections first and then
+#: each collection again)
+_SPLIT = msgspec.json.Decoder(_Split)
+
+
+def _array(exact: list[bytes]) -> bytes:
+    """The documents as one compact JSON array, in one copy (the brackets ride on the first and
+    the last document): the same documents and bytes as the blob's array but for whitespace
+    between documents, which no check counts."""
+    if len(exact) < 2:
+        return b"[" + b"".join(exact) + b"]"
+    return b",".join([b"[" + exact[0], *exact[1:-1], exact[-1] + b"]"])
+
+
+def _collection(name: str, exact: list[bytes], decoder: TagDecoder,
                 shallow: bool = False) -> tuple[list[Doc], list[bytes]] | None:
-    """One collection's array in C-speed passes (split, parse, byte counts); None: the
+    """One collection's documents in C-speed passes (parse, byte counts); None: the
     step-by-step path decides. A typed collection's date fields are its expected tags. Each
     spells one `$`, so as many `$` in the array as expected tags means there is nothing else:
     no nested tag, no other top-level tag, no top-level key starting with `$`. Other `$` (in
@@ -188,17 +207,16 @@ def _collection(name: str, array: bytes, decoder: TagDecoder,
     (db.blob's per-document rule, made once per collection). Every tag taken must then be a
     `$date` of a date field, or the collection goes the careful way. `shallow`: stand-ins
     (db/blob_shallow.py) for the documents, where the expected tags must be all the `$`."""
-    try:  # ValidationError is a DecodeError: not an array, or not all objects
-        items = RAW_LIST.decode(array)
-        if len(items) > MAX_DOCUMENTS:
-            return None
+    if len(exact) > MAX_DOCUMENTS:
+        return None
+    array = _array(exact)
+    try:  # ValidationError is a DecodeError: not all objects
         found_docs = stand_ins(name, array) if shallow else _DOC_LIST.decode(array)
     except (msgspec.DecodeError, RecursionError):
         return None
     if found_docs is None:
         return None
     docs: list[Doc] = found_docs
-    exact = [bytes(item) for item in items]
     dates = [(doc, field) for field in DATETIME_FIELDS.get(name, ()) for doc in docs
              if type(doc.get(field)) is dict]
     if array.count(b"$") != len(dates):  # a one-byte count: several times a `"$` one
@@ -229,14 +247,14 @@ def _collection(name: str, array: bytes, decoder: TagDecoder,
 def _quick(data: bytes, decoder: TagDecoder, shallow: bool = False) -> tuple[
         dict[str, list[Doc]], dict[str, list[bytes]], frozenset[str]] | None:
     """A well-formed one-member blob in as few passes as the checks allow: the escape test once
-    over the whole text, then each collection split, parsed and tag-checked at C speed
-    (`_collection`). None: anything else (malformed, over a limit, nested tags, escapes, too
-    deep, a bad date) takes the step-by-step path, which finds the precise error; so what this
-    returns is exactly what that path returns. `shallow`: the collections of
+    over the whole text, the blob split into documents in one pass, then each collection parsed
+    and tag-checked at C speed (`_collection`). None: anything else (malformed, over a limit,
+    nested tags, escapes, too deep, a bad date) takes the step-by-step path, which finds the
+    precise error; so what this returns is exactly what that path returns. `shallow`: the collections of
     db/blob_shallow.py `KEPT_FIELD` come as stand-ins where they can, named in the set returned
     (every other collection, and each of those where they cannot, parsed in full)."""
-    try:
-        top = _TOP.decode(data)
+    try:  # not an object of arrays of JSON values, or too deep for msgspec
+        top = _SPLIT.decode(data)
     except (msgspec.DecodeError, RecursionError):
         return None
     if top.format != FORMAT or top.version != VERSION or has_u_escape(data):
@@ -244,16 +262,17 @@ def _quick(data: bytes, decoder: TagDecoder, shallow: bool = False) -> tuple[
     docs: dict[str, list[Doc]] = {}
     raws: dict[str, list[bytes]] = {}
     stood_in: set[str] = set()
-    for name, array in top.collections.items():
+    for name, items in top.collections.items():
         if name not in VIRTUAL_COLLECTIONS:
             return None
+        exact = [bytes(item) for item in items]
         done = None
         if shallow and name in KEPT_FIELD:
-            done = _collection(name, bytes(array), decoder, shallow=True)
+            done = _collection(name, exact, decoder, shallow=True)
             if done is not None:
                 stood_in.add(name)
         if done is None:
-            done = _collection(name, bytes(array), decoder)
+            done = _collection(name, exact, decoder)
         if done is None:
             return None
         docs[name], raws[name] = done
