@@ -89,6 +89,9 @@ TYPED = {  # edits the quick pass decodes and the typed checks then refuse, as d
     "date as text": _answer(lambda a: a.update(created_at=DATE["$date"])),
     "missing field": _event(lambda e: e.pop("event_type")),
     "tag in a non-date field": _event(lambda e: e.update(step_id=DATE)),
+    "event data a list": _event(lambda e: e.update(data=[1])),  # the loose check, then strict
+    "event data null": _event(lambda e: e.update(data=None)),
+    "event data text and a bad sequence": _event(lambda e: e.update(data="x", sequence="1")),
 }
 EDITS = {**QUICK, **CAREFUL, **TYPED}
 
