@@ -122,12 +122,29 @@ _LISTS = {name: list[struct] for name, struct in TYPED.items()}  # type: ignore[
 _NATIVE_DATETIMES = (datetime,)
 
 
+class _LooseEventDoc(EventDoc):
+    """`EventDoc` whose `data` msgspec does not copy key by key (the bulk of an event); each is
+    then checked to be a dict, whose keys a JSON document's are always strings."""
+
+    data: Any
+
+
+_LOOSE: dict[str, tuple[Any, str]] = {"events": (list[_LooseEventDoc], "data")}
+
+
 def _typed(name: str, docs: list[Doc]) -> list[Any]:
     """The collection's documents as its typed structs: one msgspec call for the whole list,
     where a `datetime` field takes only a datetime (a decoded `$date`, never a string); when
     that call refuses, the document-by-document conversion names the first bad document and
-    is the one that decides."""
+    is the one that decides. A collection with a loose variant tries that first: accepted with
+    a dict in the loose field, the strict call accepts too."""
+    loose = _LOOSE.get(name)
     try:
+        if loose is not None:
+            found: list[Any] = msgspec.convert(docs, loose[0], builtin_types=_NATIVE_DATETIMES)
+            field = loose[1]
+            if all(type(getattr(doc, field)) is dict for doc in found):
+                return found
         typed: list[Any] = msgspec.convert(docs, _LISTS[name], builtin_types=_NATIVE_DATETIMES)
         return typed
     except msgspec.ValidationError:

@@ -23,7 +23,6 @@ from db.blob_decode import (
     GZIP_MAGIC,
     MAX_DOCUMENTS,
     MAX_MEMBERS,
-    RAW_LIST,
     VERSION,
     ZSTD_MAGIC,
     BlobLimits,
@@ -34,6 +33,7 @@ from db.blob_decode import (
     top_level,
 )
 from db.blob_members import merge, parse_documents
+from db.blob_shallow import KEPT_FIELD, stand_ins
 from db.indexes import VIRTUAL_COLLECTIONS
 from engine.errors import InvalidVirtualDb, VirtualDbTooLarge
 from engine.json_depth import depth_within
@@ -176,26 +176,52 @@ def _dollar_key(docs: list[Doc]) -> bool:
     return "\x00$" in "\x00" + "\x00".join(chain.from_iterable(docs))
 
 
-def _collection(name: str, array: bytes, decoder: TagDecoder) -> tuple[list[Doc], list[bytes]] | None:
-    """One collection's array in C-speed passes (split, parse, byte counts); None: the
+class _Split(msgspec.Struct, forbid_unknown_fields=True):
+    format: str
+    version: int
+    collections: dict[str, list[msgspec.Raw]]
+
+
+#: the blob split down to each document's JSON in one pass (not the collections first and then
+#: each collection again)
+_SPLIT = msgspec.json.Decoder(_Split)
+
+
+def _array(exact: list[bytes]) -> bytes:
+    """The documents as one compact JSON array, in one copy (the brackets ride on the first and
+    the last document): the same documents and bytes as the blob's array but for whitespace
+    between documents, which no check counts."""
+    if len(exact) < 2:
+        return b"[" + b"".join(exact) + b"]"
+    return b",".join([b"[" + exact[0], *exact[1:-1], exact[-1] + b"]"])
+
+
+def _collection(name: str, exact: list[bytes], decoder: TagDecoder,
+                shallow: bool = False) -> tuple[list[Doc], list[bytes]] | None:
+    """One collection's documents in C-speed passes (parse, byte counts); None: the
     step-by-step path decides. A typed collection's date fields are its expected tags. Each
     spells one `$`, so as many `$` in the array as expected tags means there is nothing else:
     no nested tag, no other top-level tag, no top-level key starting with `$`. Other `$` (in
     stored pipelines, in text) are fine when the tag keys are just the expected tags and no
     top-level key starts with `$`; otherwise each document's top-level keys are looked at
     (db.blob's per-document rule, made once per collection). Every tag taken must then be a
-    `$date` of a date field, or the collection goes the careful way."""
-    try:  # ValidationError is a DecodeError: not an array, or not all objects
-        items = RAW_LIST.decode(array)
-        if len(items) > MAX_DOCUMENTS:
-            return None
-        docs: list[Doc] = _DOC_LIST.decode(array)
+    `$date` of a date field, or the collection goes the careful way. `shallow`: stand-ins
+    (db/blob_shallow.py) for the documents, where the expected tags must be all the `$`."""
+    if len(exact) > MAX_DOCUMENTS:
+        return None
+    array = _array(exact)
+    try:  # ValidationError is a DecodeError: not all objects
+        found_docs = stand_ins(name, array) if shallow else _DOC_LIST.decode(array)
     except (msgspec.DecodeError, RecursionError):
         return None
-    exact = [bytes(item) for item in items]
+    if found_docs is None:
+        return None
+    docs: list[Doc] = found_docs
     dates = [(doc, field) for field in DATETIME_FIELDS.get(name, ()) for doc in docs
              if type(doc.get(field)) is dict]
     if array.count(b"$") != len(dates):  # a one-byte count: several times a `"$` one
+        if shallow:
+            return None
         tag_keys = _tag_keys(array)
         if tag_keys != len(dates) or _dollar_key(docs):
             found = _top_level_tags(docs)
@@ -218,29 +244,39 @@ def _collection(name: str, array: bytes, decoder: TagDecoder) -> tuple[list[Doc]
     return docs, exact
 
 
-def _quick(data: bytes, decoder: TagDecoder) -> tuple[dict[str, list[Doc]],
-                                                      dict[str, list[bytes]]] | None:
+def _quick(data: bytes, decoder: TagDecoder, shallow: bool = False) -> tuple[
+        dict[str, list[Doc]], dict[str, list[bytes]], frozenset[str]] | None:
     """A well-formed one-member blob in as few passes as the checks allow: the escape test once
-    over the whole text, then each collection split, parsed and tag-checked at C speed
-    (`_collection`). None: anything else (malformed, over a limit, nested tags, escapes, too
-    deep, a bad date) takes the step-by-step path, which finds the precise error; so what this
-    returns is exactly what that path returns."""
-    try:
-        top = _TOP.decode(data)
+    over the whole text, the blob split into documents in one pass, then each collection parsed
+    and tag-checked at C speed (`_collection`). None: anything else (malformed, over a limit,
+    nested tags, escapes, too deep, a bad date) takes the step-by-step path, which finds the
+    precise error; so what this returns is exactly what that path returns. `shallow`: the collections of
+    db/blob_shallow.py `KEPT_FIELD` come as stand-ins where they can, named in the set returned
+    (every other collection, and each of those where they cannot, parsed in full)."""
+    try:  # not an object of arrays of JSON values, or too deep for msgspec
+        top = _SPLIT.decode(data)
     except (msgspec.DecodeError, RecursionError):
         return None
     if top.format != FORMAT or top.version != VERSION or has_u_escape(data):
         return None
     docs: dict[str, list[Doc]] = {}
     raws: dict[str, list[bytes]] = {}
-    for name, array in top.collections.items():
+    stood_in: set[str] = set()
+    for name, items in top.collections.items():
         if name not in VIRTUAL_COLLECTIONS:
             return None
-        done = _collection(name, bytes(array), decoder)
+        exact = [bytes(item) for item in items]
+        done = None
+        if shallow and name in KEPT_FIELD:
+            done = _collection(name, exact, decoder, shallow=True)
+            if done is not None:
+                stood_in.add(name)
+        if done is None:
+            done = _collection(name, exact, decoder)
         if done is None:
             return None
         docs[name], raws[name] = done
-    return docs, raws
+    return docs, raws, frozenset(stood_in)
 
 
 class BlobShape(msgspec.Struct, frozen=True):
@@ -254,7 +290,16 @@ class BlobShape(msgspec.Struct, frozen=True):
 def decode_with_raw(text: str | bytes, limits: BlobLimits) -> tuple[
         dict[str, list[Doc]], dict[str, list[bytes]], BlobShape]:
     """`db.blob.decode_blob` (same acceptance, same errors) that also keeps each document's JSON
-    and the blob's shape (members, inflated and dead bytes).
+    and the blob's shape (members, inflated and dead bytes); see `decode_for_store`."""
+    docs, raws, shape, _stood_in = decode_for_store(text, limits, shallow=False)
+    return docs, raws, shape
+
+
+def decode_for_store(text: str | bytes, limits: BlobLimits, shallow: bool = True) -> tuple[
+        dict[str, list[Doc]], dict[str, list[bytes]], BlobShape, frozenset[str]]:
+    """`decode_with_raw` for loading a store: the collections named in the set returned hold
+    stand-ins (db/blob_shallow.py), documents checked as the full ones would be but to be
+    decoded from their JSON when read, never handed out themselves.
 
     The nested-tag and escape checks db.blob makes per document are made once per collection;
     only the documents of a collection that fails one take db.blob's per-document route. Depth
@@ -277,10 +322,10 @@ def decode_with_raw(text: str | bytes, limits: BlobLimits) -> tuple[
     if limits.max_depth < 4:
         raise invalid("too_deep", "virtual_db JSON is nested too deeply")
     decoder = TagDecoder(limits.max_depth, True)
-    quick = _quick(members[0], decoder) if len(members) == 1 else None
+    quick = _quick(members[0], decoder, shallow) if len(members) == 1 else None
     if quick is not None:
         validate_collections(quick[0])
-        return quick[0], quick[1], BlobShape(members=1, inflated_bytes=len(members[0]))
+        return quick[0], quick[1], BlobShape(members=1, inflated_bytes=len(members[0])), quick[2]
     arrays = _split(members[0])
     dead = 0
     merged: dict[str, tuple[list[bytes], list[Doc]]] = {}
@@ -305,4 +350,4 @@ def decode_with_raw(text: str | bytes, limits: BlobLimits) -> tuple[
     validate_collections(docs)
     shape = BlobShape(members=len(members), inflated_bytes=sum(len(m) for m in members),
                       dead_bytes=dead)
-    return docs, raws, shape
+    return docs, raws, shape, frozenset()

@@ -25,13 +25,12 @@ from db.blob import (
     BlobLimits,
     blob_within_limits,
     decode_document,
-    decode_with_raw,
     export_sort_key,
 )
 from db.blob_decode import primary_fields
 from db.blob_keys import TextCache
 from db.blob_members import delta_json
-from db.blob_splice import BlobShape
+from db.blob_splice import BlobShape, decode_for_store
 from db.indexes import VIRTUAL_COLLECTIONS, create_indexes
 from db.memory_executor import MemoryExecutor
 from db.store_impl import QueryStore
@@ -111,12 +110,12 @@ class FastVirtualStore(QueryStore):
             if timings is not None:
                 timings["cache hit"] = timings.get("cache hit", 0.0) + time.perf_counter() - started
             return store
-        docs, raws, shape = decode_with_raw(text, limits)
+        docs, raws, shape, stood_in = decode_for_store(text, limits)
         decoded = time.perf_counter()
         store = cls()
         for name in _ORDER:
             if docs.get(name):
-                store._mem.load_decoded(name, docs[name], raws[name])
+                store._mem.load_decoded(name, docs[name], raws[name], name in stood_in)
         store.shape = shape
         store._index(True)
         if cache is not None and caching:

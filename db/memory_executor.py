@@ -119,10 +119,13 @@ class MemoryExecutor:
         """While on, indexes are created without re-checking keys BLOB-6 already checked."""
         self._loading = on
 
-    def load_decoded(self, name: str, docs: list[Doc], raws: list[bytes]) -> None:
-        """Adopt documents decoded from a blob with their exact JSON (before indexes exist)."""
+    def load_decoded(self, name: str, docs: list[Doc], raws: list[bytes],
+                     stood_in: bool = False) -> None:
+        """Adopt documents decoded from a blob with their exact JSON (before indexes exist);
+        `stood_in`: the documents are stand-ins (db/blob_shallow.py), never handed out."""
         coll = self._coll(name)
-        coll.recs.extend([Rec.loaded(name, doc, raw) for doc, raw in zip(docs, raws)])
+        make = Rec.stood_in if stood_in else Rec.loaded
+        coll.recs.extend([make(name, doc, raw) for doc, raw in zip(docs, raws)])
         coll.lookups = Lookups(name)
 
     def record_count(self) -> int:

@@ -57,6 +57,15 @@ class Rec:
         rec.skel, rec.nested = loaded_skeleton(coll, doc)
         return rec
 
+    @classmethod
+    def stood_in(cls, coll: str, doc: Doc, raw: bytes) -> "Rec":
+        """A record of a blob document checked through a stand-in (db/blob_shallow.py): its
+        skeleton is the stand-in's (which differs only inside a kept object), and its first
+        reader decodes `raw` like any later one."""
+        rec = cls.loaded(coll, doc, raw)
+        rec.cached = None
+        return rec
+
     def shared_copy(self) -> "Rec":
         """The same document as a loaded, shared record (itself when it is one already)."""
         if self.shared:

@@ -89,6 +89,9 @@ TYPED = {  # edits the quick pass decodes and the typed checks then refuse, as d
     "date as text": _answer(lambda a: a.update(created_at=DATE["$date"])),
     "missing field": _event(lambda e: e.pop("event_type")),
     "tag in a non-date field": _event(lambda e: e.update(step_id=DATE)),
+    "event data a list": _event(lambda e: e.update(data=[1])),  # the loose check, then strict
+    "event data null": _event(lambda e: e.update(data=None)),
+    "event data text and a bad sequence": _event(lambda e: e.update(data="x", sequence="1")),
 }
 EDITS = {**QUICK, **CAREFUL, **TYPED}
 
@@ -107,3 +110,33 @@ def test_quick_pass_decodes_as_db_blob(base: Top, case: str) -> None:
     if case in QUICK:
         assert fast[0] == "ok"
         assert fast[1]["events"][-1]["timestamp"].tzinfo is not None
+
+
+SPLITS = {  # the one-pass split of the blob into documents (db/blob_splice.py `_SPLIT`)
+    "whitespace between documents": lambda raw: raw.replace(b'},{"event_id"', b'} ,\n {"event_id"'),
+    "collection not an array": lambda raw: raw.replace(
+        b'"collections":{', b'"collections":{"workflow_files":{"a":1},', 1),
+    "document not an object": lambda raw: raw.replace(b'"events":[', b'"events":[1,', 1),
+    "empty collection": lambda raw: raw.replace(b'"collections":{', b'"collections":{"users":[],', 1),
+    "one document": lambda raw: raw.replace(b'"collections":{',
+                                            b'"collections":{"workflow_files":[{"a":1}],', 1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPLITS))
+def test_the_one_pass_split_decodes_as_db_blob(base: Top, case: str) -> None:
+    """[BLOB-6] Same documents or the same error whatever lies between and around documents."""
+    raw = SPLITS[case](_json(base))
+    assert raw != _json(base)
+    text = compress(raw)
+    out = []
+    for decode in (lambda: decode_with_raw(text, LIMITS)[0],
+                   lambda: decode_blob(text, max_encoded_bytes=LIMITS.max_encoded_bytes,
+                                       max_decompressed_bytes=LIMITS.max_decompressed_bytes)):
+        try:
+            out.append(("ok", decode()))
+        except EngineError as exc:
+            out.append((exc.error_type, exc.details.get("reason"), str(exc)))
+    assert out[0] == out[1]
+    assert (out[0][0] == "ok") == (case in {"whitespace between documents", "empty collection",
+                                            "one document"})
