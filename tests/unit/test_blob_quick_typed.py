@@ -27,8 +27,7 @@ DATE = {"$date": "2026-01-01T00:00:00.000Z"}
 Top = dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def base(cuddle_workflow: dict[str, Any]) -> Top:
+def real_blob(cuddle_workflow: dict[str, Any]) -> Top:
     """A real run's blob as its JSON object (runs, branches, events, versions, answers)."""
     store = FastVirtualStore.fresh(T0)
     make_engine(mode="virtual", store=store).virtual_start(
@@ -40,6 +39,11 @@ def base(cuddle_workflow: dict[str, Any]) -> Top:
     return top
 
 
+@pytest.fixture(scope="module")
+def base(cuddle_workflow: dict[str, Any]) -> Top:
+    return real_blob(cuddle_workflow)
+
+
 def _json(top: Top) -> bytes:
     """Compact UTF-8 JSON as our encoder writes it (no `\\u` escapes, which the quick pass
     leaves to the careful path)."""
@@ -47,7 +51,12 @@ def _json(top: Top) -> bytes:
 
 
 def _outcomes(top: Top) -> tuple[Any, Any]:
-    text = compress(_json(top))
+    return _outcomes_of(_json(top))
+
+
+def _outcomes_of(raw: bytes) -> tuple[Any, Any]:
+    """The quick decoder's and db.blob's result for one blob JSON: documents or error."""
+    text = compress(raw)
     out = []
     for decode in (lambda: decode_with_raw(text, LIMITS)[0],
                    lambda: decode_blob(text, max_encoded_bytes=LIMITS.max_encoded_bytes,
@@ -128,15 +137,7 @@ def test_the_one_pass_split_decodes_as_db_blob(base: Top, case: str) -> None:
     """[BLOB-6] Same documents or the same error whatever lies between and around documents."""
     raw = SPLITS[case](_json(base))
     assert raw != _json(base)
-    text = compress(raw)
-    out = []
-    for decode in (lambda: decode_with_raw(text, LIMITS)[0],
-                   lambda: decode_blob(text, max_encoded_bytes=LIMITS.max_encoded_bytes,
-                                       max_decompressed_bytes=LIMITS.max_decompressed_bytes)):
-        try:
-            out.append(("ok", decode()))
-        except EngineError as exc:
-            out.append((exc.error_type, exc.details.get("reason"), str(exc)))
+    out = _outcomes_of(raw)
     assert out[0] == out[1]
     assert (out[0][0] == "ok") == (case in {"whitespace between documents", "empty collection",
                                             "one document"})

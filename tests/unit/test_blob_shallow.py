@@ -16,13 +16,12 @@ from typing import Any, Callable
 
 import pytest
 
-from db.blob import BlobLimits, blob_json, compress, decode_blob
+from db.blob import BlobLimits, compress, decode_blob
 from db.blob_splice import decode_for_store
 from db.fast_store import FastVirtualStore
 from engine.errors import EngineError
-from engine.execution import ExecOptions
-from engine.wire import AutoRespondConfig, Target
-from tests.conftest import T0, make_engine
+from tests.conftest import T0
+from tests.unit.test_blob_quick_typed import real_blob
 
 LIMITS = BlobLimits()
 DATE = {"$date": "2026-01-01T00:00:00.000Z"}
@@ -40,12 +39,7 @@ def _raw(text: str) -> str:
 @pytest.fixture(scope="module")
 def base(cuddle_workflow: dict[str, Any]) -> Top:
     """A real run's blob as its JSON object, with several answers."""
-    store = FastVirtualStore.fresh(T0)
-    make_engine(mode="virtual", store=store).virtual_start(
-        workflow=cuddle_workflow, has_blob=False, run_id=None,
-        target=Target(step_id="text_overlays", module_name="select_text_overlay"),
-        capabilities=[], opts=ExecOptions(mock=True, auto_respond=AutoRespondConfig(seed=3)))
-    top: Top = json.loads(blob_json(store.to_blob()))
+    top = real_blob(cuddle_workflow)
     assert len(top["collections"]["interaction_answers"]) >= 2
     assert all(type(a.get("outcome")) is dict for a in top["collections"]["interaction_answers"])
     return top
