@@ -16,7 +16,9 @@ import uvicorn
 
 
 class LiveServer:
-    def __init__(self, app: Any, *, send_buffer: int | None = None) -> None:
+    def __init__(self, app: Any, *, send_buffer: int | None = None,
+                 options: dict[str, Any] | None = None) -> None:
+        """`options`: more of uvicorn's (a server's `settings.server_options()`)."""
         self.app = app
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -24,7 +26,8 @@ class LiveServer:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         self.sock.bind(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                                    **(options or {})))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        daemon=True)
 

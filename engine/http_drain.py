@@ -1,0 +1,98 @@
+"""Refused bodies read at a bounded rate (issue 15 item 5): uvicorn's httptools protocol, paced.
+
+A request refused before its body was read (admission.py) keeps its connection: uvicorn reads
+the rest of the body and drops it, so the client is not reset. Left alone, the event loop reads
+a readable connection up to 32 × 256 KiB in one go, so a burst of 200 refused 1 MB previews
+gave loop iterations of 20–30 ms, and every `/health` poll and 503 behind them waited. Here a
+connection draining such a body reads one chunk, pauses and queues; each loop iteration resumes
+at most `PER_TICK` queued connections. Requests being answered are read as before.
+
+Servers name the class by its import path (`settings_env.server_options`), so uvicorn is only
+imported by the processes that serve HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Protocol
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+#: draining connections resumed per loop iteration (1–16 measured alike; bench/storm_bench.py)
+PER_TICK = 8
+
+
+class Resumable(Protocol):
+    def resume_drain(self) -> None: ...
+
+
+class DrainQueue:
+    """One loop's draining connections, resumed `per_tick` per iteration, oldest first."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, per_tick: int = PER_TICK) -> None:
+        self._loop = loop
+        self._per_tick = per_tick
+        self._waiting: deque[Resumable] = deque()
+        self._scheduled = False
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def wait(self, connection: Resumable) -> None:
+        self._waiting.append(connection)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._tick)
+
+    def _tick(self) -> None:
+        self._scheduled = False
+        for _ in range(min(self._per_tick, len(self._waiting))):
+            self._waiting.popleft().resume_drain()
+        if self._waiting:
+            self._scheduled = True
+            self._loop.call_soon(self._tick)
+
+
+_QUEUES: dict[asyncio.AbstractEventLoop, DrainQueue] = {}
+
+
+def drain_queue(loop: asyncio.AbstractEventLoop) -> DrainQueue:
+    """The queue of `loop` (a process serves from one loop at a time; a new one replaces it)."""
+    queue = _QUEUES.get(loop)
+    if queue is None:
+        _QUEUES.clear()
+        queue = _QUEUES[loop] = DrainQueue(loop)
+    return queue
+
+
+class DrainingProtocol(HttpToolsProtocol):
+    """httptools protocol that reads a refused request's body one chunk per turn of the queue."""
+
+    _draining = False  # in a request body whose answer is already complete
+    _queued = False
+
+    def on_message_begin(self) -> None:
+        self._draining = False
+        super().on_message_begin()
+
+    def on_body(self, body: bytes) -> None:
+        if self.cycle.response_complete:
+            self._draining = True
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._draining = False
+        super().on_message_complete()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._draining and not self._queued and not self.transport.is_closing():
+            self.transport.pause_reading()
+            self._queued = True
+            drain_queue(self.loop).wait(self)
+
+    def resume_drain(self) -> None:
+        self._queued = False
+        if not self.transport.is_closing():
+            self.transport.resume_reading()

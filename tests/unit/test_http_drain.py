@@ -1,0 +1,96 @@
+"""The drain queue (engine/http_drain.py): refused bodies are resumed a few connections per loop
+iteration, oldest first, until none waits; a new loop gets its own queue."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine.http_drain import PER_TICK, DrainQueue, drain_queue
+
+
+class _Iterations:
+    """Counts the loop's iterations: a callback that reschedules itself once per iteration."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.n = 0
+        self._loop = loop
+        self._stopped = False
+        loop.call_soon(self._step)
+
+    def _step(self) -> None:
+        if not self._stopped:
+            self.n += 1
+            self._loop.call_soon(self._step)
+
+    def stop(self) -> None:
+        self._stopped = True
+
+
+class _Connection:
+    def __init__(self, name: int, log: list[tuple[int, int]], clock: _Iterations) -> None:
+        self.name, self.log, self.clock = name, log, clock
+
+    def resume_drain(self) -> None:
+        self.log.append((self.clock.n, self.name))
+
+
+def test_a_few_connections_are_resumed_per_iteration_oldest_first() -> None:
+    async def run() -> list[tuple[int, int]]:
+        loop = asyncio.get_running_loop()
+        clock = _Iterations(loop)
+        log: list[tuple[int, int]] = []
+        queue = DrainQueue(loop, per_tick=3)
+        for name in range(10):
+            queue.wait(_Connection(name, log, clock))
+        assert len(queue) == 10
+        for _ in range(20):
+            await asyncio.sleep(0)
+        clock.stop()
+        assert len(queue) == 0
+        return log
+
+    log = asyncio.run(run())
+    assert [name for _, name in log] == list(range(10))
+    per_iteration: dict[int, int] = {}
+    for iteration, _ in log:
+        per_iteration[iteration] = per_iteration.get(iteration, 0) + 1
+    assert sorted(per_iteration.values(), reverse=True) == [3, 3, 3, 1]
+    assert len(per_iteration) == 4  # four separate iterations
+
+
+def test_a_connection_queued_again_waits_behind_the_others() -> None:
+    async def run() -> list[int]:
+        loop = asyncio.get_running_loop()
+        clock = _Iterations(loop)
+        order: list[int] = []
+        queue = DrainQueue(loop, per_tick=1)
+
+        class Again:
+            def __init__(self, name: int, times: int) -> None:
+                self.name, self.times = name, times
+
+            def resume_drain(self) -> None:
+                order.append(self.name)
+                self.times -= 1
+                if self.times:
+                    queue.wait(self)  # what a connection does after its next chunk
+
+        queue.wait(Again(1, 3))
+        queue.wait(Again(2, 2))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        clock.stop()
+        return order
+
+    assert asyncio.run(run()) == [1, 2, 1, 2, 1]
+
+
+def test_each_loop_has_its_own_queue() -> None:
+    async def queue_of() -> DrainQueue:
+        loop = asyncio.get_running_loop()
+        first = drain_queue(loop)
+        assert drain_queue(loop) is first
+        return first
+
+    assert asyncio.run(queue_of()) is not asyncio.run(queue_of())
+    assert PER_TICK >= 1
