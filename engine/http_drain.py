@@ -8,12 +8,14 @@ connection draining such a body reads one chunk, pauses and queues; each loop it
 at most `PER_TICK` queued connections. Requests being answered are read as before.
 
 Servers name the class by its import path (`settings_env.server_options`), so uvicorn is only
-imported by the processes that serve HTTP.
+imported by the processes that serve HTTP. It relies on uvicorn's protocol hooks (`on_body`,
+`cycle.response_complete`); tests/e2e/test_drain_live.py fails if those change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from typing import Protocol
 
@@ -28,10 +30,10 @@ class Resumable(Protocol):
 
 
 class DrainQueue:
-    """One loop's draining connections, resumed `per_tick` per iteration, oldest first."""
+    """One loop's draining connections, resumed `per_tick` per iteration, oldest first. It is
+    used from the loop's callbacks only, and schedules itself on the running loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, per_tick: int = PER_TICK) -> None:
-        self._loop = loop
+    def __init__(self, per_tick: int = PER_TICK) -> None:
         self._per_tick = per_tick
         self._waiting: deque[Resumable] = deque()
         self._scheduled = False
@@ -43,7 +45,7 @@ class DrainQueue:
         self._waiting.append(connection)
         if not self._scheduled:
             self._scheduled = True
-            self._loop.call_soon(self._tick)
+            asyncio.get_running_loop().call_soon(self._tick)
 
     def _tick(self) -> None:
         self._scheduled = False
@@ -51,18 +53,18 @@ class DrainQueue:
             self._waiting.popleft().resume_drain()
         if self._waiting:
             self._scheduled = True
-            self._loop.call_soon(self._tick)
+            asyncio.get_running_loop().call_soon(self._tick)
 
 
-_QUEUES: dict[asyncio.AbstractEventLoop, DrainQueue] = {}
+#: a queue per event loop (a test process runs several, one after another or side by side)
+_QUEUES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, DrainQueue] = weakref.WeakKeyDictionary()
 
 
 def drain_queue(loop: asyncio.AbstractEventLoop) -> DrainQueue:
-    """The queue of `loop` (a process serves from one loop at a time; a new one replaces it)."""
+    """The queue of `loop`."""
     queue = _QUEUES.get(loop)
     if queue is None:
-        _QUEUES.clear()
-        queue = _QUEUES[loop] = DrainQueue(loop)
+        queue = _QUEUES[loop] = DrainQueue()
     return queue
 
 

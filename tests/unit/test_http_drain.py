@@ -4,6 +4,8 @@ iteration, oldest first, until none waits; a new loop gets its own queue."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 from engine.http_drain import PER_TICK, DrainQueue, drain_queue
 
@@ -39,7 +41,7 @@ def test_a_few_connections_are_resumed_per_iteration_oldest_first() -> None:
         loop = asyncio.get_running_loop()
         clock = _Iterations(loop)
         log: list[tuple[int, int]] = []
-        queue = DrainQueue(loop, per_tick=3)
+        queue = DrainQueue(per_tick=3)
         for name in range(10):
             queue.wait(_Connection(name, log, clock))
         assert len(queue) == 10
@@ -63,7 +65,7 @@ def test_a_connection_queued_again_waits_behind_the_others() -> None:
         loop = asyncio.get_running_loop()
         clock = _Iterations(loop)
         order: list[int] = []
-        queue = DrainQueue(loop, per_tick=1)
+        queue = DrainQueue(per_tick=1)
 
         class Again:
             def __init__(self, name: int, times: int) -> None:
@@ -85,12 +87,14 @@ def test_a_connection_queued_again_waits_behind_the_others() -> None:
     assert asyncio.run(run()) == [1, 2, 1, 2, 1]
 
 
-def test_each_loop_has_its_own_queue() -> None:
-    async def queue_of() -> DrainQueue:
-        loop = asyncio.get_running_loop()
-        first = drain_queue(loop)
-        assert drain_queue(loop) is first
-        return first
-
-    assert asyncio.run(queue_of()) is not asyncio.run(queue_of())
-    assert PER_TICK >= 1
+def test_each_loop_has_its_own_queue_and_leaves_with_it() -> None:
+    loops = [asyncio.new_event_loop() for _ in range(2)]
+    first, second = (drain_queue(loop) for loop in loops)
+    assert first is not second and drain_queue(loops[0]) is first
+    assert len(first) == 0 and PER_TICK >= 1
+    refs = [weakref.ref(loop) for loop in loops]
+    for loop in loops:
+        loop.close()
+    del loops, loop, first, second
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]  # the queues do not keep their loops alive
