@@ -21,6 +21,7 @@ import httpx
 
 from tests.acceptance.virtual_support import access_token, make_app, make_settings
 from tests.e2e.crash_support import Database, Server, create_user, select_workflow
+from tests.e2e.refusals import refused_then_health
 from tests.e2e.virtual_live import LiveServer, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -58,21 +59,6 @@ def _slow(port: int, request: bytes) -> tuple[Any, int]:
     return asyncio.run(run())  # type: ignore[no-any-return]
 
 
-def _refused_then_reused(port: int, request: bytes) -> tuple[int, int]:
-    """A whole request refused, then `/health` on the same connection: both statuses."""
-    async def run() -> tuple[int, int]:
-        conn = Connection("127.0.0.1", port, timeout_s=30)
-        try:
-            first = await conn.send(request, finish_body=True)
-            assert conn.sock is not None, "the server closed the connection"
-            second = await conn.send(build_request("GET", "/health"))
-            return first.status, second.status
-        finally:
-            conn.close()
-
-    return asyncio.run(run())
-
-
 def _hold_slot(port: int, request: bytes, result: list[Any]) -> None:
     """An admitted request that sends its body far too slowly, holding the pool's only slot."""
     async def run() -> None:
@@ -99,7 +85,7 @@ def test_virtual_503_arrives_before_the_body_is_sent() -> None:
         assert outcome.answer_ms is not None and 0 <= outcome.answer_ms < 500, outcome
         assert sent == 0  # answered before the first byte of the body went out
         # a client that sends its whole body anyway keeps its connection (no reset)
-        assert _refused_then_reused(live.port, request) == (503, 200)
+        assert asyncio.run(refused_then_health(live.port, request)) == (503, 200)
         thread.join(20)
         # the slow holder was cut off after WFE_BODY_TIMEOUT_S with 408 and its slot came back
         assert holder and holder[0].status == 408, holder
@@ -128,7 +114,7 @@ def test_production_503_arrives_before_the_body_is_sent(tmp_path: Path) -> None:
         outcome, sent = _slow(server.port, request)
         assert outcome.status == 503 and outcome.elapsed_ms < 500, outcome
         assert sent == 0
-        assert _refused_then_reused(server.port, request) == (503, 200)
+        assert asyncio.run(refused_then_health(server.port, request)) == (503, 200)
         thread.join(20)
         assert holder and holder[0].status == 408, holder
         ok = server.call("POST", "/workflow/start", {"project_name": "fast",

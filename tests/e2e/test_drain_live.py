@@ -20,25 +20,15 @@ import pytest
 from engine import http_drain
 from tests.acceptance.virtual_support import access_token, make_app, make_settings
 from tests.e2e.crash_support import select_workflow
+from tests.e2e.refusals import refused_then_health
 from tests.e2e.virtual_live import LiveServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from storm_client import Connection, build_request
+from storm_client import build_request
 
 CLIENTS = 24
 BODY = json.dumps({"workflow": select_workflow(1), "virtual_db": None, "target_step_id": "s0",
                    "target_module_name": "q0", "pad": "x" * 2_000_000}).encode()
-
-
-async def _refused_then_health(port: int, request: bytes) -> tuple[int, int]:
-    conn = Connection("127.0.0.1", port, timeout_s=30)
-    try:
-        first = await conn.send(request, finish_body=True)
-        assert conn.sock is not None, "the server closed the connection"
-        second = await conn.send(build_request("GET", "/health"))
-        return first.status, second.status
-    finally:
-        conn.close()
 
 
 def test_refused_bodies_are_read_a_chunk_per_turn(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,7 +51,7 @@ def test_refused_bodies_are_read_a_chunk_per_turn(monkeypatch: pytest.MonkeyPatc
 
         async def storm() -> list[tuple[int, int]]:
             return list(await asyncio.gather(
-                *(_refused_then_health(live.port, request) for _ in range(CLIENTS))))
+                *(refused_then_health(live.port, request) for _ in range(CLIENTS))))
 
         try:
             answers = asyncio.run(storm())
