@@ -54,6 +54,7 @@ from engine.errors import (  # noqa: E402
 )
 from engine.fold_cache import FoldCache  # noqa: E402
 from engine.global_templates import GLOBAL_OWNER, is_global  # noqa: E402
+from engine.http_drain import DrainPacing  # noqa: E402
 from engine.ids import MonotonicIds  # noqa: E402
 from engine.interpreter import freeze_startup_heap, set_switch_interval  # noqa: E402
 from engine.json_body import decode_body  # noqa: E402
@@ -218,7 +219,7 @@ from engine.workflow_index import WorkflowIndex  # noqa: E402
 
 __all__ = [
     # the engine and how to call it
-    "BUSY_MESSAGE", "CancelToken", "Clock", "EngineError", "EnginePool", "EngineSettings",
+    "BUSY_MESSAGE", "CancelToken", "Clock", "DrainPacing", "EngineError", "EnginePool", "EngineSettings",
     "ExecOptions", "IdGenerator", "ModuleRegistry", "MonotonicIds", "PipelineEvaluator",
     "ProviderSet", "StartCommand", "Store", "SubActionInfo", "SystemClock", "VIRTUAL_PROJECT",
     "VIRTUAL_USER", "WorkflowEngine", "WorkflowIndex", "admission_gate", "cancel_on_disconnect",

@@ -1,4 +1,4 @@
-"""Refused bodies read at a bounded rate (issue 15 item 5): uvicorn's httptools protocol, paced.
+"""Refused bodies read at a bounded rate (issue 15 item 5), for uvicorn's httptools protocol.
 
 A request refused before its body was read (admission.py) keeps its connection: uvicorn reads
 the rest of the body and drops it, so the client is not reset. Left alone, the event loop reads
@@ -7,8 +7,8 @@ gave loop iterations of 20–30 ms, and every `/health` poll and 503 behind them
 connection draining such a body reads one chunk, pauses and queues; each loop iteration resumes
 at most `PER_TICK` queued connections. Requests being answered are read as before.
 
-Servers name the class by its import path (`settings_env.server_options`), so uvicorn is only
-imported by the processes that serve HTTP. It relies on uvicorn's protocol hooks (`on_body`,
+Framework-free like the engine pool (GEN-1, GEN-4): each server binds `DrainPacing` to uvicorn's
+protocol in its own `http_protocol.py`. It relies on that protocol's hooks (`on_body`,
 `cycle.response_complete`); tests/e2e/test_drain_live.py fails if those change.
 """
 
@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import deque
-from typing import Protocol
-
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 #: draining connections resumed per loop iteration (1–16 measured alike; bench/storm_bench.py)
 PER_TICK = 8
@@ -68,8 +66,25 @@ def drain_queue(loop: asyncio.AbstractEventLoop) -> DrainQueue:
     return queue
 
 
-class DrainingProtocol(HttpToolsProtocol):
-    """httptools protocol that reads a refused request's body one chunk per turn of the queue."""
+if TYPE_CHECKING:
+    class _HttpToolsHooks:
+        """What the mixin uses of uvicorn's httptools protocol (its next class in the MRO)."""
+
+        transport: asyncio.Transport
+        cycle: Any
+
+        def on_message_begin(self) -> None: ...
+        def on_body(self, body: bytes) -> None: ...
+        def on_message_complete(self) -> None: ...
+        def data_received(self, data: bytes) -> None: ...
+else:
+    _HttpToolsHooks = object
+
+
+class DrainPacing(_HttpToolsHooks):
+    """Mixed in before uvicorn's `HttpToolsProtocol` (each server's `http_protocol.py`): a
+    request body that arrives after its answer went out is read one chunk per turn of the
+    loop's drain queue."""
 
     _draining = False  # in a request body whose answer is already complete
     _queued = False
@@ -92,7 +107,7 @@ class DrainingProtocol(HttpToolsProtocol):
         if self._draining and not self._queued and not self.transport.is_closing():
             self.transport.pause_reading()
             self._queued = True
-            drain_queue(self.loop).wait(self)
+            drain_queue(asyncio.get_running_loop()).wait(self)
 
     def resume_drain(self) -> None:
         self._queued = False

@@ -16,6 +16,7 @@ import uvicorn
 
 from engine import configure_logging, freeze_startup_heap
 from production_server.app import create_app
+from production_server.http_protocol import uvicorn_options
 from production_server.services import Services
 from production_server.settings import SettingsError, load_settings
 
@@ -58,12 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         uvicorn.run("production_server.__main__:app_factory", factory=True, host=args.host,
                     port=args.port, workers=args.workers, log_config=None,
-                    **settings.server_options())
+                    **uvicorn_options(settings))
         return 0
     app = create_app(settings)
     freeze_startup_heap()
     server = _Server(uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
-                                    **settings.server_options()))
+                                    **uvicorn_options(settings)))
     server.services = app.state.services
     server.run()
     return 0

@@ -11,6 +11,7 @@ from typing import Mapping
 import uvicorn
 
 from engine import configure_logging, freeze_startup_heap
+from virtual_server.http_protocol import uvicorn_options
 from virtual_server.settings import SettingsError, VirtualSettings, describe, load_settings
 
 log = logging.getLogger("virtual_server")
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     uvicorn.run("virtual_server.__main__:app_factory", factory=True,
                 host=args.host or settings.host, port=args.port or settings.port,
                 workers=max(1, args.workers), log_level="info", log_config=None,
-                **settings.server_options())
+                **uvicorn_options(settings))
     return 0
 
 

@@ -22,6 +22,7 @@ from tests.acceptance.virtual_support import access_token, make_app, make_settin
 from tests.e2e.crash_support import select_workflow
 from tests.e2e.refusals import refused_then_health
 from tests.e2e.virtual_live import LiveServer
+from virtual_server.http_protocol import uvicorn_options
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from storm_client import build_request
@@ -43,7 +44,7 @@ def test_refused_bodies_are_read_a_chunk_per_turn(monkeypatch: pytest.MonkeyPatc
     settings = make_settings(engine_threads=1, engine_queue=0)
     request = build_request("POST", "/workflow/start", BODY,
                             headers={"Authorization": "Bearer " + access_token()})
-    options: dict[str, Any] = settings.server_options()
+    options: dict[str, Any] = uvicorn_options(settings)
     with LiveServer(make_app(settings), options=options) as live:
         pool = live.app.state["runtime"].pool
         slot = pool.ticket()

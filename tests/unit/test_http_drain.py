@@ -7,7 +7,7 @@ import asyncio
 import gc
 import weakref
 
-from engine.http_drain import PER_TICK, DrainQueue, drain_queue
+from engine.http_drain import PER_TICK, DrainPacing, DrainQueue, drain_queue
 
 
 class _Iterations:
@@ -98,3 +98,21 @@ def test_each_loop_has_its_own_queue_and_leaves_with_it() -> None:
     del loops, loop, first, second
     gc.collect()
     assert [ref() for ref in refs] == [None, None]  # the queues do not keep their loops alive
+
+
+def test_both_servers_serve_with_the_paced_protocol() -> None:
+    from uvicorn.importer import import_from_string
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from production_server.http_protocol import uvicorn_options as production_options
+    from production_server.settings import load_settings as production_settings
+    from virtual_server.http_protocol import uvicorn_options as virtual_options
+    from virtual_server.settings import load_settings as virtual_settings
+
+    for options in (production_options(production_settings({})),
+                    virtual_options(virtual_settings({}, auth_required=False))):
+        protocol = import_from_string(options["http"])
+        assert issubclass(protocol, DrainPacing) and issubclass(protocol, HttpToolsProtocol)
+        # the pacing hooks come first in the method order, uvicorn's own after them
+        assert protocol.on_body is DrainPacing.on_body
+        assert protocol.data_received is DrainPacing.data_received
