@@ -210,7 +210,7 @@ class FastVirtualStore(QueryStore):
         document): the export then writes the whole database."""
         changed: dict[str, list[bytes]] = {}
         for name in _ORDER:
-            fresh = [rec for rec in self._mem.record_list(name) if rec.fresh]
+            fresh = self._mem.fresh_records(name)
             if fresh:
                 changed[name] = [rec.raw for rec in fresh]
         deleted: dict[str, list[list[Any]]] = {}
@@ -222,7 +222,7 @@ class FastVirtualStore(QueryStore):
             key = [rec.skel[f] for f in fields]
             dead += len(rec.raw)
             if in_place:
-                if key not in _keys(self._mem.record_list(name), fields, fresh_only=True):
+                if key not in _keys(self._mem.fresh_records(name), fields):
                     return None
             else:
                 deleted.setdefault(name, []).append(key)
@@ -251,8 +251,8 @@ class FastVirtualStore(QueryStore):
         return blob_within_limits(self.to_json(), gzip_level, limits)
 
 
-def _keys(recs: list[Any], fields: tuple[str, ...], fresh_only: bool) -> list[list[Any]]:
-    return [[rec.skel.get(f) for f in fields] for rec in recs if rec.fresh or not fresh_only]
+def _keys(recs: list[Any], fields: tuple[str, ...]) -> list[list[Any]]:
+    return [[rec.skel.get(f) for f in fields] for rec in recs]
 
 
 StoreCache = TextCache[FastVirtualStore]

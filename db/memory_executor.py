@@ -83,7 +83,7 @@ class MemoryExecutor:
                 own.recs = list(shared.recs)
                 # layered on the shared collection's (built there first, for every fork)
                 own.uniques = [unique.layer(shared.recs) for unique in shared.uniques]
-                own.lookups = shared.lookups.copy()
+                own.lookups = shared.lookups.fork()
                 own.written = []
                 return own
         return self._coll(name)
@@ -366,3 +366,20 @@ class MemoryExecutor:
     def record_list(self, coll: str) -> list[Any]:
         """The collection's records in store order (read `skel`, `raw`, `fresh`; never change)."""
         return self._coll(coll).recs
+
+    def fresh_records(self, coll: str) -> list[Rec]:
+        """The collection's records written since loading, in store order (the blob v2 delta).
+
+        A fork holds none in a collection it never wrote (those are its frozen source's, all
+        counted as loaded), and in one it copied only at the positions it wrote: a warm
+        request's export looks at what it wrote, not at every record of a long history."""
+        found = self._colls.get(coll)
+        if found is None:
+            return []
+        if self._owned is not None:
+            if coll not in self._owned:
+                return []
+            if found.written is not None:
+                recs = found.recs
+                return [recs[pos] for pos in sorted(set(found.written)) if recs[pos].fresh]
+        return [rec for rec in found.recs if rec.fresh]

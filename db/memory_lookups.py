@@ -109,14 +109,27 @@ def from_shape(coll: str, flt: dict[str, Any]) -> tuple[str, int] | None:
     return (run_id, sequence) if type(sequence) is int else None
 
 
-class KeyIndex:
-    """The string values of `fields` → the position of the one record holding them."""
+#: layers a fork's key index may stack on its source's before it is flattened
+MAX_LAYERS = 8
 
-    __slots__ = ("_at", "fields", "usable")
+
+class KeyIndex:
+    """The string values of `fields` → the position of the one record holding them.
+
+    A fork writing a collection of a cached store stacks a *layer* on the cached index (the
+    keys it added or moved, the keys of the base it removed) instead of copying every key: a
+    warm request's copy is O(1), and every `MAX_LAYERS` layers the index is flattened again.
+    A base never changes once a layer is stacked on it (it belongs to a frozen collection).
+    """
+
+    __slots__ = ("_at", "_base", "_depth", "_gone", "fields", "usable")
 
     def __init__(self, fields: Fields) -> None:
         self.fields = fields
         self._at: dict[Fields, int] = {}
+        self._base: KeyIndex | None = None
+        self._gone: set[Fields] = set()
+        self._depth = 0
         self.usable = True
 
     @classmethod
@@ -144,26 +157,58 @@ class KeyIndex:
             parts.append(value)
         return tuple(parts)
 
+    def _find(self, key: Fields) -> int | None:
+        layer: KeyIndex | None = self
+        while layer is not None:
+            pos = layer._at.get(key)
+            if pos is not None:
+                return pos
+            if key in layer._gone:
+                return None
+            layer = layer._base
+        return None
+
     def add(self, rec: Any, pos: int) -> None:
         key = self._key(rec)
         if key:
-            if key in self._at:
+            if self._find(key) is not None:
                 self.usable = False
             self._at[key] = pos
 
     def remove(self, rec: Any, pos: int) -> None:
         key = self._key(rec)
-        if key and self._at.get(key) == pos:
-            del self._at[key]
+        if key and self._find(key) == pos:
+            self._at.pop(key, None)
+            if self._base is not None:
+                self._gone.add(key)
 
     def positions(self, flt: dict[str, Any]) -> list[int]:
-        pos = self._at.get(tuple(flt[f] for f in self.fields))
+        pos = self._find(tuple(flt[f] for f in self.fields))
         return [] if pos is None else [pos]
 
+    def _flat(self) -> dict[Fields, int]:
+        if self._base is None:
+            return dict(self._at)
+        flat = self._base._flat()
+        for key in self._gone:
+            flat.pop(key, None)
+        flat.update(self._at)
+        return flat
+
     def copy(self) -> KeyIndex:
+        """An independent, flat copy."""
         twin = KeyIndex(self.fields)
-        twin._at = dict(self._at)
+        twin._at = self._flat()
         twin.usable = self.usable
+        return twin
+
+    def layer(self) -> KeyIndex:
+        """A copy for a fork of a collection that never changes again: a new layer on top of
+        this index, or a flat copy every `MAX_LAYERS`."""
+        if self._depth >= MAX_LAYERS or not self.usable:
+            return self.copy()
+        twin = KeyIndex(self.fields)
+        twin._base, twin._depth = self, self._depth + 1
         return twin
 
 
@@ -182,6 +227,14 @@ class Lookups:
         twin.ranges = None if self.ranges is None else self.ranges.copy()
         # a snapshot first: another thread may be building a lookup of a shared collection
         twin.keys = {fields: index.copy() for fields, index in dict(self.keys).items()}
+        return twin
+
+    def fork(self) -> Lookups:
+        """`copy` for a fork of a collection that never changes again: its key indexes are
+        layered on these (`KeyIndex.layer`) rather than copied key by key."""
+        twin = Lookups(self.name)
+        twin.ranges = None if self.ranges is None else self.ranges.copy()
+        twin.keys = {fields: index.layer() for fields, index in dict(self.keys).items()}
         return twin
 
     def positions(self, recs: list[Any], flt: dict[str, Any],

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from db.memory_executor import MemoryExecutor
+from db.memory_lookups import MAX_LAYERS as LOOKUP_LAYERS
 from db.memory_lookups import KeyIndex, SequenceIndex, from_shape
 from db.memory_unique import MAX_LAYERS
 from engine.errors import ConcurrentModification
@@ -168,3 +169,35 @@ def test_unique_keys_layered_over_a_chain_of_forks_still_refuse_duplicates() -> 
     assert [d["event_id"] for d in stores[2].find("events", {})] == ["e0", "e1", "e2"]
     twin = stores[-1].fork()
     twin.insert_one("events", _event("a", 2000, 1))  # the sibling's e1 is not this one's
+
+
+def test_key_lookups_layered_over_a_chain_of_forks_answer_like_a_scan() -> None:
+    """A fork's key lookups are a layer over its cached source's (flattened every MAX_LAYERS):
+    through inserts, key changes and deletes down a chain of forks, each store finds exactly
+    what a scan of its own records finds, and no fork changes what its source answers."""
+    ex = _answers()
+    _by_key(ex, "r", "i", "b")  # builds the lookup the forks layer on
+    stores = [ex.frozen(final=True)]
+    names = {0: "i", 1: "j", 2: "k"}
+    expected: list[dict[str, int]] = [{"i": 0, "j": 1, "k": 2}]
+    for n in range(3, 3 * LOOKUP_LAYERS + 3):
+        fork = stores[-1].fork()
+        fork.insert_one("interaction_answers", _answer(n, iid=f"n{n}"))
+        now = dict(expected[-1], **{f"n{n}": n})
+        if n % 4 == 0:  # a key moved: the old one is gone, the new one at the same position
+            old = f"n{n - 1}"
+            fork.update_one("interaction_answers", {"workflow_run_id": "r", "interaction_id": old,
+                                                    "branch_id": "b"},
+                            {"$set": {"interaction_id": f"m{n}"}})
+            now[f"m{n}"] = now.pop(old)
+        stores.append(fork.frozen(final=True))
+        expected.append(now)
+    for store, keys in zip(stores, expected):
+        docs = store.find("interaction_answers", {})
+        scanned = {d["interaction_id"]: n for n, d in enumerate(docs)}
+        assert scanned == keys
+        for iid in {*keys, "n4", "m4", "x", *names.values()}:
+            assert _by_key(store, "r", iid, "b") == ([keys[iid]] if iid in keys else []), iid
+    last = stores[-1].fork()
+    last.delete_many("interaction_answers", {"interaction_id": "i"})
+    assert _by_key(last, "r", "i", "b") == [] and _by_key(stores[-1], "r", "i", "b") == [0]
