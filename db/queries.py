@@ -228,10 +228,12 @@ def source_version_filter(template_id: str, content_hash: str) -> Doc:
             "parent_workflow_version_id": None}
 
 
-def versions_query(template_id: str, version_types: list[str], limit: int) -> QuerySpec:
+def versions_query(template_id: str, version_types: list[str], limit: int,
+                   projection: Doc | None = None) -> QuerySpec:
     return QuerySpec(collection="workflow_versions",
                      filter={"workflow_template_id": template_id,
                              "version_type": {"$in": list(version_types)}},
+                     projection=projection,
                      sort=[("created_at", DESC), ("workflow_version_id", DESC)],
                      limit=max(limit, 0))
 

@@ -179,6 +179,16 @@ def list_versions(template_id: str, version_types: list[str], limit: int) -> Pla
     return docs
 
 
+def newest_version_head(template_id: str, version_types: list[str]) -> Plan[Doc | None]:
+    """Only the id and content hash of the template's newest version of these types: a start
+    compares hashes (the resolved workflow, the bulk of the document, is read only when they
+    differ and a confirmation shows the diff)."""
+    docs: list[Doc] = yield Find(q.versions_query(
+        template_id, version_types, 1,
+        projection={"workflow_version_id": 1, "content_hash": 1, "_id": 0}))
+    return docs[0] if docs else None
+
+
 def list_child_versions(parent_id: str) -> Plan[list[Doc]]:
     return _docs(Find(q.child_versions_query(parent_id)))
 

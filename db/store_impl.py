@@ -215,6 +215,9 @@ class QueryStore:
     def list_versions(self, template_id: str, version_types: list[str], limit: int) -> list[Doc]:
         return self._read(reads.list_versions(template_id, version_types, limit))
 
+    def newest_version_head(self, template_id: str, version_types: list[str]) -> Doc | None:
+        return self._read(reads.newest_version_head(template_id, version_types))
+
     def list_child_versions(self, parent_id: str) -> list[Doc]:
         return self._read(reads.list_child_versions(parent_id))
 

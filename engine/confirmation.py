@@ -33,13 +33,14 @@ def run_source_version(ctx: EngineContext, run: Doc) -> Doc | None:
 
 def latest_source_version(ctx: EngineContext, user_id: str,
                           name: str) -> tuple[Doc | None, Doc | None]:
-    """The user's template for `name` (without creating it) and its newest source version."""
+    """The user's template for `name` (without creating it) and the id and content hash of its
+    newest source version."""
     template = next((t for t in ctx.store.list_templates(user_id)
                      if t.get("workflow_template_name") == name), None)
     if template is None:
         return None, None
-    versions = ctx.store.list_versions(str(template["workflow_template_id"]), SOURCE_TYPES, 1)
-    return template, versions[0] if versions else None
+    return template, ctx.store.newest_version_head(str(template["workflow_template_id"]),
+                                                   SOURCE_TYPES)
 
 
 def confirmation(run_id: str, old: Doc, workflow: Doc) -> WorkflowResponse:
@@ -65,7 +66,8 @@ def start_confirmation(ctx: EngineContext, cmd: StartCommand) -> WorkflowRespons
         if source is not None and source.get("content_hash") != new_hash:
             return confirmation(run_id, source, cmd.workflow)
     if latest is not None and latest.get("content_hash") != new_hash:
-        return confirmation(run_id, latest, cmd.workflow)
+        full = ctx.store.get_version(str(latest["workflow_version_id"]))
+        return confirmation(run_id, full or latest, cmd.workflow)
     return None
 
 

@@ -170,6 +170,12 @@ def test_version_dedup_and_child_order_wf20(store: Any, roundtrip: Any) -> None:
     listed = store.list_versions(TPL, ["raw", "unresolved"], 10)
     assert [v["workflow_version_id"] for v in listed] == ["ver_raw", "ver_src"]
     assert len(store.list_versions(TPL, ["raw", "unresolved"], 1)) == 1
+    # a start's hash check reads only the newest source version's id and hash
+    assert store.newest_version_head(TPL, ["raw", "unresolved"]) == {
+        "workflow_version_id": "ver_raw", "content_hash": "sha256:y"}
+    assert store.newest_version_head(TPL, ["resolved"]) == {
+        "workflow_version_id": "ver_c2", "content_hash": "sha256:ver_c2"}
+    assert store.newest_version_head("tpl_none", ["raw", "unresolved"]) is None
     roundtrip(store, lambda s: s.list_child_versions("ver_src"))
 
 
