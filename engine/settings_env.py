@@ -178,14 +178,14 @@ class SharedSettings(EngineSettings, frozen=True, kw_only=True):
         return self.env == "development"
 
     def server_options(self, protocol: str) -> dict[str, Any]:
-        """uvicorn's options (issue 15): httptools, which, unlike h11, keeps a connection whose
-        request was answered before its body was read (the rest is read and dropped) instead of
-        closing it with unread bytes, which resets it, as the server's `protocol` (an import
-        path: its httptools protocol paced so such bodies are read a chunk per loop iteration,
-        engine/http_drain.py); an idle keep-alive longer than clients'
-        own (httpx 5 s, browsers, proxies ~60 s), so a client never reuses a connection the
-        server is closing at that moment; the listen backlog. No `limit_concurrency`: its 503s
-        would hit `/health` too; admission is the engine pool's (engine/admission.py)."""
+        """uvicorn's options (issue 15). `protocol`, the import path of the server's httptools
+        protocol: httptools, unlike h11, keeps a connection whose request was answered before its
+        body was read (the rest is read and dropped) instead of closing it with unread bytes,
+        which resets it, and the server's protocol paces that reading a chunk per loop iteration
+        (engine/http_drain.py). An idle keep-alive longer than clients' own (httpx 5 s,
+        browsers, proxies ~60 s), so a client never reuses a connection the server is closing
+        at that moment; the listen backlog. No `limit_concurrency`: its 503s would hit
+        `/health` too; admission is the engine pool's (engine/admission.py)."""
         return {"http": protocol, "timeout_keep_alive": self.keep_alive_s,
                 "backlog": self.backlog, "access_log": self.access_log}
 
